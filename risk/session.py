@@ -1,0 +1,101 @@
+"""The trading day: exchange dates in America/New_York and the EOD flatten time (DESIGN decision 9).
+
+Seed 000 forces the EOD flatten at 15:45; on early-close days (the day after Thanksgiving, Christmas Eve,
+July 3rd) the close is 13:00 and a hard-coded 15:45 would flatten two hours and three quarters after the
+market shut, leaving 0DTE positions to settle unmanaged. So the open and the close come from an exchange
+calendar (``exchange_calendars``, calendar "XNYS") and the flatten time is always close - N minutes.
+
+The trading day is keyed by the *New York* date: at 23:30 New York it is already the next day in UTC, and
+keying the durable state by the UTC date would hand a locked day's successor the lock (or worse, reopen it).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import cache
+from zoneinfo import ZoneInfo
+
+import exchange_calendars
+import pandas as pd
+
+from odte_nautilus.risk.model import SessionWindow
+
+NEW_YORK = ZoneInfo("America/New_York")
+EXCHANGE_CALENDAR = "XNYS"
+_NS_PER_SECOND = 1_000_000_000
+_NS_PER_MINUTE = 60 * _NS_PER_SECOND
+
+
+class SessionCalendarError(ValueError):
+    """A date the exchange calendar cannot answer for; guessing would risk a wrong flatten time."""
+
+
+@cache
+def _exchange_calendar(name: str) -> exchange_calendars.ExchangeCalendar:
+    """Build each exchange calendar once per process: construction takes a few tenths of a second."""
+    return exchange_calendars.get_calendar(name)
+
+
+class TradingCalendar:
+    """Session windows of one exchange; cheap to construct, the underlying calendar is shared and lazy."""
+
+    def __init__(self, name: str = EXCHANGE_CALENDAR) -> None:
+        self.name = name
+        self._windows: dict[tuple[date, int], SessionWindow | None] = {}
+
+    @property
+    def _calendar(self) -> exchange_calendars.ExchangeCalendar:
+        return _exchange_calendar(self.name)
+
+    @staticmethod
+    def trading_date(ts_ns: int) -> date:
+        """The exchange date in New York of a UTC nanosecond timestamp (the key of the durable day state)."""
+        return datetime.fromtimestamp(ts_ns // _NS_PER_SECOND, tz=NEW_YORK).date()
+
+    def session_window(self, d: date, flatten_minutes: int = 15) -> SessionWindow | None:
+        """Open, close and flatten (close - ``flatten_minutes``) of ``d``; ``None`` when ``d`` is no session.
+
+        Holidays and weekends give ``None``: the kernel reads that as "not a trading day" and refuses entries.
+        """
+        key = (d, flatten_minutes)
+        if key not in self._windows:
+            self._windows[key] = self._build_window(d, flatten_minutes)
+        return self._windows[key]
+
+    def is_early_close(self, d: date) -> bool:
+        """True on a session that closes before the regular 16:00 (13:00 for XNYS); False on non-sessions."""
+        window = self.session_window(d)
+        return window is not None and window.early_close
+
+    def _build_window(self, d: date, flatten_minutes: int) -> SessionWindow | None:
+        session = self._session_label(d)
+        if session is None:
+            return None
+        calendar = self._calendar
+        open_ns = calendar.session_open(session).value
+        close_ns = calendar.session_close(session).value
+        flatten_ns = close_ns - flatten_minutes * _NS_PER_MINUTE
+        if not (flatten_minutes > 0 and flatten_ns > open_ns):
+            raise SessionCalendarError(
+                f"flatten_minutes={flatten_minutes} does not fit in the {d} session"
+                f" ({(close_ns - open_ns) // _NS_PER_MINUTE} minutes long): use eod.flatten_minutes_before_close"
+                " between 1 and the session length"
+            )
+        return SessionWindow(
+            trading_date=d,
+            open_ns=open_ns,
+            close_ns=close_ns,
+            flatten_ns=flatten_ns,
+            early_close=session in calendar.early_closes,
+        )
+
+    def _session_label(self, d: date) -> pd.Timestamp | None:
+        calendar = self._calendar
+        label = pd.Timestamp(d)
+        if not calendar.first_session <= label <= calendar.last_session:
+            raise SessionCalendarError(
+                f"{d} is outside the {self.name} calendar's range ({calendar.first_session:%Y-%m-%d}"
+                f" .. {calendar.last_session:%Y-%m-%d}): upgrade exchange_calendars for later dates"
+                " rather than guess the session"
+            )
+        return label if calendar.is_session(label) else None
