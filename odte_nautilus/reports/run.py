@@ -1,0 +1,41 @@
+"""The run folder's reports, written after every backtest: ``summary.json`` and ``report.html``.
+
+The audit result goes into ``summary.json`` and the report *before* a failed audit raises, so the run
+fails loudly and still leaves the evidence on disk (issue 4).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from odte_nautilus.reports.audit import AuditFailed, AuditResult, AuditRules, audit_run
+from odte_nautilus.reports.frames import (
+    DECISIONS_FILE,
+    FILLS_FILE,
+    POSITIONS_FILE,
+    SUMMARY_FILE,
+    read_decisions,
+    read_fills,
+    read_positions,
+)
+from odte_nautilus.reports.html import write_report
+from odte_nautilus.reports.summary import build_summary
+
+
+def write_run_outputs(
+    run_dir: str | Path, rules: AuditRules, assumptions: Mapping[str, object]
+) -> tuple[dict, AuditResult]:
+    """Audit the run folder's fills, write ``summary.json`` and ``report.html``; raise ``AuditFailed`` last."""
+    run_dir = Path(run_dir)
+    positions = read_positions(run_dir / POSITIONS_FILE)
+    audit = audit_run(read_fills(run_dir / FILLS_FILE), positions, rules)
+    summary = build_summary(positions, read_decisions(run_dir / DECISIONS_FILE))
+    summary["audit"] = audit.to_dict()
+    summary["assumptions"] = {str(k): str(v) for k, v in assumptions.items()}
+    (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_report(run_dir, summary, audit, assumptions)
+    if not audit.ok:
+        raise AuditFailed(audit, run_dir)
+    return summary, audit

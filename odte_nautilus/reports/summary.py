@@ -1,0 +1,151 @@
+"""The run's figures per strategy and in total: what a trader asks first (seed 003, "Daily Reports").
+
+Trades are packages (the trade unit, DESIGN decision 5), P&L is realized after fees, the drawdown is the
+largest fall of the cumulative realized P&L from its running peak (starting at 0) in close-time order,
+and refusals come from the kernel's journal by reason code, so a quiet strategy shows *why* it was quiet.
+Everything returned is plain JSON: it goes into ``summary.json`` as is.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+from rich.table import Table
+
+from odte_nautilus.reports.frames import (
+    DECISIONS_FILE,
+    POSITIONS_FILE,
+    RunDataError,
+    parse_utc_ns,
+    prepare_positions,
+    read_decisions,
+    read_positions,
+)
+
+TOTAL = "TOTAL"
+
+
+def summarize(run_dir: str | Path) -> dict:
+    """The summary of a run folder (``positions.csv`` and ``decisions.jsonl``)."""
+    run_dir = Path(run_dir)
+    return build_summary(read_positions(run_dir / POSITIONS_FILE), read_decisions(run_dir / DECISIONS_FILE))
+
+
+def build_summary(positions: pd.DataFrame, decisions: list[dict]) -> dict:
+    closed = closed_packages(positions)
+    refusals = refusals_by_strategy(decisions)
+    all_refusals = sum(refusals.values(), Counter())
+    strategies = sorted(set(closed["strategy_id"]) | set(refusals))
+    rows = [_row(s, closed[closed["strategy_id"] == s], refusals.get(s, Counter())) for s in strategies]
+    rows.append(_row(TOTAL, closed, all_refusals))
+    allowed = sum(1 for d in _decisions(decisions) if d["allowed"])
+    daily = closed.groupby("trading_date", sort=True)["realized_pnl"].sum()
+    return {
+        "strategies": rows,
+        "refusals": _by_count(all_refusals),
+        "decisions": {"allowed": allowed, "refused": sum(all_refusals.values())},
+        "open_packages": len(positions) - len(closed),
+        "daily_pnl": {str(day): _money(pnl) for day, pnl in daily.items()},
+    }
+
+
+def closed_packages(positions: pd.DataFrame) -> pd.DataFrame:
+    """Packages with a close time and a realized P&L, in close-time order (``closed_ns``, UTC ns)."""
+    frame = prepare_positions(positions)
+    frame = frame[frame["realized_pnl"].notna() & (frame["closed_at"].str.strip() != "")].copy()
+    frame["closed_ns"] = parse_utc_ns(frame["closed_at"], POSITIONS_FILE, "closed_at")
+    return frame.sort_values("closed_ns", kind="stable")
+
+
+def equity_curve(closed: pd.DataFrame) -> pd.Series:
+    """Cumulative realized P&L after each close (``closed`` as from ``closed_packages``), indexed by time."""
+    index = pd.to_datetime(closed["closed_ns"], utc=True)
+    return pd.Series(closed["realized_pnl"].cumsum().to_numpy(), index=index, dtype="float64")
+
+
+def drawdown(curve: pd.Series) -> pd.Series:
+    """Distance below the running peak (<= 0); the peak starts at 0, the P&L before the first trade."""
+    return curve - curve.cummax().clip(lower=0.0)
+
+
+def refusals_by_strategy(decisions: list[dict]) -> dict[str, Counter]:
+    counts: dict[str, Counter] = {}
+    for record in _decisions(decisions):
+        if not record["allowed"]:
+            counts.setdefault(record["strategy"], Counter())[record["code"]] += 1
+    return counts
+
+
+def _decisions(records: list[dict]) -> list[dict]:
+    """Kernel decisions (``kind`` = decision) as {strategy, allowed, code}; other kinds are not decisions."""
+    out = []
+    for record in records:
+        if record.get("kind") != "decision":
+            continue
+        decision = record.get("decision")
+        if not isinstance(decision, dict) or not isinstance(decision.get("allowed"), bool):
+            raise RunDataError(
+                f"{DECISIONS_FILE}: a decision record at {record.get('ts', '?')} has no boolean decision.allowed;"
+                " the kernel's journal must write Decision.to_dict() under 'decision'"
+            )
+        strategy = record.get("strategy") or (record.get("intent") or {}).get("strategy_id", "")
+        out.append({"strategy": str(strategy), "allowed": decision["allowed"], "code": str(decision.get("code"))})
+    return out
+
+
+def _row(strategy: str, closed: pd.DataFrame, refusals: Counter) -> dict:
+    pnl = closed["realized_pnl"]
+    trades = len(pnl)
+    curve = equity_curve(closed)
+    return {
+        "strategy": strategy,
+        "trades": trades,
+        "pnl": _money(pnl.sum()),
+        "max_drawdown": _money(-drawdown(curve).min()) if trades else 0.0,
+        "win_rate": round(float((pnl > 0).sum()) / trades, 4) if trades else None,
+        "avg_pnl": _money(pnl.mean()) if trades else None,
+        "best_trade": _money(pnl.max()) if trades else None,
+        "worst_trade": _money(pnl.min()) if trades else None,
+        "refusals": _by_count(refusals),
+    }
+
+
+def _money(value: float) -> float:
+    return round(float(value), 2) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def _by_count(counts: Counter) -> dict[str, int]:
+    return {code: n for code, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))}
+
+
+def _dollars(value: float | None) -> str:
+    return "-" if value is None else f"{value:+,.2f}"
+
+
+def render_table(summary: dict) -> Table:
+    """The console table of ``odte backtest``: one row per strategy, then the TOTAL."""
+    rows = summary["strategies"]
+    table = Table(title="Backtest summary (realized P&L after fees, USD)")
+    table.add_column("Strategy", no_wrap=True, min_width=max(len(row["strategy"]) for row in rows))
+    for name in ("Trades", "P&L", "Max DD", "Win rate", "Avg P&L", "Best", "Worst"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("Refusals by reason")
+    for i, row in enumerate(rows):
+        win_rate = "-" if row["win_rate"] is None else f"{row['win_rate']:.1%}"
+        reasons = "\n".join(f"{code} {n}" for code, n in row["refusals"].items()) or "-"  # one code a line
+        table.add_row(
+            row["strategy"],
+            str(row["trades"]),
+            _dollars(row["pnl"]),
+            f"{row['max_drawdown']:,.2f}",
+            win_rate,
+            _dollars(row["avg_pnl"]),
+            _dollars(row["best_trade"]),
+            _dollars(row["worst_trade"]),
+            reasons,
+            end_section=i == len(rows) - 2,
+            style="bold" if row["strategy"] == TOTAL else None,
+        )
+    return table
