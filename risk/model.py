@@ -92,25 +92,29 @@ class Holding:
 def package_payoff_extremes(legs: tuple[Leg, ...]) -> tuple[float, float]:
     """Lowest and highest expiry payoff (per package, in points) of a set of legs.
 
-    The payoff is piecewise linear in the underlying with kinks at the strikes, so its extremes lie at a
-    strike, at zero, or at infinity (then ``-inf``/``inf``, decided by the slope beyond the last strike).
+    The payoff is piecewise linear in the underlying with kinks at the strikes, so its extremes lie at zero,
+    at a strike, or at infinity (then ``-inf``/``inf``, decided by the slope beyond the last strike). One sweep
+    over the sorted strikes: this runs inside every kernel check, so it must stay cheap.
     """
-    strikes = sorted({leg.contract.strike for leg in legs})
-
-    def payoff(spot: float) -> float:
-        total = 0.0
-        for leg in legs:
-            k = leg.contract.strike
-            intrinsic = max(spot - k, 0.0) if leg.contract.right is OptionRight.CALL else max(k - spot, 0.0)
-            total += leg.ratio * intrinsic
-        return total
-
-    values = [payoff(0.0)] + [payoff(k) for k in strikes]
-    slope_beyond = sum(leg.ratio for leg in legs if leg.contract.right is OptionRight.CALL)
-    low, high = min(values), max(values)
-    if slope_beyond < 0:
+    points = sorted((leg.contract.strike, leg.ratio, leg.contract.right is OptionRight.CALL) for leg in legs)
+    value = slope = 0.0  # payoff and slope at spot 0: only puts pay there
+    for strike, ratio, is_call in points:
+        if not is_call:
+            value += ratio * strike
+            slope -= ratio
+    low = high = value
+    spot = 0.0
+    for strike, ratio, _ in points:
+        value += slope * (strike - spot)
+        spot = strike
+        if value < low:
+            low = value
+        elif value > high:
+            high = value
+        slope += ratio  # every leg's slope rises by its ratio at its strike (a put's from -ratio to 0)
+    if slope < 0:
         low = -math.inf
-    elif slope_beyond > 0:
+    elif slope > 0:
         high = math.inf
     return low, high
 
@@ -188,6 +192,19 @@ class PackageView:
     @property
     def is_long_premium(self) -> bool:
         return all(leg.ratio > 0 for leg in self.legs)
+
+
+def holdings_of_packages(packages: tuple[PackageView, ...]) -> dict[str, Holding]:
+    """The net leg positions that held packages (OPEN or PENDING_EXIT) put in the account."""
+    out: dict[str, Holding] = {}
+    for p in packages:
+        if p.state not in (PackageState.OPEN, PackageState.PENDING_EXIT):
+            continue
+        for leg in p.legs:
+            cid = leg.contract.instrument_id
+            prev = out[cid].quantity if cid in out else 0
+            out[cid] = Holding(leg.contract, prev + leg.ratio * p.quantity)
+    return {k: v for k, v in out.items() if v.quantity != 0}
 
 
 @dataclass(frozen=True, slots=True)

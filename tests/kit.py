@@ -21,6 +21,7 @@ from odte_nautilus.risk.model import (
     PackageView,
     RiskState,
     SessionWindow,
+    holdings_of_packages,
     max_loss,
 )
 
@@ -132,15 +133,7 @@ def package_view(
 
 def holdings_of(*packages: PackageView) -> dict[str, Holding]:
     """The account's net leg positions implied by OPEN/PENDING_EXIT packages."""
-    out: dict[str, Holding] = {}
-    for p in packages:
-        if p.state not in (PackageState.OPEN, PackageState.PENDING_EXIT):
-            continue
-        for leg in p.legs:
-            cid = leg.contract.instrument_id
-            prev = out[cid].quantity if cid in out else 0
-            out[cid] = Holding(leg.contract, prev + leg.ratio * p.quantity)
-    return {k: v for k, v in out.items() if v.quantity != 0}
+    return holdings_of_packages(packages)
 
 
 def state(*packages: PackageView, now_ns: int | None = None, nav: float = 100_000.0, **kw) -> RiskState:

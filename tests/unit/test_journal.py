@@ -30,6 +30,7 @@ def test_a_refused_entry_carries_its_own_audit_trail(path):
         "kind": "decision",
         "time": "2024-03-15T14:00:01.000000Z",
         "ts_ns": ny_ns(10, 0, 1),
+        "source": "strategy",
         "strategy": "GammaScalper-001",
         "intent": {
             "kind": "entry",

@@ -1,0 +1,147 @@
+"""The risk book: the kernel's memory, one per node (backtest or live), shared by every strategy in it.
+
+The kernel is pure and forgetful; the book is what remembers. It builds the ``RiskState`` the kernel
+reads from the durable store (so a restart or a CLI emergency stop is seen at the next check), the live
+packages the strategies report, and the engine's own holdings; it journals every decision; and it turns
+what happened (a closed package, the EOD flatten, a drawdown) into durable consequences: the day lock,
+the breakers, the streak. Nothing here imports Nautilus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+
+from odte_nautilus.risk.decision import Decision
+from odte_nautilus.risk.journal import AuditJournal
+from odte_nautilus.risk.kernel import Kernel
+from odte_nautilus.risk.ladder import LadderStage, StreakStage, ladder_stage, streak_stage
+from odte_nautilus.risk.model import AccountMode, Holding, Intent, PackageView, RiskState, holdings_of_packages
+from odte_nautilus.risk.policy import RiskPolicy
+from odte_nautilus.risk.session import TradingCalendar
+from odte_nautilus.risk.store import RiskStore
+
+EOD_LOCK_REASON = "EOD flatten done: the day is over"
+
+
+class RiskBook:
+    def __init__(
+        self,
+        policy: RiskPolicy,
+        state_path: str | Path,
+        journal_path: str | Path,
+        nav: float,
+        account: AccountMode = AccountMode(),
+        calendar: TradingCalendar | None = None,
+    ) -> None:
+        self.policy = policy
+        self.kernel = Kernel(policy)
+        self.store = RiskStore(state_path)
+        self.journal = AuditJournal(journal_path)
+        self.calendar = calendar or TradingCalendar()
+        self.nav = nav
+        self.account = account
+        self.packages: dict[str, PackageView] = {}
+
+    # -- asking ------------------------------------------------------------------------------------
+
+    def state(self, now_ns: int, holdings: dict[str, Holding] | None = None) -> RiskState:
+        """The kernel's view at ``now_ns``; ``holdings`` default to what the tracked packages imply."""
+        day = self.calendar.trading_date(now_ns)
+        packages = tuple(self.packages.values())
+        return RiskState(
+            now_ns=now_ns,
+            session=self.calendar.session_window(day, self.policy.eod.flatten_minutes_before_close),
+            nav=self.nav,
+            holdings=holdings if holdings is not None else holdings_of_packages(packages),
+            packages=packages,
+            account=self.account,
+            **self.store.load_day(day).risk_state_fields(),
+        )
+
+    def check(self, intent: Intent, holdings: dict[str, Holding] | None = None, source: str = "strategy") -> Decision:
+        """Ask the kernel and journal the answer (every decision, allowed or not, is one journal line)."""
+        decision = self.kernel.check(intent, self.state(intent.ts_ns, holdings))
+        self.journal.record(intent, decision, ts_ns=intent.ts_ns, source=source)
+        return decision
+
+    # -- what happened -----------------------------------------------------------------------------
+
+    def track(self, views: Iterable[PackageView]) -> None:
+        """Replace the book's picture of the given packages (FLAT ones are forgotten)."""
+        for view in views:
+            if view.is_live:
+                self.packages[view.package_id] = view
+            else:
+                self.packages.pop(view.package_id, None)
+
+    def record_entry(self, intent: Intent) -> None:
+        """An entry was sent: it counts against the day's trades and the rate limits from now on."""
+        self.store.record_entry(self.calendar.trading_date(intent.ts_ns), intent.strategy_id, intent.ts_ns)
+
+    def record_close(self, strategy_id: str, pnl: float, ts_ns: int) -> None:
+        """A package closed with ``pnl`` dollars: book it, then apply the ladder, streak and breakers."""
+        self.store.record_close(self.calendar.trading_date(ts_ns), strategy_id, pnl)
+        self.enforce(ts_ns)
+
+    def enforce(self, now_ns: int) -> list[str]:
+        """Turn the day's numbers into durable consequences; returns what tripped (for logs and alerts).
+
+        Called after every close and on the strategies' slow timer, so an unrealized drawdown locks the day
+        too. The kernel refuses on the same numbers even before this runs; this makes it stick.
+        """
+        state = self.state(now_ns)
+        day = self.calendar.trading_date(now_ns)
+        pnl = state.day_pnl()
+        p = self.policy
+        lock_reasons = []
+        if p.drawdown_ladder and ladder_stage(pnl, self.nav, p.drawdown_ladder) is LadderStage.HARD_STOP:
+            lock_reasons.append(f"hard stop: day P&L {pnl:,.2f} reached -{p.drawdown_ladder.hard_stop_pct}% of NAV")
+        if p.global_limits and pnl <= -p.global_limits.max_daily_loss:
+            lock_reasons.append(f"daily hard stop: day P&L {pnl:,.2f} <= -{p.global_limits.max_daily_loss:,.0f}")
+        if p.loss_streak and streak_stage(state.loss_streak, p.loss_streak) is StreakStage.STOP:
+            lock_reasons.append(f"loss streak: {state.loss_streak} consecutive losses stop the day")
+        tripped = [self._lock(day, reason, now_ns, state) for reason in lock_reasons]
+        if p.breakers and pnl <= -p.breakers.global_daily_loss and not state.global_breaker:
+            reason = f"RISK-OFF: day P&L {pnl:,.2f} <= -{p.breakers.global_daily_loss:,.0f}; manual reset required"
+            self.store.trip_global_breaker(reason, ts_ns=now_ns)
+            self.journal.append("breaker", ts_ns=now_ns, breaker="global", reason=reason)
+            tripped.append(reason)
+        if p.breakers:
+            strategies = set(state.strategy_realized_pnl) | {pkg.strategy_id for pkg in state.packages}
+            for sid in sorted(strategies - state.strategy_breakers):
+                limits = p.strategy(sid)
+                s_pnl = state.day_pnl(sid)
+                if limits and s_pnl <= -p.breakers.strategy_loss_fraction * limits.max_daily_loss:
+                    reason = (
+                        f"{sid} day P&L {s_pnl:,.2f} <= -{p.breakers.strategy_loss_fraction:.0%}"
+                        f" of its max daily loss {limits.max_daily_loss:,.0f}; auto-reset next trading day"
+                    )
+                    self.store.trip_strategy_breaker(day, sid, reason)
+                    self.journal.append("breaker", ts_ns=now_ns, breaker="strategy", strategy=sid, reason=reason)
+                    tripped.append(reason)
+        return [t for t in tripped if t]
+
+    def lock_for_eod(self, now_ns: int) -> None:
+        """The EOD flatten has run: the day is locked and cannot reopen, not even after a restart."""
+        day = self.calendar.trading_date(now_ns)
+        self._lock(day, EOD_LOCK_REASON, now_ns, self.state(now_ns))
+
+    def _lock(self, day: date, reason: str, now_ns: int, state: RiskState) -> str:
+        if state.day_locked:
+            return ""
+        self.store.lock_day(day, reason, ts_ns=now_ns)
+        self.journal.append("lock", ts_ns=now_ns, trading_date=day.isoformat(), reason=reason)
+        state.day_locked = True
+        return reason
+
+    # -- manual controls (risk-reducing ones need no authorization; DESIGN decision 15) -------------
+
+    def kill(self, by: str, reason: str, now_ns: int) -> None:
+        self.store.set_kill_switch(True, by=by, reason=reason, ts_ns=now_ns)
+        self.journal.append("kill_switch", ts_ns=now_ns, on=True, by=by, reason=reason)
+
+    def close(self) -> None:
+        self.store.close()
+        self.journal.close()
