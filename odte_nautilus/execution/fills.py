@@ -300,6 +300,28 @@ class PackageLedger:
         self._orders[order_id] = OrderRecord(order_id, quantity, exit_kind)
         return self.state
 
+    def settle(self, package_value: float) -> PackageState:
+        """Close what is held at the exchange's expiry settlement value per package (DESIGN decision 12).
+
+        Not a broker-reported fill price but the exchange's rule (intrinsic at the 16:00 index level), so
+        0.0 is a real value here: an out-of-the-money package expires worthless. The engine cancels working
+        orders before it settles, so a package still PENDING_EXIT means an event is missing: refused.
+        """
+        held = self.quantity
+        if not held:
+            return self.state
+        if self.state is not PackageState.OPEN:
+            raise LedgerError(
+                f"package {self.package_id}: settlement while {self.state.name}; apply the expiry cancels first"
+            )
+        order_id = f"{self.package_id}-SETTLEMENT"
+        self.submit_exit(order_id, ExitKind.SETTLEMENT, held)
+        old = self._orders[order_id]
+        new = replace(old, executions=(Fill(order_id, order_id, held, package_value),))
+        self._orders[order_id] = new
+        self._route(old, new)
+        return self.state
+
     def _check_new_order(self, order_id: str, quantity: int) -> None:
         if order_id in self._orders:
             raise ValueError(f"package {self.package_id}: order id {order_id} is already registered")

@@ -464,3 +464,21 @@ def test_view_of_a_flat_package_holds_no_risk():
     ledger.apply(Fill("X1", "x1", 1, -4.0))
     view = ledger.view()
     assert (view.state, view.quantity, view.open_risk, view.is_live) == (FLAT, 0, 0.0, False)
+
+
+def test_settlement_closes_an_open_package_at_its_expiry_value_even_zero():
+    ledger = PackageLedger.for_entry(entry(qty=2, price=3.0))
+    ledger.submit_entry("E-1", 2, 3.0)
+    ledger.apply(Fill("E-1", "X-1", 2, 3.0))
+    assert ledger.settle(0.0) is FLAT
+    assert ledger.realized_pnl == pytest.approx(-600.0)
+    assert ledger.orders[-1].exit_kind is ExitKind.SETTLEMENT
+
+
+def test_settlement_refused_while_an_exit_is_still_working():
+    ledger = PackageLedger.for_entry(entry(qty=1, price=3.0))
+    ledger.submit_entry("E-1", 1, 3.0)
+    ledger.apply(Fill("E-1", "X-1", 1, 3.0))
+    ledger.submit_exit("X-2", ExitKind.EOD_FLATTEN, 1)
+    with pytest.raises(LedgerError):
+        ledger.settle(1.0)

@@ -1,0 +1,63 @@
+"""What a node shares between its strategies: the risk book, the run recorder and the data services.
+
+A backtest engine and a live ``TradingNode`` both own a Nautilus kernel. ``attach`` puts the engine gate on
+that kernel's command path and registers the shared services under the kernel's trader id; a strategy
+finds them in ``on_start``. The strategy never learns whether it runs in a backtest or live: it only sees
+this runtime (DESIGN: the same strategy and risk code in both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+from odte_nautilus.gate import EngineGate
+from odte_nautilus.recorder import RunRecorder
+from odte_nautilus.risk.book import RiskBook
+
+
+class RuntimeMissing(RuntimeError):
+    """A strategy started on a node that has no risk gate: it must not trade."""
+
+
+def _no_open_interest(day: date) -> dict[str, int]:
+    return {}
+
+
+@dataclass
+class Runtime:
+    book: RiskBook
+    gate: EngineGate
+    recorder: RunRecorder = field(default_factory=RunRecorder)
+    open_interest: Callable[[date], dict[str, int]] = _no_open_interest  # instrument id -> contracts
+
+
+_RUNTIMES: dict[str, Runtime] = {}
+
+
+def attach(
+    kernel,
+    book: RiskBook,
+    recorder: RunRecorder | None = None,
+    open_interest: Callable[[date], dict[str, int]] | None = None,
+) -> Runtime:
+    """Install the engine gate on ``kernel`` and register the runtime its strategies will find."""
+    gate = EngineGate(kernel, lambda intent, holdings: book.check(intent, holdings, source="gate")).install()
+    runtime = Runtime(book, gate, recorder or RunRecorder(), open_interest or _no_open_interest)
+    _RUNTIMES[kernel.trader_id.value] = runtime
+    return runtime
+
+
+def detach(kernel) -> None:
+    _RUNTIMES.pop(kernel.trader_id.value, None)
+
+
+def runtime_for(trader_id: str) -> Runtime:
+    try:
+        return _RUNTIMES[trader_id]
+    except KeyError:
+        raise RuntimeMissing(
+            f"no odte runtime for trader {trader_id}: strategies must run under `odte backtest` or `odte live`, "
+            "which install the risk gate (odte_nautilus.runtime.attach) before the strategies start"
+        ) from None

@@ -1,0 +1,518 @@
+"""OdteStrategy: the plumbing both strategies share, so that a strategy file reads as its thesis.
+
+A subclass says *what* it wants (``entry_plan``: a package and a size from its signal); this base decides
+*whether and how*: the kernel asks first (DESIGN decision 3; the engine gate asks again for every order),
+each package is one ``OptionSpread`` with its legs' quotes aggregated, its orders are limits at the far
+touch rounded to the tick, its fills are routed by a ``PackageLedger`` (the three incidents of seed 000
+cannot repeat), the four-dimensional stop runs on a 100 ms and a 5 s timer while a package is open, partial
+and full take-profits carry explicit exit kinds, and the EOD flatten at close - 15 min cancels working
+orders first and locks the day. Nothing here knows whether it runs in a backtest or a live node: what it
+shares with the rest of the node comes from ``odte_nautilus.runtime``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from nautilus_trader.config import StrategyConfig
+from nautilus_trader.model.data import BarType, QuoteTick
+from nautilus_trader.model.enums import OrderSide, TimeInForce
+from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.instruments import OptionContract
+from nautilus_trader.model.objects import Price, Quantity
+from nautilus_trader.trading.strategy import Strategy
+
+from odte_nautilus.data.symbology import underlying_bar_type
+from odte_nautilus.data.ticks import SPXW_TICKS
+from odte_nautilus.execution.events import Cancelled, Fill, Rejected
+from odte_nautilus.execution.fills import LedgerError, PackageLedger
+from odte_nautilus.orders import holdings_from_cache, package_tags, to_contract
+from odte_nautilus.packages import (
+    AGGREGATED_SPREAD_QUOTES,
+    CacheMids,
+    ensure_spread,
+    far_touch,
+    marketable_limit,
+    package_mid,
+)
+from odte_nautilus.recorder import LegFill, PackageRecord
+from odte_nautilus.risk.journal import iso_utc
+from odte_nautilus.risk.model import ExitKind, Intent, IntentKind, Leg, PackageState, SessionWindow
+from odte_nautilus.risk.stops import PackageStop
+from odte_nautilus.runtime import runtime_for
+from odte_nautilus.strategies.chain import ChainLink, OptionChain
+
+NEW_YORK = ZoneInfo("America/New_York")
+HARD_TIMER = "odte-stop-hard"
+SLOW_TIMER = "odte-stop-slow"
+
+
+class OdteStrategyConfig(StrategyConfig, frozen=True):
+    """What both strategies share. Times are New York wall clock; percentages are of the entry premium."""
+
+    underlying_id: str = "^SPX.CBOE"
+    entry_start: str = "10:00"
+    entry_end: str = "14:30"
+    max_entries_per_day: int = 2
+    max_open_packages: int = 1
+    take_profit_partial_pct: float | None = None
+    take_profit_partial_share: float = 0.5
+    take_profit_full_pct: float | None = None
+    order_timeout_s: int = 90
+    stop_timers: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPlan:
+    """What a strategy wants: a package (legs as held), a proposed size and its directional bias."""
+
+    legs: tuple[Leg, ...]
+    quantity: int
+    bias: int = 0
+
+
+@dataclass(slots=True)
+class _Package:
+    """Bookkeeping next to the ledger that the run folder and the stops need."""
+
+    ledger: PackageLedger
+    spread_id: InstrumentId
+    bias: int
+    opened_ns: int = 0
+    fees: float = 0.0
+    stop: PackageStop | None = None
+    partial_taken: bool = False
+    entry_premium: float = 0.0
+
+
+class OdteStrategy(Strategy):
+    structure: str = "PACKAGE"
+
+    def __init__(self, config: OdteStrategyConfig) -> None:
+        super().__init__(config)
+        self.spot: float | None = None
+        self.day: date | None = None
+        self.session: SessionWindow | None = None
+        self.chain: OptionChain | None = None
+        self.packages: dict[str, _Package] = {}  # live packages by package id
+        self._order_package: dict[str, str] = {}  # client order id -> package id
+        self._awaiting: dict[InstrumentId, tuple[str, EntryPlan]] = {}  # spread id -> plan waiting for a quote
+        self._settlement: dict[str, float] = {}  # leg instrument id -> settlement price
+        self._submitted_ns: dict[str, int] = {}  # client order id -> submit time (stale-order cancels)
+        self._entries_today = 0
+        self._sequence = 0
+        self._flattening = False
+
+    # -- the thesis: subclasses ----------------------------------------------------------------------
+
+    def entry_plan(self, now_ns: int) -> EntryPlan | None:
+        """The package this strategy wants now, or None."""
+        raise NotImplementedError
+
+    def on_session_start(self, day: date) -> None:
+        """A new trading day began (its chain and session are set)."""
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        self.runtime = runtime_for(self.trader_id.value)
+        self.book = self.runtime.book
+        self.stop_config = self.book.policy.stop
+        self.mids = CacheMids(self.cache)
+        self.subscribe_bars(BarType.from_str(underlying_bar_type(self.config.underlying_id)))
+
+    def on_bar(self, bar) -> None:
+        now = self.clock.timestamp_ns()
+        self.spot = bar.close.as_double()
+        day = self.book.calendar.trading_date(now)
+        if day != self.day:
+            self._start_session(day, now)
+        if self.session is None:
+            return
+        self._cancel_stale_orders(now)
+        self._manage(now, hard=not self.config.stop_timers, slow=True)
+        self.book.enforce(now)
+        if self._may_plan(now):
+            plan = self.entry_plan(now)
+            if plan is not None:
+                self._prepare(plan, now)
+
+    def on_quote_tick(self, tick: QuoteTick) -> None:
+        awaiting = self._awaiting.pop(tick.instrument_id, None)
+        if awaiting is not None:
+            self._submit_entry(tick.instrument_id, *awaiting, self.clock.timestamp_ns())
+
+    # -- the session ---------------------------------------------------------------------------------
+
+    def _start_session(self, day: date, now: int) -> None:
+        """The per-day reset: the chain of today's expiry, the session window, the EOD alert."""
+        self.day = day
+        self.session = self.book.calendar.session_window(day, self.book.policy.eod.flatten_minutes_before_close)
+        self._entries_today = 0
+        self._flattening = False
+        if self.session is None:
+            return
+        self.chain = self._todays_chain(day)
+        self.clock.set_time_alert_ns(f"odte-eod-{day}", self.session.flatten_ns, self._on_eod, allow_past=True)
+        self.on_session_start(day)
+
+    def _todays_chain(self, day: date) -> OptionChain:
+        symbol = InstrumentId.from_str(self.config.underlying_id).symbol.value
+        links, expiry_ns = [], self.session.close_ns
+        for instrument in self.cache.instruments():
+            if not isinstance(instrument, OptionContract) or instrument.underlying != symbol:
+                continue
+            if datetime.fromtimestamp(instrument.expiration_ns / 1e9, NEW_YORK).date() != day:
+                continue
+            contract = to_contract(instrument)
+            expiry_ns = contract.expiry_ns
+            links.append(ChainLink(contract.instrument_id, contract.right, contract.strike))
+        return OptionChain(symbol, expiry_ns, links)
+
+    def _ny_time(self, hhmm: str) -> int:
+        t = time.fromisoformat(hhmm)
+        return int(datetime.combine(self.day, t, NEW_YORK).timestamp() * 1_000_000_000)
+
+    def _may_plan(self, now: int) -> bool:
+        cfg = self.config
+        return (
+            not self._flattening
+            and self.spot is not None
+            and self.chain is not None
+            and not self._awaiting
+            and self._entries_today < cfg.max_entries_per_day
+            and len(self.packages) < cfg.max_open_packages
+            and self._ny_time(cfg.entry_start) <= now <= self._ny_time(cfg.entry_end)
+        )
+
+    def _on_eod(self, event) -> None:
+        """Seed 000: force_cancel_all_before_eod_flatten, then flatten; then the day is locked for good."""
+        now = self.clock.timestamp_ns()
+        self._flattening = True
+        self._drop_awaiting()
+        for order in self.cache.orders_open(strategy_id=self.id):
+            self.cancel_order(order)
+        self._manage(now, hard=False, slow=False)
+        self.book.lock_for_eod(now)
+
+    # -- entries -------------------------------------------------------------------------------------
+
+    def _prepare(self, plan: EntryPlan, now: int) -> None:
+        """Subscribe the package's aggregated quote; the entry is priced and checked on its first quote."""
+        self._sequence += 1
+        package_id = f"{self.id.value}-{self.day:%Y%m%d}-{self._sequence}"
+        spread = ensure_spread(plan.legs, self.cache, self.structure)
+        self._awaiting[spread.id] = (package_id, plan)
+        self.subscribe_quote_ticks(spread.id, params=AGGREGATED_SPREAD_QUOTES)
+
+    def _submit_entry(self, spread_id: InstrumentId, package_id: str, plan: EntryPlan, now: int) -> None:
+        touch = far_touch(plan.legs, self.cache, buy=True)
+        if self._flattening or touch is None or touch == 0:
+            self.unsubscribe_quote_ticks(spread_id)
+            return
+        price = marketable_limit(touch, buy=True, scheme=SPXW_TICKS)
+        intent = Intent(
+            kind=IntentKind.ENTRY,
+            strategy_id=self.id.value,
+            symbol=plan.legs[0].contract.underlying,
+            package_id=package_id,
+            legs=plan.legs,
+            quantity=plan.quantity,
+            price=price,
+            ts_ns=now,
+        )
+        decision = self.book.check(intent, holdings_from_cache(self.cache))
+        if not decision.allowed:
+            self.log.info(f"entry refused {decision.code.value}: {decision.reason}")
+            self.unsubscribe_quote_ticks(spread_id)
+            return
+        intent = intent.resized(decision.size)
+        order = self.order_factory.limit(
+            spread_id,
+            OrderSide.BUY,
+            Quantity.from_int(intent.quantity),
+            Price(price, 2),
+            time_in_force=TimeInForce.DAY,
+            tags=package_tags(package_id),
+        )
+        package = _Package(PackageLedger.for_entry(intent), spread_id, plan.bias)
+        package.ledger.submit_entry(order.client_order_id.value, intent.quantity, price)
+        self.packages[package_id] = package
+        self._track_order(order.client_order_id.value, package_id, now)
+        self._entries_today += 1
+        self.submit_order(order)
+        self.book.record_entry(intent)
+        self._sync(package_id, now)
+
+    # -- exits ---------------------------------------------------------------------------------------
+
+    def exit_package(self, package_id: str, kind: ExitKind, quantity: int | None = None) -> None:
+        """Close all of a package, or part of it for a partial take-profit, at the far touch."""
+        package = self.packages.get(package_id)
+        if package is None or not package.ledger.can_exit():
+            return
+        ledger = package.ledger
+        qty = quantity if quantity is not None else ledger.quantity
+        touch = far_touch(ledger.legs, self.cache, buy=False)
+        if touch is None:
+            return
+        price = marketable_limit(touch, buy=False, scheme=SPXW_TICKS)
+        if price <= 0 < ledger.avg_entry_price:  # never offer a debit package for nothing: let it settle
+            price = SPXW_TICKS.min_increment
+        elif price == 0:
+            price = -SPXW_TICKS.min_increment
+        order = self.order_factory.limit(
+            package.spread_id,
+            OrderSide.SELL,
+            Quantity.from_int(qty),
+            Price(price, 2),
+            time_in_force=TimeInForce.DAY,
+            tags=package_tags(package_id, kind),
+        )
+        ledger.submit_exit(order.client_order_id.value, kind, qty)
+        self._track_order(order.client_order_id.value, package_id, self.clock.timestamp_ns())
+        self.submit_order(order)
+
+    def _manage(self, now: int, hard: bool, slow: bool) -> None:
+        """EOD flatten first; otherwise the take-profits and the stop dimensions asked for."""
+        for package_id, package in list(self.packages.items()):
+            if not package.ledger.can_exit():
+                continue
+            if self._flattening:
+                self.exit_package(package_id, ExitKind.EOD_FLATTEN)
+                continue
+            premium = self._premium(package)
+            if premium is None or package.stop is None:
+                continue
+            kind = self._take_profit(package, premium) if slow else None
+            if kind is None and hard:
+                kind = package.stop.check_hard(premium, self.spot, now)
+            if kind is None and slow:
+                kind = package.stop.check_slow(premium, self.spot, now)
+            if kind is ExitKind.TAKE_PROFIT_PARTIAL:
+                package.partial_taken = True
+                self.exit_package(package_id, kind, max(1, int(package.ledger.quantity * self.config.take_profit_partial_share)))
+            elif kind is not None:
+                self.exit_package(package_id, kind)
+
+    def _take_profit(self, package: _Package, premium: float) -> ExitKind | None:
+        cfg = self.config
+        entry = package.entry_premium
+        gain = (premium - entry) / entry if package.stop.long_premium else (entry - premium) / entry
+        if cfg.take_profit_full_pct is not None and gain * 100 >= cfg.take_profit_full_pct:
+            return ExitKind.TAKE_PROFIT_FULL
+        if (
+            cfg.take_profit_partial_pct is not None
+            and not package.partial_taken
+            and package.ledger.quantity >= 2
+            and gain * 100 >= cfg.take_profit_partial_pct
+        ):
+            return ExitKind.TAKE_PROFIT_PARTIAL
+        return None
+
+    def _premium(self, package: _Package) -> float | None:
+        """The package's mark as a positive magnitude: what it sells for (long) or costs to buy back (short)."""
+        mid = package_mid(package.ledger.legs, self.cache)
+        return None if mid is None else abs(mid)
+
+    def _on_hard_timer(self, event) -> None:
+        self._manage(self.clock.timestamp_ns(), hard=True, slow=False)
+
+    def _on_slow_timer(self, event) -> None:
+        self._manage(self.clock.timestamp_ns(), hard=False, slow=True)
+
+    def _sync_timers(self) -> None:
+        """The stop timers run only while a package is open: a flat strategy costs the engine nothing."""
+        if not self.config.stop_timers:
+            return
+        running = HARD_TIMER in self.clock.timer_names
+        wanted = any(p.stop is not None for p in self.packages.values())
+        if wanted and not running:
+            cfg = self.stop_config
+            self.clock.set_timer(HARD_TIMER, timedelta(milliseconds=cfg.hard_interval_ms), callback=self._on_hard_timer)
+            self.clock.set_timer(SLOW_TIMER, timedelta(seconds=cfg.slow_interval_s), callback=self._on_slow_timer)
+        elif running and not wanted:
+            self.clock.cancel_timer(HARD_TIMER)
+            self.clock.cancel_timer(SLOW_TIMER)
+
+    # -- order events -> the ledger ------------------------------------------------------------------
+
+    def on_order_filled(self, event) -> None:
+        cid = event.client_order_id.value
+        now = self.clock.timestamp_ns()
+        if "-LEG-" in cid:
+            self._on_leg_fill(event, cid)
+            return
+        package_id = self._order_package.get(cid)
+        if package_id is None:
+            self.log.warning(f"fill of an order no package sent ({cid}): left for position reconciliation")
+            return
+        self._apply(package_id, Fill(cid, event.trade_id.value, int(event.last_qty), event.last_px.as_double()), now)
+
+    def on_order_canceled(self, event) -> None:
+        self._void(event, lambda cid, order: Cancelled(cid, int(order.filled_qty), order.avg_px or 0.0))
+
+    def on_order_expired(self, event) -> None:
+        self.on_order_canceled(event)
+
+    def on_order_rejected(self, event) -> None:
+        self._void(event, lambda cid, order: Rejected(cid, event.reason))
+
+    def on_order_denied(self, event) -> None:
+        self.log.warning(f"order denied: {event.reason}")
+        self._void(event, lambda cid, order: Rejected(cid, event.reason))
+
+    def _void(self, event, make) -> None:
+        cid = event.client_order_id.value
+        package_id = self._order_package.get(cid)
+        if package_id is not None:
+            self._apply(package_id, make(cid, self.cache.order(event.client_order_id)), self.clock.timestamp_ns())
+
+    def _apply(self, package_id: str, broker_event, now: int) -> None:
+        package = self.packages.get(package_id)
+        if package is None:
+            return
+        try:
+            package.ledger.apply(broker_event)
+        except LedgerError as exc:
+            self.log.error(f"ledger refused {broker_event}: {exc}")
+        self._sync(package_id, now)
+
+    def _sync(self, package_id: str, now: int) -> None:
+        """After any change: arm the stop at the first entry fill, close the books when FLAT, tell the risk book."""
+        package = self.packages[package_id]
+        ledger = package.ledger
+        if ledger.quantity and package.stop is None:
+            package.opened_ns = now
+            package.entry_premium = abs(ledger.avg_entry_price)
+            package.stop = PackageStop.from_fill(self.stop_config, ledger.avg_entry_price, self.spot, now, package.bias)
+        if ledger.state is PackageState.FLAT:
+            self._close(package_id, package, now)
+        else:
+            self.book.track([ledger.view(self._unrealized(package))])
+        self._sync_timers()
+
+    def _unrealized(self, package: _Package) -> float:
+        ledger = package.ledger
+        mid = package_mid(ledger.legs, self.cache)
+        if mid is None or not ledger.quantity:
+            return 0.0
+        return (mid - ledger.avg_entry_price) * ledger.legs[0].contract.multiplier * ledger.quantity
+
+    def _close(self, package_id: str, package: _Package, now: int) -> None:
+        ledger = package.ledger
+        del self.packages[package_id]
+        self.unsubscribe_quote_ticks(package.spread_id)
+        self.book.track([ledger.view()])
+        exits = [o for o in ledger.orders if not o.is_entry and o.filled_qty]
+        if not exits:  # an entry that never filled: nothing traded
+            return
+        pnl = ledger.realized_pnl - package.fees
+        self.book.record_close(self.id.value, pnl, now)
+        exit_qty = sum(o.filled_qty for o in exits)
+        self.runtime.recorder.package_closed(
+            PackageRecord(
+                package_id=package_id,
+                strategy_id=self.id.value,
+                symbol=ledger.symbol,
+                structure=self.structure,
+                opened_at=iso_utc(package.opened_ns),
+                closed_at=iso_utc(now),
+                quantity=exit_qty,
+                entry_price=round(ledger.avg_entry_price, 4),
+                exit_price=round(sum(o.filled_value for o in exits) / exit_qty, 4),
+                realized_pnl=round(pnl, 2),
+                fees=round(package.fees, 2),
+                exit_kinds=";".join(dict.fromkeys(o.exit_kind.value for o in exits)),
+                trading_date=self.day.isoformat(),
+                reviews=";".join(r.code.value for r in ledger.reviews),
+            )
+        )
+
+    # -- leg fills: the run folder, fees and expiry settlement ---------------------------------------
+
+    def _on_leg_fill(self, event, cid: str) -> None:
+        instrument = self.cache.instrument(event.instrument_id)
+        contract = to_contract(instrument)
+        settlement = cid.startswith(f"{event.instrument_id.venue.value}-LEG-")
+        if settlement:
+            package_id = self._settling_package(contract.instrument_id)
+            role, kind = "exit", ExitKind.SETTLEMENT.value
+        else:
+            package_id = self._order_package.get(cid.split("-LEG-", 1)[0], "")
+            record = self._order_record(package_id, cid.split("-LEG-", 1)[0])
+            role = "entry" if record is None or record.is_entry else "exit"
+            kind = "" if record is None or record.is_entry else record.exit_kind.value
+        fee = event.commission.as_double() if event.commission is not None else 0.0
+        if package_id in self.packages:
+            self.packages[package_id].fees += fee
+        self.runtime.recorder.leg_fill(
+            LegFill(
+                ts_event=iso_utc(event.ts_event),
+                strategy_id=self.id.value,
+                package_id=package_id,
+                instrument_id=contract.instrument_id,
+                side=event.order_side.name,
+                quantity=int(event.last_qty),
+                price=event.last_px.as_double(),
+                role=role,
+                exit_kind=kind,
+                underlying=contract.underlying,
+                right=contract.right.value,
+                strike=contract.strike,
+                expiry=datetime.fromtimestamp(contract.expiry_ns / 1e9, NEW_YORK).date().isoformat(),
+                fee=fee,
+            )
+        )
+        if settlement:
+            self._settlement[contract.instrument_id] = event.last_px.as_double()
+            self._settle_complete_packages()
+
+    def _order_record(self, package_id: str, cid: str):
+        package = self.packages.get(package_id)
+        if package is None:
+            return None
+        return next((o for o in package.ledger.orders if o.order_id == cid), None)
+
+    def _settling_package(self, instrument_id: str) -> str:
+        for package_id, package in self.packages.items():
+            if package.ledger.quantity and any(l.contract.instrument_id == instrument_id for l in package.ledger.legs):
+                return package_id
+        return ""
+
+    def _settle_complete_packages(self) -> None:
+        """Once every leg of a held package has its settlement price, close it at the package's value."""
+        now = self.clock.timestamp_ns()
+        for package_id, package in list(self.packages.items()):
+            ledger = package.ledger
+            prices = [self._settlement.get(leg.contract.instrument_id) for leg in ledger.legs]
+            if not ledger.quantity or any(p is None for p in prices):
+                continue
+            value = sum(leg.ratio * p for leg, p in zip(ledger.legs, prices, strict=True))
+            try:
+                ledger.settle(value)
+            except LedgerError as exc:
+                self.log.error(f"settlement of {package_id}: {exc}")
+                continue
+            self._sync(package_id, now)
+
+    # -- helpers -------------------------------------------------------------------------------------
+
+    def _track_order(self, cid: str, package_id: str, now: int) -> None:
+        self._order_package[cid] = package_id
+        self._submitted_ns[cid] = now
+
+    def _cancel_stale_orders(self, now: int) -> None:
+        """A limit that has not filled within ``order_timeout_s`` is cancelled; the ledger voids it."""
+        limit_ns = self.config.order_timeout_s * 1_000_000_000
+        for order in self.cache.orders_open(strategy_id=self.id):
+            sent = self._submitted_ns.get(order.client_order_id.value)
+            if sent is not None and now - sent >= limit_ns and not order.is_pending_cancel:
+                self.cancel_order(order)
+
+    def _drop_awaiting(self) -> None:
+        for spread_id in self._awaiting:
+            self.unsubscribe_quote_ticks(spread_id)
+        self._awaiting.clear()

@@ -1,0 +1,160 @@
+"""Engine-level test kit: a real ``BacktestEngine`` with SPX, a few SPXW contracts and scripted orders.
+
+Like Nautilus's own engine tests, a test here is a few lines: build the engine, say which orders a
+scripted strategy sends at which minute, run, assert on the cache and on the captured events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import pandas as pd
+from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
+from nautilus_trader.config import LoggingConfig, StrategyConfig
+from nautilus_trader.model.currencies import USD
+from nautilus_trader.model.data import QuoteTick
+from nautilus_trader.model.enums import AccountType, AssetClass, OmsType, OptionKind, OrderSide
+from nautilus_trader.model.identifiers import InstrumentId, Symbol, Venue, new_generic_spread_id
+from nautilus_trader.model.instruments import IndexInstrument, OptionContract, OptionSpread
+from nautilus_trader.model.objects import Money, Price, Quantity
+from nautilus_trader.trading.strategy import Strategy
+
+from tests.kit import DAY, ny_ns
+
+VENUE = Venue("CBOE")
+
+
+def index(symbol: str = "SPX") -> IndexInstrument:
+    return IndexInstrument(
+        instrument_id=InstrumentId(Symbol(symbol), VENUE),
+        raw_symbol=Symbol(symbol),
+        currency=USD,
+        price_precision=2,
+        price_increment=Price.from_str("0.01"),
+        size_precision=0,
+        size_increment=Quantity.from_int(1),
+        ts_event=0,
+        ts_init=0,
+    )
+
+
+def option(right: str, strike: int, day: date = DAY, underlying: str = "SPX") -> OptionContract:
+    symbol = f"SPXW{day:%y%m%d}{right}{strike * 1000:08d}"
+    return OptionContract(
+        instrument_id=InstrumentId(Symbol(symbol), VENUE),
+        raw_symbol=Symbol(symbol),
+        asset_class=AssetClass.INDEX,
+        currency=USD,
+        price_precision=2,
+        price_increment=Price.from_str("0.05"),
+        multiplier=Quantity.from_int(100),
+        lot_size=Quantity.from_int(1),
+        underlying=underlying,
+        option_kind=OptionKind.CALL if right == "C" else OptionKind.PUT,
+        strike_price=Price.from_int(strike),
+        activation_ns=ny_ns(9, 30, day=day),
+        expiration_ns=ny_ns(16, 0, day=day),
+        ts_event=0,
+        ts_init=0,
+    )
+
+
+def spread(legs: list[tuple[OptionContract, int]]) -> OptionSpread:
+    sid = new_generic_spread_id([(o.id, r) for o, r in legs])
+    first = legs[0][0]
+    return OptionSpread(
+        instrument_id=sid,
+        raw_symbol=Symbol(sid.symbol.value),
+        asset_class=AssetClass.INDEX,
+        currency=USD,
+        price_precision=2,
+        price_increment=Price.from_str("0.05"),
+        multiplier=Quantity.from_int(100),
+        lot_size=Quantity.from_int(1),
+        underlying=first.underlying,
+        strategy_type="SPREAD",
+        activation_ns=first.activation_ns,
+        expiration_ns=first.expiration_ns,
+        ts_event=0,
+        ts_init=0,
+    )
+
+
+def quote(instrument, bid: float, ask: float, ts_ns: int) -> QuoteTick:
+    return QuoteTick(
+        instrument_id=instrument.id,
+        bid_price=Price(bid, 2),
+        ask_price=Price(ask, 2),
+        bid_size=Quantity.from_int(50),
+        ask_size=Quantity.from_int(50),
+        ts_event=ts_ns,
+        ts_init=ts_ns,
+    )
+
+
+def engine(*instruments, balance: float = 1_000_000) -> BacktestEngine:
+    eng = BacktestEngine(BacktestEngineConfig(logging=LoggingConfig(bypass_logging=True), run_analysis=False))
+    eng.add_venue(
+        venue=VENUE,
+        oms_type=OmsType.NETTING,
+        account_type=AccountType.MARGIN,
+        base_currency=USD,
+        starting_balances=[Money(balance, USD)],
+    )
+    for inst in instruments:
+        eng.add_instrument(inst)
+    return eng
+
+
+def minute_quotes(book: dict, minutes: range, start=(10, 0)) -> list[QuoteTick]:
+    """The same two-sided quote for each instrument of ``book`` ({instrument: (bid, ask)}) every minute."""
+    t0 = ny_ns(*start)
+    return [quote(inst, b, a, t0 + m * 60_000_000_000) for m in minutes for inst, (b, a) in book.items()]
+
+
+class ScriptedConfig(StrategyConfig, frozen=True):
+    pass
+
+
+class Scripted(Strategy):
+    """Sends ``script[k](self)`` on the k-th quote of ``trigger`` and records every event it receives."""
+
+    def __init__(
+        self,
+        trigger: InstrumentId,
+        script: dict[int, Callable[["Scripted"], None]],
+        strategy_id: str = "ThetaHarvester-001",
+    ) -> None:
+        super().__init__(ScriptedConfig(strategy_id=strategy_id))
+        self.trigger = trigger
+        self.script = script
+        self.quotes_seen = 0
+        self.denied: list = []
+        self.filled: list = []
+
+    def on_start(self) -> None:
+        self.subscribe_quote_ticks(self.trigger)
+
+    def on_quote_tick(self, tick: QuoteTick) -> None:
+        action = self.script.get(self.quotes_seen)
+        self.quotes_seen += 1
+        if action is not None:
+            action(self)
+
+    def on_order_denied(self, event) -> None:
+        self.denied.append(event)
+
+    def on_order_filled(self, event) -> None:
+        self.filled.append(event)
+
+    def limit(self, instrument, side: OrderSide, qty: int, price: float, tags=None):
+        order = self.order_factory.limit(
+            instrument.id, side, Quantity.from_int(qty), Price(price, 2), tags=tags
+        )
+        self.submit_order(order)
+        return order
+
+
+def at(ts: str) -> int:
+    return pd.Timestamp(ts, tz="America/New_York").value
