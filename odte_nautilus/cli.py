@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from odte_nautilus.data.cli import DATA_ERROR_EXIT, catalog_app
 
 app = typer.Typer(
     name="odte",
@@ -10,6 +18,56 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(catalog_app, name="catalog")
+console = Console(width=None if Console().is_terminal else 140)  # a piped table keeps its columns
+
+
+@app.command()
+def backtest(
+    config: Annotated[Path, typer.Option("--config", dir_okay=False, help="Backtest config (YAML).")] = Path(
+        "configs/backtest.yaml"
+    ),
+    catalog: Annotated[Path | None, typer.Option("--catalog", help="Catalog folder (overrides the config's).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Run folder (default runs/<UTC time>).")] = None,
+) -> None:
+    """Run both strategies under the kernel over the catalog and write a run folder.
+
+    With no arguments: builds the sample catalog if it is missing, then runs configs/backtest.yaml. The run
+    folder gets summary.json, fills.csv (one row per leg fill), positions.csv (one row per package),
+    decisions.jsonl (every kernel decision) and report.html. The run fails (exit 1) if the independent
+    invariant audit finds a violation.
+    """
+    from odte_nautilus.backtest import BacktestConfigError, load_backtest_config, run_backtest, selected_sessions
+    from odte_nautilus.data.checks import DataCheckError
+    from odte_nautilus.reports import AuditFailed, render_table
+
+    try:
+        cfg = load_backtest_config(config, catalog=catalog)
+    except BacktestConfigError as exc:
+        console.print(f"[red]refused:[/red] {exc}")
+        raise typer.Exit(DATA_ERROR_EXIT) from None
+    if not (cfg.catalog / "data").is_dir():
+        console.print(f"no catalog at {cfg.catalog}: building the sample market first")
+        from odte_nautilus.data.cli import sample
+
+        sample(path=cfg.catalog)
+    run_dir = out or Path("runs") / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    try:
+        days = len(selected_sessions(cfg))
+        columns = [TextColumn("[bold]backtest"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[day]}"), TimeElapsedColumn()]
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("days", total=days, day="")
+            result = run_backtest(cfg, run_dir, on_day=lambda day, _: progress.update(task, advance=1, day=str(day)))
+    except (BacktestConfigError, DataCheckError) as exc:
+        console.print(f"[red]refused:[/red] {exc}")
+        raise typer.Exit(DATA_ERROR_EXIT) from None
+    except AuditFailed as exc:
+        console.print(f"[red]INVARIANT AUDIT FAILED[/red] (run folder {run_dir}):\n{exc}")
+        raise typer.Exit(1) from None
+    console.print(render_table(result.summary))
+    audit = result.summary["audit"]
+    console.print(f"invariant audit: {'passed' if audit['ok'] else 'FAILED'}; {result.days} days, {result.quotes:,} quotes")
+    console.print(f"run folder: {run_dir} (report: {run_dir / 'report.html'})")
 
 
 def main() -> None:

@@ -10,6 +10,8 @@ tick scheme onto the spread, and its quote aggregator then crashes on a combo bi
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from nautilus_trader.model.enums import AssetClass
 from nautilus_trader.model.identifiers import InstrumentId, Symbol, new_generic_spread_id
 from nautilus_trader.model.instruments import OptionContract, OptionSpread
@@ -17,6 +19,9 @@ from nautilus_trader.model.objects import Price, Quantity
 
 from odte_nautilus.data.ticks import SPXW_TICKS, Direction, TickScheme, round_to_tick
 from odte_nautilus.risk.model import Leg
+
+# Marks are read on every package quote and stop check; parsing an id string each time would dominate.
+leg_instrument_id = lru_cache(maxsize=65_536)(InstrumentId.from_str)
 
 AGGREGATED_SPREAD_QUOTES = {
     "aggregate_spread_quotes": True,
@@ -60,7 +65,7 @@ def leg_touches(legs: tuple[Leg, ...], cache) -> list[tuple[int, float, float]] 
     """(ratio, bid, ask) per leg from the cache, or None when any leg has no quote yet."""
     out = []
     for leg in legs:
-        quote = cache.quote_tick(InstrumentId.from_str(leg.contract.instrument_id))
+        quote = cache.quote_tick(leg_instrument_id(leg.contract.instrument_id))
         if quote is None:
             return None
         out.append((leg.ratio, quote.bid_price.as_double(), quote.ask_price.as_double()))
@@ -98,7 +103,7 @@ class CacheMids:
         self._cache = cache
 
     def get(self, instrument_id: str, default: float | None = None) -> float | None:
-        quote = self._cache.quote_tick(InstrumentId.from_str(instrument_id))
+        quote = self._cache.quote_tick(leg_instrument_id(instrument_id))
         if quote is None:
             return default
         bid, ask = quote.bid_price.as_double(), quote.ask_price.as_double()

@@ -154,6 +154,7 @@ class RiskStore:
             self._create_fresh()
         self._lock = threading.RLock()
         self._conn = self._open_existing()
+        self._cached: tuple[date, int, DayRecord] | None = None  # (day, data_version, record)
 
     # -- opening --------------------------------------------------------------------------------------
 
@@ -228,6 +229,8 @@ class RiskStore:
     @contextmanager
     def _transaction(self, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
         with self._lock:
+            if mode != "DEFERRED":
+                self._cached = None  # our own write: the next read goes to the file
             self._conn.execute(f"BEGIN {mode}")
             try:
                 yield self._conn
@@ -244,6 +247,18 @@ class RiskStore:
         A fresh day has no P&L, no trades, no lock and no strategy breakers, but it still carries the
         global kill switch, the RISK-OFF breaker and the disabled strategies: those need a manual reset.
         """
+        with self._lock:
+            # PRAGMA data_version changes when another connection commits (a CLI emergency stop, a reset),
+            # so an unchanged file is answered from memory and a changed one is always re-read.
+            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            cached = self._cached
+            if cached is not None and cached[0] == trading_date and cached[1] == version:
+                return cached[2]
+            record = self._read_day(trading_date)
+            self._cached = (trading_date, version, record)
+            return record
+
+    def _read_day(self, trading_date: date) -> DayRecord:
         key = trading_date.isoformat()
         with self._transaction("DEFERRED") as conn:
             day = conn.execute(

@@ -61,7 +61,12 @@ class OdteStrategyConfig(StrategyConfig, frozen=True):
     take_profit_partial_share: float = 0.5
     take_profit_full_pct: float | None = None
     order_timeout_s: int = 90
-    stop_timers: bool = True
+    # The hard stop dimensions are evaluated on every package quote; these timers add the seed's cadence
+    # (100 ms hard, 5 s slow, from the risk policy) for marks that move between quotes (live). Over
+    # minute data a 100 ms timer re-reads unchanged marks 600 times a minute: a backtest config may
+    # switch the hard timer off without changing any decision the data can drive.
+    hard_stop_timer: bool = True
+    slow_stop_timer: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +137,7 @@ class OdteStrategy(Strategy):
         if self.session is None:
             return
         self._cancel_stale_orders(now)
-        self._manage(now, hard=not self.config.stop_timers, slow=True)
+        self._manage(now, hard=True, slow=True)
         self.book.enforce(now)
         if self._may_plan(now):
             plan = self.entry_plan(now)
@@ -143,6 +148,8 @@ class OdteStrategy(Strategy):
         awaiting = self._awaiting.pop(tick.instrument_id, None)
         if awaiting is not None:
             self._submit_entry(tick.instrument_id, *awaiting, self.clock.timestamp_ns())
+        elif self.spot is not None:
+            self._manage(self.clock.timestamp_ns(), hard=True, slow=False)
 
     # -- the session ---------------------------------------------------------------------------------
 
@@ -325,17 +332,17 @@ class OdteStrategy(Strategy):
 
     def _sync_timers(self) -> None:
         """The stop timers run only while a package is open: a flat strategy costs the engine nothing."""
-        if not self.config.stop_timers:
-            return
-        running = HARD_TIMER in self.clock.timer_names
         wanted = any(p.stop is not None for p in self.packages.values())
-        if wanted and not running:
-            cfg = self.stop_config
-            self.clock.set_timer(HARD_TIMER, timedelta(milliseconds=cfg.hard_interval_ms), callback=self._on_hard_timer)
-            self.clock.set_timer(SLOW_TIMER, timedelta(seconds=cfg.slow_interval_s), callback=self._on_slow_timer)
-        elif running and not wanted:
-            self.clock.cancel_timer(HARD_TIMER)
-            self.clock.cancel_timer(SLOW_TIMER)
+        cfg = self.stop_config
+        for name, enabled, interval, callback in (
+            (HARD_TIMER, self.config.hard_stop_timer, timedelta(milliseconds=cfg.hard_interval_ms), self._on_hard_timer),
+            (SLOW_TIMER, self.config.slow_stop_timer, timedelta(seconds=cfg.slow_interval_s), self._on_slow_timer),
+        ):
+            running = name in self.clock.timer_names
+            if enabled and wanted and not running:
+                self.clock.set_timer(name, interval, callback=callback)
+            elif running and not wanted:
+                self.clock.cancel_timer(name)
 
     # -- order events -> the ledger ------------------------------------------------------------------
 

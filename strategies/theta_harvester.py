@@ -9,8 +9,6 @@ leaves everything else - the kernel, the stops, the EOD flatten - to the shared 
 
 from __future__ import annotations
 
-from datetime import date
-
 from odte_nautilus.strategies.base import EntryPlan, OdteStrategy, OdteStrategyConfig
 from odte_nautilus.strategies.signals import IvPercentile, atm_iv, years_to_expiry
 from odte_nautilus.strategies.sizing import SizeLadder
@@ -35,7 +33,6 @@ class ThetaHarvester(OdteStrategy):
         super().__init__(config)
         self.sizing = SizeLadder(config.iv_thresholds, config.iv_sizes)
         self.iv_history = IvPercentile(window=config.iv_window_days, min_history=config.iv_min_history)
-        self._iv_seen: date | None = None
 
     def entry_plan(self, now_ns: int) -> EntryPlan | None:
         legs = self.chain.iron_butterfly(self.spot, self.config.wing_points)
@@ -43,7 +40,6 @@ class ThetaHarvester(OdteStrategy):
             return None
         iv = atm_iv(self.spot, self.chain, self.mids, years_to_expiry(now_ns, self.chain.expiry_ns))
         percentile = None if iv is None else self.iv_history.percentile(iv, self.day)
-        if iv is not None and self._iv_seen != self.day:
-            self.iv_history.observe(self.day, iv)  # one reading a day, at the first entry check
-            self._iv_seen = self.day
+        if iv is not None:
+            self.iv_history.observe(self.day, iv)  # it keeps the first reading of each day
         return EntryPlan(legs, self.sizing.size(percentile))
