@@ -17,7 +17,7 @@ backtest: $(STAMP)
 	$(BIN)/odte backtest
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 tests
+	$(BIN)/python -m pytest -q -n 2 tests
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

@@ -30,10 +30,13 @@ class SessionCalendarError(ValueError):
     """A date the exchange calendar cannot answer for; guessing would risk a wrong flatten time."""
 
 
+FIRST_SESSION = "2010-01-04"  # SPXW dailies start years later; older dates are refused
+
+
 @cache
-def _exchange_calendar(name: str) -> exchange_calendars.ExchangeCalendar:
-    """Build each exchange calendar once per process: construction takes a few tenths of a second."""
-    return exchange_calendars.get_calendar(name)
+def exchange_calendar(name: str = EXCHANGE_CALENDAR) -> exchange_calendars.ExchangeCalendar:
+    """Build each exchange calendar once per process (a few tenths of a second); the data package shares it."""
+    return exchange_calendars.get_calendar(name, start=FIRST_SESSION)
 
 
 class TradingCalendar:
@@ -45,7 +48,7 @@ class TradingCalendar:
 
     @property
     def _calendar(self) -> exchange_calendars.ExchangeCalendar:
-        return _exchange_calendar(self.name)
+        return exchange_calendar(self.name)
 
     @staticmethod
     def trading_date(ts_ns: int) -> date:

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from odte_nautilus.data.symbology import option_id
 from odte_nautilus.risk.model import (
     Contract,
     Holding,
@@ -48,8 +49,7 @@ def session(day: date = DAY, close: tuple[int, int] = (16, 0)) -> SessionWindow:
 def contract(right: str, strike: float, underlying: str = "SPX", day: date = DAY) -> Contract:
     r = OptionRight(right)
     root = "SPXW" if underlying == "SPX" else underlying
-    iid = f"{root}{day:%y%m%d}{r.value}{int(strike * 1000):08d}.CBOE"
-    return Contract(iid, underlying, r, float(strike), ny_ns(16, 0, day=day))
+    return Contract(option_id(root, day, r, strike, "CBOE"), underlying, r, float(strike), ny_ns(16, 0, day=day))
 
 
 def iron_butterfly(center: float = 5100, wing: float = 20, underlying: str = "SPX") -> tuple[Leg, ...]:

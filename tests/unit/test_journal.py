@@ -38,7 +38,7 @@ def test_a_refused_entry_carries_its_own_audit_trail(path):
             "symbol": "SPX",
             "qty": 2,
             "price": 3.1,
-            "legs": ["SPXW240315C05120000.CBOE:1", "SPXW240315P05080000.CBOE:1"],
+            "legs": ["SPXW  240315C05120000.CBOE:1", "SPXW  240315P05080000.CBOE:1"],
             "exit_kind": None,
             "open_risk": pytest.approx(620.0),
         },
@@ -57,7 +57,7 @@ def test_an_exit_names_its_exit_kind_and_short_legs(path):
         journal.record(exit_of(fly, ExitKind.STOP_IV_EXPANSION), Decision.allow(1), ts_ns=ny_ns(11, 0))
     [line] = list(read(path))
     assert line["intent"]["exit_kind"] == "stop_iv_expansion"
-    assert line["intent"]["legs"][:2] == ["SPXW240315C05100000.CBOE:1", "SPXW240315P05100000.CBOE:1"]
+    assert line["intent"]["legs"][:2] == ["SPXW  240315C05100000.CBOE:1", "SPXW  240315P05100000.CBOE:1"]
     assert line["ts_ns"] == ny_ns(11, 0)
     assert line["decision"]["allowed"] is True
 

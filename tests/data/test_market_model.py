@@ -1,0 +1,80 @@
+"""The synthetic market looks like the 0DTE market (issue 3) and is calibrated into the published bands."""
+
+from dataclasses import replace
+from datetime import date
+
+import numpy as np
+
+from odte_nautilus.data.calibration import BANDS, day_figure, figures, outside_bands
+from odte_nautilus.data.market_model import (
+    MINUTE,
+    SECONDS_PER_YEAR,
+    MarketParams,
+    Regime,
+    intraday_profile,
+    simulate_day,
+)
+from odte_nautilus.data.sample import SampleConfig, market_days, sample_sessions
+from odte_nautilus.data.sessions import session_on
+
+CRASH_DAY = date(2024, 8, 5)
+
+
+def _path(day=date(2024, 7, 22), regime=Regime.CALM, seed=3):
+    return simulate_day(session_on(day), 5500.0, regime, np.random.default_rng(seed))
+
+
+def test_intraday_volatility_is_u_shaped():
+    profile = intraday_profile(23_400, MarketParams(), front_load=0.0)
+    first, midday, last = profile[: 15 * MINUTE].mean(), profile[11_000:12_000].mean(), profile[-15 * MINUTE:].mean()
+    assert first > 1.5 * midday and last > 1.2 * midday
+    assert np.isclose(profile.sum(), 1.0)
+
+
+def test_puts_are_richer_than_calls_at_the_same_distance():
+    path = _path()
+    s = np.array([1800])
+    width = np.sqrt(path.implied_variance[1800]) * 0.674  # ~25 delta either side
+    spot = path.spot[1800]
+    risk_reversal = path.implied_vol(spot * np.exp(-width), s) - path.implied_vol(spot * np.exp(width), s)
+    # Published: 25-delta put minus call IV ~0.03 at ATM IV ~0.15-0.20, i.e. ~15-20 % of the ATM level.
+    assert 0.08 < risk_reversal[0] / path.atm_vol(s)[0] < 0.30
+
+
+def test_time_to_expiry_is_fractional_calendar_time():
+    path = _path()
+    one_hour_left = path.seconds - 3600
+    assert path.years_left(np.array([one_hour_left]))[0] == 3600 / SECONDS_PER_YEAR
+    assert path.years_left(np.array([path.seconds]))[0] == 1 / SECONDS_PER_YEAR  # a quote at the close still prices
+
+
+def test_same_seed_same_path_other_seed_other_path():
+    assert np.array_equal(_path(seed=7).spot, _path(seed=7).spot)
+    assert not np.array_equal(_path(seed=7).spot, _path(seed=8).spot)
+
+
+def test_2024_08_05_is_replayed_as_a_crash_and_iv_crush_day():
+    config = SampleConfig(days=11)
+    by_day = {path.session.day: path for path in market_days(config)}
+    crash, before = by_day[CRASH_DAY], by_day[date(2024, 8, 2)]
+    assert crash.regime is Regime.CRASH
+    assert crash.spot[0] < 0.985 * before.spot[-1]  # gapped down
+    at = np.array([0, 4 * 3600])  # 09:30 and 13:30
+    open_vol, afternoon_vol = crash.atm_vol(at)
+    assert open_vol > 0.6 and afternoon_vol < 0.65 * open_vol  # implied vol crushed by the afternoon
+
+
+def test_default_20_day_sample_falls_in_the_published_bands():
+    """The calibration figures of the default sample (only ATM quotes matter; per-instrument seeding makes a
+    narrower chain quote exactly the same ATM prices as the full one)."""
+    config = replace(SampleConfig(), strikes_each_side=12)
+    values = figures([day_figure(data) for data in sample_sessions(config)])
+    assert outside_bands(values) == []
+    assert {band.key for band in BANDS} <= set(values)
+
+
+def test_a_crash_day_loses_for_the_long_straddle():
+    config = SampleConfig(days=11, strikes_each_side=12)
+    crash = [day_figure(d) for d in sample_sessions(config) if d.session.day == CRASH_DAY][0]
+    assert crash.straddle_pct > 1.0  # the $70-80 straddle of 2024-08-05
+    assert crash.long_pnl_pct < 0  # IV crush
