@@ -106,6 +106,7 @@ class OdteStrategy(Strategy):
         self._awaiting: dict[InstrumentId, tuple[str, EntryPlan]] = {}  # spread id -> plan waiting for a quote
         self._settlement: dict[str, float] = {}  # leg instrument id -> settlement price
         self._submitted_ns: dict[str, int] = {}  # client order id -> submit time (stale-order cancels)
+        self._exit_kinds: dict[str, ExitKind | None] = {}  # client order id -> its exit kind (None: an entry)
         self._entries_today = 0
         self._sequence = 0
         self._flattening = False
@@ -247,7 +248,7 @@ class OdteStrategy(Strategy):
         package = _Package(PackageLedger.for_entry(intent), spread_id, plan.bias)
         package.ledger.submit_entry(order.client_order_id.value, intent.quantity, price)
         self.packages[package_id] = package
-        self._track_order(order.client_order_id.value, package_id, now)
+        self._track_order(order.client_order_id.value, package_id, now, None)
         self._entries_today += 1
         self.submit_order(order)
         self.book.record_entry(intent)
@@ -279,7 +280,7 @@ class OdteStrategy(Strategy):
             tags=package_tags(package_id, kind),
         )
         ledger.submit_exit(order.client_order_id.value, kind, qty)
-        self._track_order(order.client_order_id.value, package_id, self.clock.timestamp_ns())
+        self._track_order(order.client_order_id.value, package_id, self.clock.timestamp_ns(), kind)
         self.submit_order(order)
 
     def _manage(self, now: int, hard: bool, slow: bool) -> None:
@@ -356,6 +357,9 @@ class OdteStrategy(Strategy):
         if package_id is None:
             self.log.warning(f"fill of an order no package sent ({cid}): left for position reconciliation")
             return
+        if package_id in self.packages and event.commission is not None:
+            # A combo fill carries the commission of all its leg fills, which arrive right after it.
+            self.packages[package_id].fees += event.commission.as_double()
         self._apply(package_id, Fill(cid, event.trade_id.value, int(event.last_qty), event.last_px.as_double()), now)
 
     def on_order_canceled(self, event) -> None:
@@ -448,12 +452,12 @@ class OdteStrategy(Strategy):
             package_id = self._settling_package(contract.instrument_id)
             role, kind = "exit", ExitKind.SETTLEMENT.value
         else:
-            package_id = self._order_package.get(cid.split("-LEG-", 1)[0], "")
-            record = self._order_record(package_id, cid.split("-LEG-", 1)[0])
-            role = "entry" if record is None or record.is_entry else "exit"
-            kind = "" if record is None or record.is_entry else record.exit_kind.value
+            parent = cid.split("-LEG-", 1)[0]
+            package_id = self._order_package.get(parent, "")
+            exit_kind = self._exit_kinds.get(parent)
+            role, kind = ("entry", "") if exit_kind is None else ("exit", exit_kind.value)
         fee = event.commission.as_double() if event.commission is not None else 0.0
-        if package_id in self.packages:
+        if settlement and package_id in self.packages:
             self.packages[package_id].fees += fee
         self.runtime.recorder.leg_fill(
             LegFill(
@@ -476,12 +480,6 @@ class OdteStrategy(Strategy):
         if settlement:
             self._settlement[contract.instrument_id] = event.last_px.as_double()
             self._settle_complete_packages()
-
-    def _order_record(self, package_id: str, cid: str):
-        package = self.packages.get(package_id)
-        if package is None:
-            return None
-        return next((o for o in package.ledger.orders if o.order_id == cid), None)
 
     def _settling_package(self, instrument_id: str) -> str:
         for package_id, package in self.packages.items():
@@ -507,9 +505,10 @@ class OdteStrategy(Strategy):
 
     # -- helpers -------------------------------------------------------------------------------------
 
-    def _track_order(self, cid: str, package_id: str, now: int) -> None:
+    def _track_order(self, cid: str, package_id: str, now: int, exit_kind: ExitKind | None) -> None:
         self._order_package[cid] = package_id
         self._submitted_ns[cid] = now
+        self._exit_kinds[cid] = exit_kind
 
     def _cancel_stale_orders(self, now: int) -> None:
         """A limit that has not filled within ``order_timeout_s`` is cancelled; the ledger voids it."""

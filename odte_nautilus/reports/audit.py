@@ -25,7 +25,10 @@ The checks, each a rule name in the result:
   the side of safety: an add made while the earlier package was still winning is flagged too. Later
   entry fills into an already-live package are the rest of its entry order (a package enters only from
   FLAT, DESIGN decision 8), not an add.
-- ``forbid_reverse_without_flat``: an instrument's net position never flips sign within one instant.
+- ``forbid_reverse_without_flat``: no single package's fills within one instant flip an instrument's net
+  position (long to short or back) without passing through flat. Two packages' orders that fill at the same
+  timestamp are two orders, applied one after the other in file order (one strategy's exit and another's entry
+  of the same contract are not a reverse).
 """
 
 from __future__ import annotations
@@ -179,8 +182,15 @@ class _Replay:
         before: dict[str, int] = {}
         entered: list[str] = []
         touched: list[str] = []
+        ts = _iso(ts_ns)
+        order_before: dict[str, int] = {}  # the account before the current package's fills of this instant
+        current = None
         for row in rows.itertuples(index=False):
             iid, package = row.instrument_id, row.package_id
+            if package != current:
+                self._check_reverse(ts, order_before)
+                order_before, current = {}, package
+            order_before.setdefault(iid, self.account.get(iid, 0))
             before.setdefault(iid, self.account.get(iid, 0))
             self.account[iid] = self.account.get(iid, 0) + row.signed_qty
             group = (row.underlying, row.expiry, row.right)
@@ -193,9 +203,8 @@ class _Replay:
                 touched.append(package)
             if row.role == "entry" and package not in entered:
                 entered.append(package)
+        self._check_reverse(ts, order_before)
         opened = self._update_live(ts_ns, touched)
-        ts = _iso(ts_ns)
-        self._check_reverse(ts, before)
         self._check_naked(ts, {self.coverage_group[iid] for iid in before})
         for package in entered:
             self._check_entry_time(ts_ns, ts, package)
@@ -226,7 +235,7 @@ class _Replay:
                 self._flag(
                     FORBID_REVERSE_WITHOUT_FLAT,
                     ts,
-                    f"{iid}: net position {was:+d} -> {now:+d} within one instant, never flat in between",
+                    f"{iid}: net position {was:+d} -> {now:+d} by one order, never flat in between",
                 )
 
     def _check_naked(self, ts: str, groups: set[tuple[str, str, str]]) -> None:

@@ -244,13 +244,21 @@ def test_packages_opened_in_the_same_instant_are_not_adds():
 # -- reverse without flat ------------------------------------------------------------------------------
 
 
-def test_flipping_an_instruments_sign_within_one_instant_is_a_reverse():
+def test_one_order_flipping_an_instruments_sign_is_a_reverse():
     cover = [leg_fill(iso(9, 50), "X-0", "C5120", "BUY", qty=2)]  # keeps the short call covered
     long_one = [leg_fill(iso(10, 0), "X-1", "C5100", "BUY")]
-    flip = [leg_fill(iso(10, 5), "X-1", "C5100", "SELL", role="exit"), leg_fill(iso(10, 5), "X-2", "C5100", "SELL")]
+    flip = [leg_fill(iso(10, 5), "X-1", "C5100", "SELL", qty=2, role="exit")]
     result = audit_run(fills_frame(cover, long_one, flip), NO_POSITIONS, RULES)
-    assert rules_of(result) == [FORBID_REVERSE_WITHOUT_FLAT]
-    assert "+1 -> -1" in result.violations[0].detail
+    assert FORBID_REVERSE_WITHOUT_FLAT in rules_of(result)
+    assert "+1 -> -1" in next(v for v in result.violations if v.rule == FORBID_REVERSE_WITHOUT_FLAT).detail
+
+
+def test_two_packages_crossing_zero_at_the_same_instant_are_two_orders_not_a_reverse():
+    """One strategy closes its long call while another opens a short one in the same second."""
+    cover = [leg_fill(iso(9, 50), "X-0", "C5120", "BUY", qty=2)]
+    long_one = [leg_fill(iso(10, 0), "X-1", "C5100", "BUY")]
+    both = [leg_fill(iso(10, 5), "X-1", "C5100", "SELL", role="exit"), leg_fill(iso(10, 5), "X-2", "C5100", "SELL")]
+    assert FORBID_REVERSE_WITHOUT_FLAT not in rules_of(audit_run(fills_frame(cover, long_one, both), NO_POSITIONS, RULES))
 
 
 def test_going_flat_at_one_instant_and_short_at_the_next_is_not_a_reverse():
