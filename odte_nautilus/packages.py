@@ -72,6 +72,15 @@ def leg_touches(legs: tuple[Leg, ...], cache) -> list[tuple[int, float, float]] 
     return out
 
 
+def legs_quoted_since(legs: tuple[Leg, ...], cache, since_ns: int) -> bool:
+    """Every leg has a quote stamped at or after ``since_ns``: the package's marks form one snapshot."""
+    for leg in legs:
+        quote = cache.quote_tick(leg_instrument_id(leg.contract.instrument_id))
+        if quote is None or quote.ts_event < since_ns:
+            return False
+    return True
+
+
 def package_mid(legs: tuple[Leg, ...], cache) -> float | None:
     """The package's mid value per package (signed: debit structures > 0, credit structures < 0)."""
     touches = leg_touches(legs, cache)

@@ -32,6 +32,7 @@ from odte_nautilus.orders import holdings_from_cache, package_tags, to_contract
 from odte_nautilus.packages import (
     AGGREGATED_SPREAD_QUOTES,
     CacheMids,
+    legs_quoted_since,
     ensure_spread,
     far_touch,
     marketable_limit,
@@ -61,6 +62,8 @@ class OdteStrategyConfig(StrategyConfig, frozen=True):
     take_profit_partial_share: float = 0.5
     take_profit_full_pct: float | None = None
     order_timeout_s: int = 90
+    refusal_cooldown_s: int = 300
+    quote_snapshot_ms: int = 1_000  # a package quote acts once every leg was quoted within this window  # after the kernel refuses an entry, wait before planning another
     # The hard stop dimensions are evaluated on every package quote; these timers add the seed's cadence
     # (100 ms hard, 5 s slow, from the risk policy) for marks that move between quotes (live). Over
     # minute data a 100 ms timer re-reads unchanged marks 600 times a minute: a backtest config may
@@ -90,6 +93,7 @@ class _Package:
     stop: PackageStop | None = None
     partial_taken: bool = False
     entry_premium: float = 0.0
+    exit_kind: ExitKind | None = None  # a full exit decided once keeps its kind when it is re-sent
 
 
 class OdteStrategy(Strategy):
@@ -110,6 +114,8 @@ class OdteStrategy(Strategy):
         self._entries_today = 0
         self._sequence = 0
         self._flattening = False
+        self._cooldown_until = 0
+        self._awaiting_since = 0
 
     # -- the thesis: subclasses ----------------------------------------------------------------------
 
@@ -138,6 +144,8 @@ class OdteStrategy(Strategy):
         if self.session is None:
             return
         self._cancel_stale_orders(now)
+        if self._awaiting and now - self._awaiting_since >= self.config.order_timeout_s * 1_000_000_000:
+            self._drop_awaiting()  # the package's legs never completed a snapshot: plan afresh
         self._manage(now, hard=True, slow=True)
         self.book.enforce(now)
         if self._may_plan(now):
@@ -146,11 +154,32 @@ class OdteStrategy(Strategy):
                 self._prepare(plan, now)
 
     def on_quote_tick(self, tick: QuoteTick) -> None:
-        awaiting = self._awaiting.pop(tick.instrument_id, None)
+        """A package's aggregated quote: price a waiting entry, or run the hard stop dimensions on fresh marks.
+
+        The aggregator sends a package quote after each leg's quote; acting on one whose other legs have not
+        updated yet would price against a half-stale package, so only a quote completing the snapshot (every
+        leg quoted within ``quote_snapshot_ms`` of it) acts. Over minute data that is the minute's last leg.
+        """
+        spread_id = tick.instrument_id
+        awaiting = self._awaiting.get(spread_id)
+        legs = awaiting[1].legs if awaiting is not None else self._legs_of_spread(spread_id)
+        since = tick.ts_event - self.config.quote_snapshot_ms * 1_000_000
+        if legs is None or self.spot is None or not legs_quoted_since(legs, self.cache, since):
+            return
+        now = self.clock.timestamp_ns()
         if awaiting is not None:
-            self._submit_entry(tick.instrument_id, *awaiting, self.clock.timestamp_ns())
-        elif self.spot is not None:
-            self._manage(self.clock.timestamp_ns(), hard=True, slow=False)
+            del self._awaiting[spread_id]
+            self._submit_entry(spread_id, *awaiting, now)
+            return
+        for package_id, package in list(self.packages.items()):
+            if package.spread_id == spread_id:
+                self._manage_package(package_id, package, now, hard=True, slow=False)
+
+    def _legs_of_spread(self, spread_id: InstrumentId) -> tuple[Leg, ...] | None:
+        for package in self.packages.values():
+            if package.spread_id == spread_id:
+                return package.ledger.legs
+        return None
 
     # -- the session ---------------------------------------------------------------------------------
 
@@ -190,6 +219,7 @@ class OdteStrategy(Strategy):
             and self.spot is not None
             and self.chain is not None
             and not self._awaiting
+            and now >= self._cooldown_until
             and self._entries_today < cfg.max_entries_per_day
             and len(self.packages) < cfg.max_open_packages
             and self._ny_time(cfg.entry_start) <= now <= self._ny_time(cfg.entry_end)
@@ -213,6 +243,7 @@ class OdteStrategy(Strategy):
         package_id = f"{self.id.value}-{self.day:%Y%m%d}-{self._sequence}"
         spread = ensure_spread(plan.legs, self.cache, self.structure)
         self._awaiting[spread.id] = (package_id, plan)
+        self._awaiting_since = now
         self.subscribe_quote_ticks(spread.id, params=AGGREGATED_SPREAD_QUOTES)
 
     def _submit_entry(self, spread_id: InstrumentId, package_id: str, plan: EntryPlan, now: int) -> None:
@@ -235,6 +266,7 @@ class OdteStrategy(Strategy):
         if not decision.allowed:
             self.log.info(f"entry refused {decision.code.value}: {decision.reason}")
             self.unsubscribe_quote_ticks(spread_id)
+            self._cooldown_until = now + self.config.refusal_cooldown_s * 1_000_000_000
             return
         intent = intent.resized(decision.size)
         order = self.order_factory.limit(
@@ -267,9 +299,11 @@ class OdteStrategy(Strategy):
         if touch is None:
             return
         price = marketable_limit(touch, buy=False, scheme=SPXW_TICKS)
-        if price <= 0 < ledger.avg_entry_price:  # never offer a debit package for nothing: let it settle
-            price = SPXW_TICKS.min_increment
-        elif price == 0:
+        if price <= 0 < ledger.avg_entry_price:
+            # No bid for a debit package: a resting one-tick offer would sell it for a tick once bids return.
+            # Try again on the next quote; what never finds a bid expires worthless at settlement.
+            return
+        if price == 0:
             price = -SPXW_TICKS.min_increment
         order = self.order_factory.limit(
             package.spread_id,
@@ -284,26 +318,34 @@ class OdteStrategy(Strategy):
         self.submit_order(order)
 
     def _manage(self, now: int, hard: bool, slow: bool) -> None:
-        """EOD flatten first; otherwise the take-profits and the stop dimensions asked for."""
+        """Every package: the EOD flatten first; otherwise the take-profits and the stop dimensions asked for."""
         for package_id, package in list(self.packages.items()):
-            if not package.ledger.can_exit():
-                continue
-            if self._flattening:
-                self.exit_package(package_id, ExitKind.EOD_FLATTEN)
-                continue
-            premium = self._premium(package)
-            if premium is None or package.stop is None:
-                continue
-            kind = self._take_profit(package, premium) if slow else None
-            if kind is None and hard:
-                kind = package.stop.check_hard(premium, self.spot, now)
-            if kind is None and slow:
-                kind = package.stop.check_slow(premium, self.spot, now)
-            if kind is ExitKind.TAKE_PROFIT_PARTIAL:
-                package.partial_taken = True
-                self.exit_package(package_id, kind, max(1, int(package.ledger.quantity * self.config.take_profit_partial_share)))
-            elif kind is not None:
-                self.exit_package(package_id, kind)
+            self._manage_package(package_id, package, now, hard, slow)
+
+    def _manage_package(self, package_id: str, package: _Package, now: int, hard: bool, slow: bool) -> None:
+        if not package.ledger.can_exit():
+            return
+        if self._flattening:
+            self.exit_package(package_id, ExitKind.EOD_FLATTEN)
+            return
+        if package.exit_kind is not None:  # decided before; its order was cancelled: re-send, same kind
+            self.exit_package(package_id, package.exit_kind)
+            return
+        premium = self._premium(package)
+        if premium is None or package.stop is None:
+            return
+        kind = self._take_profit(package, premium) if slow else None
+        if kind is None and hard:
+            kind = package.stop.check_hard(premium, self.spot, now)
+        if kind is None and slow:
+            kind = package.stop.check_slow(premium, self.spot, now)
+        if kind is ExitKind.TAKE_PROFIT_PARTIAL:
+            package.partial_taken = True
+            share = self.config.take_profit_partial_share
+            self.exit_package(package_id, kind, max(1, int(package.ledger.quantity * share)))
+        elif kind is not None:
+            package.exit_kind = kind
+            self.exit_package(package_id, kind)
 
     def _take_profit(self, package: _Package, premium: float) -> ExitKind | None:
         cfg = self.config
@@ -403,6 +445,8 @@ class OdteStrategy(Strategy):
             self._close(package_id, package, now)
         else:
             self.book.track([ledger.view(self._unrealized(package))])
+            if self._flattening and ledger.can_exit():  # a cancelled exit came back during the flatten
+                self.exit_package(package_id, ExitKind.EOD_FLATTEN)
         self._sync_timers()
 
     def _unrealized(self, package: _Package) -> float:
@@ -496,6 +540,9 @@ class OdteStrategy(Strategy):
             if not ledger.quantity or any(p is None for p in prices):
                 continue
             value = sum(leg.ratio * p for leg, p in zip(ledger.legs, prices, strict=True))
+            for order in ledger.orders:
+                if order.working:  # the engine cancels working orders at expiry; the legs have settled already
+                    ledger.apply(Cancelled(order.order_id, order.filled_qty, order.avg_price or 0.0))
             try:
                 ledger.settle(value)
             except LedgerError as exc:

@@ -1,0 +1,151 @@
+"""Theta Harvester and Gamma Scalper in a real BacktestEngine: entries into leg positions, refusals, expiry.
+
+Each test scripts one trading day (``tests.strategy_kit``) and reads what a trader would: the engine's
+positions, the run recorder's leg fills and packages, the risk book and its decisions journal.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from odte_nautilus.risk.decision import ReasonCode
+from odte_nautilus.strategies.gamma_scalper import GammaScalper
+from tests.strategy_kit import FEE, C, Days, Market, P, at, gamma_scalper, option_id, quoted_at, theta_harvester
+
+FLY = {option_id(C(5550)): -1.0, option_id(P(5550)): -1.0, option_id(C(5575)): 1.0, option_id(P(5525)): 1.0}
+STRANGLE = {option_id(C(5565)): 1.0, option_id(P(5535)): 1.0}
+
+
+@pytest.fixture
+def days(tmp_path):
+    with Days(tmp_path) as opened:
+        yield opened
+
+
+# -- a package fills into leg positions -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "legs", "quantity", "structure"),
+    [
+        # the 10:00 spot 5550 -> short the 5550 straddle, long the wings 25 points out; no IV history: base size 1
+        (lambda: theta_harvester(max_entries_per_day=1), FLY, 1, "IRON_BUTTERFLY"),
+        # dealers short gamma -> long the 5565 call and 5535 put (spot +/- 15); the strength ladder says 2
+        (lambda: gamma_scalper(max_entries_per_day=1, strength_sizes=(1, 2)), STRANGLE, 2, "STRANGLE"),
+    ],
+    ids=["theta_harvester_iron_butterfly", "gamma_scalper_strangle"],
+)
+def test_an_entry_fills_as_one_package_into_signed_leg_positions(days, make, legs, quantity, structure):
+    strategy = make()
+    day = days(Market(), [strategy]).run("10:01")
+
+    assert day.positions() == {iid: ratio * quantity for iid, ratio in legs.items()}
+    (package_id,) = strategy.packages
+    entries = day.fills(role="entry")
+    assert sorted(f.instrument_id for f in entries) == sorted(legs)
+    assert {f.package_id for f in entries} == {package_id}
+    assert {f.quantity for f in entries} == {quantity}
+    assert all((f.side == "BUY") == (legs[f.instrument_id] > 0) for f in entries)
+    assert all(f.ts_event == "2024-07-23T14:00:30.000000Z" and f.fee == pytest.approx(FEE * quantity) for f in entries)
+    # The legs' prices add up to the package's fill (Nautilus prices legs at mid with a plug leg).
+    ledger = strategy.packages[package_id].ledger
+    assert sum(legs[f.instrument_id] * f.price for f in entries) == pytest.approx(ledger.avg_entry_price)
+    assert ledger.quantity == quantity
+    assert day.book.packages[package_id].quantity == quantity  # the risk book tracks it too
+    assert day.cache.instrument(strategy.packages[package_id].spread_id).strategy_type == structure
+    assert [p for p in day.cache.positions_open() if "___" in p.instrument_id.value] == []  # none on the spread
+
+
+def test_the_entry_is_priced_at_the_far_touch_and_asked_twice(days):
+    """Strategy and engine gate each ask the kernel: two ALLOWED journal lines for the one entry, at the
+    far touch of the 10:00:30 quotes (wings bought at the ask 3.10, body sold at the bid 7.90: a 9.60 credit)."""
+    day = days(Market(), [theta_harvester(max_entries_per_day=1)]).run("10:01")
+
+    entries = [d for d in day.decisions() if d["intent"]["kind"] == "entry"]
+    assert [(d["source"], d["decision"]["code"]) for d in entries] == [("strategy", "ALLOWED"), ("gate", "ALLOWED")]
+    assert {d["intent"]["price"] for d in entries} == {-9.6}
+    assert {d["ts_ns"] for d in entries} == {quoted_at("10:00")}
+
+
+# -- a refused entry leaves the strategy FLAT with the reason logged ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("profile", "kill", "code"),
+    [
+        ("multi_strategy_paper", True, ReasonCode.KILL_SWITCH),
+        # seed 000's live profile lists only the Gamma Scalper: the harvester has no limits there
+        ("single_position_0dte", False, ReasonCode.UNKNOWN_STRATEGY),
+    ],
+    ids=["kill_switch", "profile_without_the_strategy"],
+)
+def test_a_refused_entry_sends_nothing_and_journals_the_reason_code(days, profile, kill, code):
+    strategy = theta_harvester()
+    day = days(Market(), [strategy], profile=profile)
+    if kill:
+        day.book.kill(by="desk", reason="emergency stop before the open", now_ns=at("09:00"))
+    day.run()
+
+    assert day.cache.orders() == []
+    assert day.positions() == {}
+    assert strategy.packages == {} and day.book.packages == {}
+    assert day.fills() == [] and day.packages() == []
+    decisions = day.decisions()
+    assert decisions, "the strategy never asked the kernel: nothing was refused"
+    assert {(d["source"], d["decision"]["allowed"], d["decision"]["code"]) for d in decisions} == {
+        ("strategy", False, code.value)
+    }
+    assert all(d["decision"]["reason"] for d in decisions)  # a reason a trader can read, not only a code
+
+
+# -- expiry settles at the index level -----------------------------------------------------------------
+
+
+class HoldsToExpiry(GammaScalper):
+    """A Gamma Scalper that never sends an exit, so whatever it holds at 16:00 is settled by the engine."""
+
+    def exit_package(self, package_id, kind, quantity=None) -> None:
+        return None
+
+
+def _settlement_market() -> Market:
+    """The strangle is bought at 15:38 (5.10 + 5.10 at the asks); the index closes the day at 5580."""
+    return Market().index("15:50", 5580.0)
+
+
+def test_a_package_held_through_the_close_is_cash_settled_at_the_16_00_index_level(days):
+    strategy = gamma_scalper(
+        HoldsToExpiry, max_entries_per_day=1, entry_start="15:38", entry_end="15:40", strength_sizes=(1, 1)
+    )
+    day = days(_settlement_market(), [strategy]).run()
+
+    settlements = {f.instrument_id: f for f in day.fills(role="exit")}
+    call, put = settlements[option_id(C(5565))], settlements[option_id(P(5535))]
+    assert (call.price, put.price) == (15.0, 0.0)  # intrinsic at 5580: max(5580 - 5565, 0), max(5535 - 5580, 0)
+    assert {f.exit_kind for f in settlements.values()} == {"settlement"}
+    assert {f.side for f in settlements.values()} == {"SELL"}
+    assert {f.ts_event for f in settlements.values()} == {"2024-07-23T20:00:00.000000Z"}
+    (record,) = day.packages()
+    assert record.exit_kinds == "settlement"
+    assert record.entry_price == pytest.approx(10.2)
+    assert record.fees == pytest.approx(2 * FEE)  # the two entry legs; the exchange settles for free
+    assert record.realized_pnl == pytest.approx((15.0 + 0.0 - 10.2) * 100 - 2 * FEE)
+    assert day.positions() == {} and strategy.packages == {} and day.book.packages == {}
+
+
+def test_a_package_whose_exit_cannot_fill_is_settled_at_the_close(days):
+    """The legs go no-bid at 15:39: every exit (stop, then EOD flatten) is a one-tick offer nobody takes, so
+    the package is still held at 16:00 and the engine settles it - the strategy must book that settlement."""
+    no_bid = {C(5565): (0.0, 5.1), P(5535): (0.0, 5.1)}
+    strategy = gamma_scalper(max_entries_per_day=1, entry_start="15:38", entry_end="15:40", strength_sizes=(1, 1))
+    day = days(_settlement_market().quote("15:39", no_bid), [strategy]).run()
+
+    assert day.positions() == {}  # the engine settled the legs ...
+    assert {f.exit_kind for f in day.fills(role="exit")} == {"settlement"}
+    assert strategy.packages == {}, "... but the strategy still holds the package"
+    assert day.book.packages == {}
+    (record,) = day.packages()
+    assert "settlement" in record.exit_kinds.split(";")
+    assert record.realized_pnl == pytest.approx((15.0 - 10.2) * 100 - 2 * FEE)
+    after_expiry = [d for d in day.decisions() if d["ts_ns"] >= at("16:00")]
+    assert after_expiry == []  # no exit orders for contracts that no longer exist
