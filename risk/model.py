@@ -15,6 +15,9 @@ import math
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
+from typing import NamedTuple
+
+from odte_nautilus.risk.rate_limits import merged_entry_times
 
 CONTRACT_MULTIPLIER = 100
 
@@ -24,6 +27,9 @@ class OptionRight(StrEnum):
     PUT = "P"
 
 
+_CALL = OptionRight.CALL
+
+
 class PackageState(StrEnum):
     """Seed 000's four-state execution state machine; ``can_enter()`` is true only from FLAT."""
 
@@ -31,6 +37,9 @@ class PackageState(StrEnum):
     PENDING_ENTRY = "PENDING_ENTRY"
     OPEN = "OPEN"
     PENDING_EXIT = "PENDING_EXIT"
+
+
+_FLAT = PackageState.FLAT
 
 
 class ExitKind(StrEnum):
@@ -96,7 +105,7 @@ def package_payoff_extremes(legs: tuple[Leg, ...]) -> tuple[float, float]:
     at a strike, or at infinity (then ``-inf``/``inf``, decided by the slope beyond the last strike). One sweep
     over the sorted strikes: this runs inside every kernel check, so it must stay cheap.
     """
-    points = sorted((leg.contract.strike, leg.ratio, leg.contract.right is OptionRight.CALL) for leg in legs)
+    points = sorted([(leg.contract.strike, leg.ratio, leg.contract.right is _CALL) for leg in legs])
     value = slope = 0.0  # payoff and slope at spot 0: only puts pay there
     for strike, ratio, is_call in points:
         if not is_call:
@@ -124,13 +133,80 @@ def max_loss(legs: tuple[Leg, ...], price: float, quantity: int) -> float:
 
     ``price`` is signed per package (debit > 0, credit < 0). An iron butterfly gives
     wing width x 100 x qty - credit; a long strangle gives its debit; a naked short call gives ``inf``.
-    This is the one place open risk is computed.
+    This and ``PackageShape.max_loss`` (the same formula on a precomputed lowest payoff) are the one
+    place open risk is computed.
     """
     if not legs or quantity <= 0:
         return 0.0
     low, _ = package_payoff_extremes(legs)
-    multiplier = legs[0].contract.multiplier
+    return _loss_below(low, legs[0].contract.multiplier, price, quantity)
+
+
+def _loss_below(low: float, multiplier: int, price: float, quantity: int) -> float:
+    """What ``quantity`` packages bought at ``price`` lose if the payoff ends at its lowest, ``low``."""
     return max(0.0, (price - low) * multiplier * quantity)
+
+
+CoverGroup = tuple[str, int, OptionRight]
+"""(underlying, expiry_ns, right): a long contract covers a short one of the same group (DESIGN decision 6)."""
+
+LegKey = tuple[int, frozenset[tuple[str, int]]]
+"""How many legs and which (instrument, signed ratio) pairs: two packages hold the same legs iff equal."""
+
+
+def leg_key(legs: tuple[Leg, ...]) -> LegKey:
+    """The duplicate-position key of a package's legs (seed 003: 'no duplicate positions')."""
+    return len(legs), frozenset([(leg.contract.instrument_id, leg.ratio) for leg in legs])
+
+
+class PackageShape(NamedTuple):
+    """What a package's legs add up to, whatever its size: the per-intent facts of a kernel check.
+
+    An ``Intent`` computes its shape once, when it is built, so that a check - which sits in the engine's
+    command path (DESIGN decision 3) - does no payoff sweep, grouping or set building of legs: it only
+    multiplies these by the (possibly resized) quantity. Immutable, like the intent.
+    """
+
+    long_premium: bool  # no short leg (seed 000's long-only sense)
+    leg_key: LegKey
+    net: tuple[tuple[str, int], ...]  # per instrument, in leg order: the summed signed ratio
+    instruments: frozenset[str]  # the instruments of ``net``
+    cover: tuple[tuple[CoverGroup, int], ...]  # per cover group, in leg order: the summed signed ratio
+    self_covered: bool  # no cover group sums short: the package adds at least as many longs as shorts to each
+    payoff_low: float  # lowest expiry payoff per package, in points (``package_payoff_extremes``)
+    multiplier: int  # 0 when there are no legs: such a package trades, and risks, nothing
+
+    @classmethod
+    def of(cls, legs: tuple[Leg, ...]) -> PackageShape:
+        if not legs:
+            return cls(True, leg_key(legs), (), frozenset(), (), True, 0.0, 0)
+        net: dict[str, int] = {}
+        cover: dict[CoverGroup, int] = {}
+        long_premium = True
+        for leg in legs:
+            ct, ratio = leg.contract, leg.ratio
+            net[ct.instrument_id] = net.get(ct.instrument_id, 0) + ratio
+            group = (ct.underlying, ct.expiry_ns, ct.right)
+            cover[group] = cover.get(group, 0) + ratio
+            if ratio <= 0:
+                long_premium = False
+        low, _ = package_payoff_extremes(legs)
+        return cls(
+            long_premium,
+            leg_key(legs),
+            tuple(net.items()),
+            frozenset(net),
+            tuple(cover.items()),
+            min(cover.values()) >= 0,
+            low,
+            legs[0].contract.multiplier,
+        )
+
+    def max_loss(self, price: float, quantity: int) -> float:
+        """``max_loss(legs, price, quantity)`` of these legs, without sweeping them again."""
+        if not self.multiplier or quantity <= 0:
+            return 0.0
+        return _loss_below(self.payoff_low, self.multiplier, price, quantity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +222,14 @@ class Intent:
     price: float  # signed per package: debit > 0, credit < 0
     ts_ns: int
     exit_kind: ExitKind | None = None
+    # Derived when the intent is built (never passed, never compared): see PackageShape.
+    shape: PackageShape = field(init=False, repr=False, compare=False)
+    _open_risk: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        shape = PackageShape.of(self.legs)
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "_open_risk", shape.max_loss(self.price, self.quantity))
 
     @property
     def is_entry(self) -> bool:
@@ -154,22 +238,20 @@ class Intent:
     @property
     def is_long_premium(self) -> bool:
         """Long-only in seed 000's sense: the package holds no short leg."""
-        return all(leg.ratio > 0 for leg in self.legs)
+        return self.shape.long_premium
 
     @property
     def open_risk(self) -> float:
-        return max_loss(self.legs, self.price, self.quantity)
+        """``max_loss(legs, price, quantity)``, computed when the intent was built."""
+        return self._open_risk
 
     def resized(self, quantity: int) -> Intent:
         return replace(self, quantity=quantity)
 
     def leg_deltas(self) -> dict[str, int]:
         """Signed change in contracts per instrument if this order fills completely."""
-        deltas: dict[str, int] = {}
-        for leg in self.legs:
-            cid = leg.contract.instrument_id
-            deltas[cid] = deltas.get(cid, 0) + leg.ratio * self.quantity
-        return deltas
+        quantity = self.quantity
+        return {iid: ratio * quantity for iid, ratio in self.shape.net}
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +273,10 @@ class PackageView:
 
     @property
     def is_long_premium(self) -> bool:
-        return all(leg.ratio > 0 for leg in self.legs)
+        for leg in self.legs:
+            if leg.ratio <= 0:
+                return False
+        return True
 
 
 def holdings_of_packages(packages: tuple[PackageView, ...]) -> dict[str, Holding]:
@@ -226,11 +311,109 @@ class AccountMode:
     broker_paper_mode: bool = True
 
 
+class PackageFacts(NamedTuple):
+    """What the live packages add up to for one strategy on one symbol. None of it depends on an order's size."""
+
+    live: list[PackageView]  # every live (not FLAT) package, any strategy
+    book: list[PackageView]  # the live packages of the strategy on the symbol
+    live_risk: float  # open risk of ``live``
+    book_risk: float  # open risk of ``book``
+    day_pnl: float  # RiskState.day_pnl()
+    strategy_pnl: float  # RiskState.day_pnl(strategy_id)
+    book_by_legs: dict[LegKey, PackageView]  # ``book``'s first package holding each set of legs
+    book_by_premium: dict[bool, PackageView]  # ``book``'s first long-premium (True) / short-premium package
+
+
+class StateIndex:
+    """What a ``RiskState`` adds up to, computed once per snapshot (``RiskState.index``).
+
+    The kernel's rules read these totals instead of walking the packages and holdings on every check
+    (DESIGN decision 3: the check sits in the engine's command path). The lists and dicts are shared with
+    every check of the snapshot and must be treated as read-only.
+    """
+
+    __slots__ = (
+        "packages",
+        "holdings",
+        "entry_times_ns",
+        "realized_pnl",
+        "strategy_realized_pnl",
+        "live",
+        "live_by_id",
+        "live_risk",
+        "unrealized",
+        "losers",
+        "cover",
+        "uncovered",
+        "entry_times",
+        "_facts",
+    )
+
+    def __init__(self, state: RiskState) -> None:
+        # The fields of the snapshot this index was derived from (RiskState.index compares them).
+        self.packages = packages = state.packages
+        self.holdings = holdings = state.holdings
+        self.entry_times_ns = entry_times_ns = state.entry_times_ns
+        self.realized_pnl = state.realized_pnl
+        self.strategy_realized_pnl = state.strategy_realized_pnl
+        # Open risk and unrealized P&L are added up with sum(), as RiskState.day_pnl does: Python's sum of
+        # floats is compensated, so a plain running total could differ from it in the last bits.
+        self.live = live = [p for p in packages if p.state is not _FLAT]  # RiskState.live_packages()
+        self.live_by_id = {p.package_id: p for p in reversed(live)}  # the first live package of each id
+        self.live_risk = sum([p.open_risk for p in live])
+        self.unrealized = sum([p.unrealized_pnl for p in live])
+        self.losers = tuple([p for p in live if not p.unrealized_pnl >= 0])  # a NaN mark is not known to win
+        # Per cover group: long contracts - short contracts held; and the groups already short of cover.
+        cover: dict[CoverGroup, int] = {}
+        for h in holdings.values():
+            ct = h.contract
+            group = (ct.underlying, ct.expiry_ns, ct.right)
+            cover[group] = cover.get(group, 0) + h.quantity
+        self.cover = cover
+        self.uncovered = tuple([group for group, net in cover.items() if net < 0])
+        self.entry_times = merged_entry_times(entry_times_ns.values())  # every strategy's, ascending
+        self._facts: dict[tuple[str, str], PackageFacts] = {}
+
+    def package_facts(self, strategy_id: str, symbol: str) -> PackageFacts:
+        """The facts the kernel's rules share for one strategy on one symbol, gathered on first use.
+
+        Day P&L is ``RiskState.day_pnl``'s definition (realized + live unrealized), summed in the same
+        order so the numbers are identical; a test holds the two together.
+        """
+        facts = self._facts.get((strategy_id, symbol))
+        if facts is None:
+            mine = [p for p in self.live if p.strategy_id == strategy_id]
+            book = [p for p in mine if p.symbol == symbol]
+            by_legs: dict[LegKey, PackageView] = {}
+            by_premium: dict[bool, PackageView] = {}
+            for p in book:
+                by_legs.setdefault(leg_key(p.legs), p)
+                by_premium.setdefault(p.is_long_premium, p)
+            facts = self._facts[strategy_id, symbol] = PackageFacts(
+                self.live,
+                book,
+                self.live_risk,
+                sum([p.open_risk for p in book]),
+                self.realized_pnl + self.unrealized,
+                self.strategy_realized_pnl.get(strategy_id, 0.0) + sum([p.unrealized_pnl for p in mine]),
+                by_legs,
+                by_premium,
+            )
+        return facts
+
+
 @dataclass(slots=True)
 class RiskState:
-    """Everything the kernel reads to decide. The kernel never mutates it.
+    """Everything the kernel reads to decide: a snapshot. The kernel never mutates what it reads.
 
     ``day_pnl`` and ``strategy_pnl`` are the day's realized P&L; unrealized P&L comes from the packages.
+
+    The risk book builds one per check; its ``index`` is derived on first use and reused by every later
+    check of the same snapshot. So once checked, a state must not be changed in place: build a new one
+    (or ``dataclasses.replace`` it). Reassigning a field the index reads (``packages``, ``holdings``,
+    ``entry_times_ns``, ``realized_pnl``, ``strategy_realized_pnl``) is noticed and re-indexes; what it
+    does not see is a dict of them mutated in place. Flags the index does not read (``day_locked``,
+    ``kill_switch``...) are read afresh by every check.
     """
 
     now_ns: int
@@ -250,6 +433,22 @@ class RiskState:
     strategy_breakers: frozenset[str] = frozenset()  # auto-reset next trading day
     disabled_strategies: frozenset[str] = frozenset()
     account: AccountMode = AccountMode()
+    _index: StateIndex | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def index(self) -> StateIndex:
+        """The snapshot's derived totals, computed once (see the class docstring)."""
+        index = self._index
+        if (
+            index is None
+            or index.packages is not self.packages
+            or index.holdings is not self.holdings
+            or index.entry_times_ns is not self.entry_times_ns
+            or index.realized_pnl is not self.realized_pnl
+            or index.strategy_realized_pnl is not self.strategy_realized_pnl
+        ):
+            index = self._index = StateIndex(self)
+        return index
 
     def live_packages(self, strategy_id: str | None = None, symbol: str | None = None) -> list[PackageView]:
         return [

@@ -2,7 +2,8 @@
 
 "No more than N new packages per minute per strategy, no more than M total packages per hour — very
 important when signals go crazy." The risk state keeps each strategy's entry times as an ascending tuple,
-so a count is one binary search, cheap enough for every pre-trade check.
+so a count is one binary search, cheap enough for every pre-trade check; the total count searches every
+strategy's times merged into one tuple, which the state's index merges once per snapshot.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ def entries_within(times_ns: tuple[int, ...], now_ns: int, window_ns: int) -> in
     return len(times_ns) - bisect_right(times_ns, now_ns - window_ns)
 
 
-def total_entries_within(per_strategy: Iterable[tuple[int, ...]], now_ns: int, window_ns: int) -> int:
-    """Entries of all strategies in the window, from each strategy's ascending tuple."""
-    since = now_ns - window_ns
-    total = 0
+def merged_entry_times(per_strategy: Iterable[tuple[int, ...]]) -> tuple[int, ...]:
+    """Every strategy's entry times as one ascending tuple."""
+    merged: list[int] = []
     for times in per_strategy:
-        total += len(times) - bisect_right(times, since)
-    return total
+        merged += times
+    merged.sort()
+    return tuple(merged)

@@ -4,11 +4,13 @@ Modelled on Freqtrade's protections (STYLE.md): each rule answers one question a
 ``None`` when it passes, a refusal ``Decision`` with a reason code and a sentence with the numbers that
 made it fire, or (a size adjuster) an allowed ``Decision`` carrying the adjusted size. A rule reads a
 ``CheckContext``: the intent, the risk state and the policy, plus the facts several rules share (live
-packages, day P&L, leg deltas, open risk), each computed at most once per check so the kernel stays cheap
-enough to sit in the engine's command path (DESIGN decision 3).
+packages, day P&L, open risk), gathered once per check so the kernel stays cheap enough to sit in the
+engine's command path (DESIGN decision 3). Sentences are built only when a rule fires: a passing check
+formats nothing.
 
 Adding a rule: write the function here, put it in ``ENTRY_RULES`` (and ``EXIT_RULES`` if it can refuse a
-risk-reducing order), and add one test.
+risk-reducing order), mark it ``@applies_when(...)`` if some policies can never make it fire, and add one
+test.
 
 Order of the entry list, and why:
 0. a well-formed order (at least one package, at least one leg), first in both lists;
@@ -18,19 +20,22 @@ Order of the entry list, and why:
 2. the size adjusters (position size breaker, size range, streak cut, soft stop cut): every later rule
    sees the adjusted size;
 3. the rules that depend on size (naked short, reversal, package counts, open risk, rate limits).
+The lists are the single source of truth for the order; a ``Kernel`` runs them minus the rules its
+policy can never fire (``rules_for``).
 
 Daily loss codes: ``HARD_STOP`` is seed 000's ladder (% of NAV); ``GLOBAL_DAILY_LOSS`` is seed 003's
 dollar limit (``global_limits.max_daily_loss``); ``GLOBAL_BREAKER`` is seed 003's RISK-OFF breaker.
 A loss *reaching* a limit fires it ("daily loss < max daily loss" is the seed's pre-entry check), while an
 open risk exactly *at* its limit is allowed ("open risk <= limit"). Both comparisons fail closed: a NaN
-P&L or open risk (a missing mark) refuses rather than blinding every loss rule.
+P&L or open risk (a missing mark) refuses rather than blinding every loss rule. So they are written as
+``not pnl > -limit`` and ``not risk <= limit`` (marked "or NaN"), never as ``pnl <= -limit``, which a NaN
+passes.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import NamedTuple
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -44,58 +49,47 @@ from odte_nautilus.risk.ladder import (
     streak_stage,
     whole_contracts,
 )
-from odte_nautilus.risk.model import Intent, Leg, OptionRight, PackageView, RiskState
+from odte_nautilus.risk.model import (
+    CoverGroup,
+    Intent,
+    IntentKind,
+    OptionRight,
+    PackageFacts,
+    RiskState,
+)
 from odte_nautilus.risk.policy import RiskPolicy, StrategyLimits
-from odte_nautilus.risk.rate_limits import HOUR_NS, MINUTE_NS, entries_within, total_entries_within
+from odte_nautilus.risk.rate_limits import HOUR_NS, MINUTE_NS, entries_within
 
 _NEW_YORK = ZoneInfo("America/New_York")
-
-
-class PackageFacts(NamedTuple):
-    """What the live packages add up to for one intent. None of it depends on the order's size."""
-
-    live: list[PackageView]  # every live (not FLAT) package, any strategy
-    book: list[PackageView]  # the live packages of the intent's strategy on the intent's symbol
-    live_risk: float  # open risk of ``live``
-    book_risk: float  # open risk of ``book``
-    day_pnl: float  # RiskState.day_pnl()
-    strategy_pnl: float  # RiskState.day_pnl(strategy_id)
+_ENTRY = IntentKind.ENTRY
 
 
 def package_facts(intent: Intent, state: RiskState) -> PackageFacts:
-    """Every package fact in one pass over the packages.
-
-    Day P&L is ``RiskState.day_pnl``'s definition (realized + live unrealized), summed in the same order
-    so the numbers are identical; a test holds the two together.
-    """
-    strategy_id, symbol = intent.strategy_id, intent.symbol
-    live: list[PackageView] = []
-    book: list[PackageView] = []
-    live_risk = book_risk = unrealized = strategy_unrealized = 0.0
-    for p in state.packages:
-        if not p.is_live:
-            continue
-        live.append(p)
-        live_risk += p.open_risk
-        unrealized += p.unrealized_pnl
-        if p.strategy_id == strategy_id:
-            strategy_unrealized += p.unrealized_pnl
-            if p.symbol == symbol:
-                book.append(p)
-                book_risk += p.open_risk
-    day_pnl = state.realized_pnl + unrealized
-    strategy_pnl = state.strategy_realized_pnl.get(strategy_id, 0.0) + strategy_unrealized
-    return PackageFacts(live, book, live_risk, book_risk, day_pnl, strategy_pnl)
+    """The package facts an intent's check shares between its rules (``StateIndex.package_facts``)."""
+    return state.index.package_facts(intent.strategy_id, intent.symbol)
 
 
 class CheckContext:
     """One check: the intent (as resized so far), the state, the policy and the facts rules share.
 
-    Facts are computed on first use, so a check refused by an early gate pays for none of them; the
-    size-dependent ones (leg deltas, open risk) are dropped when a size adjuster resizes the intent.
+    Everything is gathered up front from the state's index and the intent's shape - a handful of lookups,
+    cheaper than computing any of it on demand. A size adjuster's ``resize`` updates the size-dependent
+    facts (``quantity``, ``open_risk``) and the intent, so every later rule sees the new size.
     """
 
-    __slots__ = ("intent", "state", "policy", "strategy_key", "limits", "_facts", "_deltas", "_open_risk")
+    __slots__ = (
+        "intent",
+        "state",
+        "policy",
+        "strategy_key",
+        "limits",
+        "is_entry",
+        "quantity",
+        "shape",
+        "index",
+        "facts",
+        "open_risk",
+    )
 
     def __init__(
         self, intent: Intent, state: RiskState, policy: RiskPolicy, strategy_key: str, limits: StrategyLimits | None
@@ -105,47 +99,60 @@ class CheckContext:
         self.policy = policy
         self.strategy_key = strategy_key  # the policy's name for the strategy, e.g. theta_harvester
         self.limits = limits  # None: the policy has no limits for this strategy
-        self._facts: PackageFacts | None = None
-        self._deltas: dict[str, int] | None = None
-        self._open_risk: float | None = None
+        self.is_entry = intent.kind is _ENTRY
+        self.quantity = intent.quantity  # packages, as resized so far
+        self.shape = intent.shape  # the legs' size-free facts
+        self.index = index = state.index
+        self.facts = index.package_facts(intent.strategy_id, intent.symbol)  # as package_facts() reads them
+        self.open_risk = intent.open_risk
 
     def resize(self, quantity: int) -> None:
         self.intent = self.intent.resized(quantity)
-        self._deltas = None
-        self._open_risk = None
-
-    @property
-    def facts(self) -> PackageFacts:
-        if self._facts is None:
-            self._facts = package_facts(self.intent, self.state)
-        return self._facts
-
-    @property
-    def deltas(self) -> dict[str, int]:
-        """Signed change per instrument if the (resized) order fills completely."""
-        if self._deltas is None:
-            self._deltas = self.intent.leg_deltas()
-        return self._deltas
-
-    @property
-    def open_risk(self) -> float:
-        """The (resized) package's maximum loss, from ``max_loss`` - the one place it is computed."""
-        if self._open_risk is None:
-            self._open_risk = self.intent.open_risk
-        return self._open_risk
+        self.quantity = quantity
+        self.open_risk = self.intent.open_risk
 
 
 Rule = Callable[[CheckContext], Decision | None]
+Applies = Callable[[RiskPolicy], bool]
 
 
-def _lost(pnl: float, limit: float) -> bool:
-    """The P&L has reached a loss limit. Fails closed: a NaN P&L (a missing mark) counts as reached."""
-    return not pnl > -limit
+def applies_when(predicate: Applies) -> Callable[[Rule], Rule]:
+    """Mark a rule that only some policies can fire (it reads a section or a switch they may lack).
+
+    The mark is an optimisation, never a second guard: each rule still answers ``None`` under a policy
+    it does not apply to, and a test holds every mark to that. Unmarked rules apply to every policy.
+    """
+
+    def mark(rule: Rule) -> Rule:
+        rule.applies = predicate  # type: ignore[attr-defined]
+        return rule
+
+    return mark
 
 
-def _exceeds(risk: float, limit: float) -> bool:
-    """The open risk is over its limit (exactly at it is allowed). Fails closed on NaN."""
-    return not risk <= limit
+def rules_for(policy: RiskPolicy, rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    """``rules`` in their order, minus those ``policy`` can never fire."""
+    return tuple(rule for rule in rules if getattr(rule, "applies", None) is None or rule.applies(policy))
+
+
+def _has_strategies(policy: RiskPolicy) -> bool:
+    return bool(policy.strategies)
+
+
+def _has_global_limits(policy: RiskPolicy) -> bool:
+    return policy.global_limits is not None
+
+
+def _has_ladder(policy: RiskPolicy) -> bool:
+    return policy.drawdown_ladder is not None
+
+
+def _has_loss_streak(policy: RiskPolicy) -> bool:
+    return policy.loss_streak is not None
+
+
+def _has_rate_limits(policy: RiskPolicy) -> bool:
+    return policy.rate_limits is not None
 
 
 def _usd(amount: float) -> str:
@@ -167,8 +174,8 @@ def _expiry_date(expiry_ns: int) -> str:
 def well_formed_order(c: CheckContext) -> Decision | None:
     """An order trades at least one package of at least one leg. A negative quantity would turn an exit
     into an entry in disguise (its legs reversed), slipping past every gate that exits skip."""
-    if c.intent.quantity < 1:
-        return Decision.refuse(Code.SIZE_OUT_OF_RANGE, f"size {c.intent.quantity}: an order trades at least 1 package")
+    if c.quantity < 1:
+        return Decision.refuse(Code.SIZE_OUT_OF_RANGE, f"size {c.quantity}: an order trades at least 1 package")
     if not c.intent.legs:
         return Decision.refuse(Code.SIZE_OUT_OF_RANGE, "the order has no legs: it trades nothing")
     return None
@@ -220,6 +227,7 @@ def kill_switch(c: CheckContext) -> Decision | None:
     return None
 
 
+@applies_when(lambda policy: policy.require_paper)
 def paper_account(c: CheckContext) -> Decision | None:
     """Seed 003's paper-only safeguards: reject orders if a live account or a live-mode broker is seen."""
     if not c.policy.require_paper:
@@ -237,6 +245,7 @@ def paper_account(c: CheckContext) -> Decision | None:
     return None
 
 
+@applies_when(_has_strategies)
 def unknown_strategy(c: CheckContext) -> Decision | None:
     """A profile that lists strategies trades only those: an unlisted one has no limits to enforce."""
     if c.policy.strategies and c.limits is None:
@@ -255,7 +264,8 @@ def _names_in(c: CheckContext, names: frozenset[str]) -> bool:
 
 def strategy_disabled(c: CheckContext) -> Decision | None:
     """Seed 003's kill switch per strategy: 'turn strategy off'."""
-    if _names_in(c, c.state.disabled_strategies):
+    names = c.state.disabled_strategies
+    if names and _names_in(c, names):
         return Decision.refuse(
             Code.STRATEGY_DISABLED,
             f"strategy {c.intent.strategy_id} is disabled: enable it to trade (authorized action)",
@@ -270,7 +280,7 @@ def global_breaker(c: CheckContext) -> Decision | None:
             Code.GLOBAL_BREAKER, "RISK-OFF: the global circuit breaker has tripped; manual reset required"
         )
     breakers = c.policy.breakers
-    if breakers is not None and _lost(c.facts.day_pnl, breakers.global_daily_loss):
+    if breakers is not None and not c.facts.day_pnl > -breakers.global_daily_loss:  # reached, or NaN
         return Decision.refuse(
             Code.GLOBAL_BREAKER,
             f"RISK-OFF: day P&L {_usd(c.facts.day_pnl)} reached the global loss breaker of"
@@ -281,7 +291,8 @@ def global_breaker(c: CheckContext) -> Decision | None:
 
 def strategy_breaker(c: CheckContext) -> Decision | None:
     """Seed 003's per-strategy breaker: a loss of half the strategy's max daily loss stops it for the day."""
-    if _names_in(c, c.state.strategy_breakers):
+    names = c.state.strategy_breakers
+    if names and _names_in(c, names):
         return Decision.refuse(
             Code.STRATEGY_BREAKER,
             f"the circuit breaker of {c.intent.strategy_id} has tripped for the day (auto-reset next day)",
@@ -290,7 +301,7 @@ def strategy_breaker(c: CheckContext) -> Decision | None:
     if breakers is None or limits is None:
         return None
     threshold = breakers.strategy_loss_fraction * limits.max_daily_loss
-    if _lost(c.facts.strategy_pnl, threshold):
+    if not c.facts.strategy_pnl > -threshold:  # reached, or NaN
         return Decision.refuse(
             Code.STRATEGY_BREAKER,
             f"{c.strategy_key} day P&L {_usd(c.facts.strategy_pnl)} reached its breaker of -{_usd(threshold)}"
@@ -299,6 +310,7 @@ def strategy_breaker(c: CheckContext) -> Decision | None:
     return None
 
 
+@applies_when(_has_ladder)
 def ladder_hard_stop(c: CheckContext) -> Decision | None:
     """Seed 000's drawdown ladder: a loss of hard_stop_pct of NAV locks the day."""
     ladder = c.policy.drawdown_ladder
@@ -312,10 +324,11 @@ def ladder_hard_stop(c: CheckContext) -> Decision | None:
     )
 
 
+@applies_when(_has_global_limits)
 def global_daily_loss(c: CheckContext) -> Decision | None:
     """Seed 003's hard stop: disable all new entries once the day's loss reaches the global limit."""
     limits = c.policy.global_limits
-    if limits is not None and _lost(c.facts.day_pnl, limits.max_daily_loss):
+    if limits is not None and not c.facts.day_pnl > -limits.max_daily_loss:  # reached, or NaN
         return Decision.refuse(
             Code.GLOBAL_DAILY_LOSS,
             f"day P&L {_usd(c.facts.day_pnl)} reached the global max daily loss of -{_usd(limits.max_daily_loss)}:"
@@ -324,10 +337,11 @@ def global_daily_loss(c: CheckContext) -> Decision | None:
     return None
 
 
+@applies_when(_has_strategies)
 def strategy_daily_loss(c: CheckContext) -> Decision | None:
     """Seed 003's per-strategy max daily loss."""
     limits = c.limits
-    if limits is not None and _lost(c.facts.strategy_pnl, limits.max_daily_loss):
+    if limits is not None and not c.facts.strategy_pnl > -limits.max_daily_loss:  # reached, or NaN
         return Decision.refuse(
             Code.STRATEGY_DAILY_LOSS,
             f"{c.strategy_key} day P&L {_usd(c.facts.strategy_pnl)} reached its max daily loss of"
@@ -336,6 +350,7 @@ def strategy_daily_loss(c: CheckContext) -> Decision | None:
     return None
 
 
+@applies_when(_has_loss_streak)
 def loss_streak_stop(c: CheckContext) -> Decision | None:
     """Seed 000: three consecutive losses stop the day."""
     streak = c.policy.loss_streak
@@ -347,6 +362,7 @@ def loss_streak_stop(c: CheckContext) -> Decision | None:
     return None
 
 
+@applies_when(lambda policy: policy.max_trades_per_day is not None)
 def max_trades_per_day(c: CheckContext) -> Decision | None:
     """Seed 000: max_trades_per_day capped low (2-5)."""
     cap = c.policy.max_trades_per_day
@@ -359,13 +375,13 @@ def max_trades_per_day(c: CheckContext) -> Decision | None:
 
 def not_flat(c: CheckContext) -> Decision | None:
     """Seed 000's state machine: can_enter() is true only from FLAT."""
-    package_id = c.intent.package_id
-    for p in c.facts.live:
-        if p.package_id == package_id:
-            return Decision.refuse(Code.NOT_FLAT, f"package {package_id} is {p.state}: an entry starts only from FLAT")
+    p = c.index.live_by_id.get(c.intent.package_id)
+    if p is not None:
+        return Decision.refuse(Code.NOT_FLAT, f"package {p.package_id} is {p.state}: an entry starts only from FLAT")
     return None
 
 
+@applies_when(lambda policy: policy.invariants.one_position_only)
 def one_position_only(c: CheckContext) -> Decision | None:
     """Seed 000's one_position_only: nothing opens while anything (any strategy, any leg) is held."""
     if not c.policy.invariants.one_position_only:
@@ -384,20 +400,24 @@ def one_position_only(c: CheckContext) -> Decision | None:
     return None
 
 
+@applies_when(lambda policy: policy.invariants.long_only)
 def long_only(c: CheckContext) -> Decision | None:
     """Seed 000's long-only profile: a package with any short leg is refused."""
-    if not c.policy.invariants.long_only or c.intent.is_long_premium:
+    if not c.policy.invariants.long_only or c.shape.long_premium:
         return None
     shorts = ", ".join(leg.contract.instrument_id for leg in c.intent.legs if leg.ratio <= 0)
     return Decision.refuse(Code.LONG_ONLY, f"long_only: the package sells {shorts}")
 
 
 def forbid_add_to_loser(c: CheckContext) -> Decision | None:
-    """Seed 000's forbid_add_to_loser: no new package beside a losing one, no adding to a losing leg."""
-    intent, holdings = c.intent, c.state.holdings
-    for p in c.facts.live:
-        if p.unrealized_pnl >= 0:
-            continue
+    """Seed 000's forbid_add_to_loser: no new package beside a losing one, no adding to a losing leg.
+
+    A package not known to be at least flat (a NaN mark) counts as losing."""
+    losers = c.index.losers
+    if not losers:
+        return None
+    intent, holdings, deltas = c.intent, c.state.holdings, c.intent.leg_deltas()
+    for p in losers:
         if p.strategy_id == intent.strategy_id and p.symbol == intent.symbol:
             return Decision.refuse(
                 Code.FORBID_ADD_TO_LOSER,
@@ -406,7 +426,7 @@ def forbid_add_to_loser(c: CheckContext) -> Decision | None:
             )
         for leg in p.legs:
             iid = leg.contract.instrument_id
-            change, held = c.deltas.get(iid, 0), holdings.get(iid)
+            change, held = deltas.get(iid, 0), holdings.get(iid)
             if held is not None and change * held.quantity > 0:
                 return Decision.refuse(
                     Code.FORBID_ADD_TO_LOSER,
@@ -418,33 +438,27 @@ def forbid_add_to_loser(c: CheckContext) -> Decision | None:
 
 def duplicate_position(c: CheckContext) -> Decision | None:
     """Seed 003's pre-entry check 'no duplicate positions': the same legs twice for one strategy."""
-    legs = c.intent.legs
-    first = legs[0].contract.instrument_id
-    for p in c.facts.book:
-        # Cheap filter first: a duplicate has as many legs, and the same first instrument somewhere.
-        if len(p.legs) != len(legs) or not any(leg.contract.instrument_id == first for leg in p.legs):
-            continue
-        if _leg_set(p.legs) == _leg_set(legs):
-            return Decision.refuse(
-                Code.DUPLICATE_POSITION,
-                f"{c.intent.strategy_id} already holds the same legs on {c.intent.symbol} as package {p.package_id}",
-            )
+    p = c.facts.book_by_legs.get(c.shape.leg_key)
+    if p is not None:
+        return Decision.refuse(
+            Code.DUPLICATE_POSITION,
+            f"{c.intent.strategy_id} already holds the same legs on {c.intent.symbol} as package {p.package_id}",
+        )
     return None
-
-
-def _leg_set(legs: tuple[Leg, ...]) -> frozenset[tuple[str, int]]:
-    return frozenset((leg.contract.instrument_id, leg.ratio) for leg in legs)
 
 
 # --- 2. size adjusters --------------------------------------------------------------------------------
 
 
+@applies_when(lambda policy: policy.breakers is not None and bool(policy.strategies))
 def position_size_breaker(c: CheckContext) -> Decision | None:
     """Seed 003's position size breaker: a size above multiple x base is capped (and the cap logged)."""
     breakers, limits = c.policy.breakers, c.limits
     if breakers is None or limits is None:
         return None
-    qty = c.intent.quantity
+    qty = c.quantity
+    if qty <= limits.base_contracts:  # never above the cap: the multiple is > 1 (policy validation)
+        return None
     cap = whole_contracts(limits.base_contracts, breakers.position_size_multiple)
     if qty <= cap:
         return None
@@ -456,12 +470,13 @@ def position_size_breaker(c: CheckContext) -> Decision | None:
     )
 
 
+@applies_when(_has_strategies)
 def size_range(c: CheckContext) -> Decision | None:
     """Seed 003's position size range (theta 1-3, gamma 1-2): below the minimum is refused, above is capped.
 
     Above the maximum is a cap (POSITION_SIZE_CAPPED), like the size breaker: the smaller order is the safe one.
     """
-    qty, limits = c.intent.quantity, c.limits
+    qty, limits = c.quantity, c.limits
     if limits is None:
         return None
     if qty < limits.min_contracts:
@@ -479,13 +494,14 @@ def size_range(c: CheckContext) -> Decision | None:
 
 def _cut(c: CheckContext, code: Code, factor: float, why: str) -> Decision:
     """A size cut, or its refusal when it floors to zero: never pass full size when a cut cannot apply."""
-    qty = c.intent.quantity
+    qty = c.quantity
     new = whole_contracts(qty, factor)
     if new < 1:
         return Decision.refuse(code, f"{why}: size {qty} x {factor:g} floors to 0 contracts")
     return Decision.allow(new, code, f"{why}: size {qty} cut to {new} (x {factor:g})")
 
 
+@applies_when(_has_loss_streak)
 def loss_streak_size_cut(c: CheckContext) -> Decision | None:
     """Seed 000: two consecutive losses halve size."""
     streak = c.policy.loss_streak
@@ -494,6 +510,7 @@ def loss_streak_size_cut(c: CheckContext) -> Decision | None:
     return _cut(c, Code.LOSS_STREAK_SIZE_CUT, streak.size_factor, f"{c.state.loss_streak} consecutive losses")
 
 
+@applies_when(_has_ladder)
 def soft_stop_size_cut(c: CheckContext) -> Decision | None:
     """Seed 000's drawdown ladder: a loss of soft_stop_pct of NAV cuts size."""
     ladder = c.policy.drawdown_ladder
@@ -516,37 +533,51 @@ def no_naked_short(c: CheckContext) -> Decision | None:
     would be uncovered. An exit is refused only when it uncovers more than before - closing the wings of a
     fly before its body - so an exit that repairs an already-uncovered short (a partial fill) is never
     trapped. An entry whose own maximum loss is unbounded is refused even when other holdings cover it.
+
+    Only the groups the order touches change: their nets come from the state's index plus the order, and
+    any other group is as it was - already uncovered or not (also from the index). An order that covers
+    its own shorts only adds cover, so it can uncover nothing; as an entry it then only needs every group
+    covered already.
     """
-    intent = c.intent
-    is_entry, quantity = intent.is_entry, intent.quantity
-    change: dict[tuple[str, int, OptionRight], int] = {}
-    for leg in intent.legs:
-        ct = leg.contract
-        group = (ct.underlying, ct.expiry_ns, ct.right)
-        change[group] = change.get(group, 0) + leg.ratio * quantity
-    after = change.copy()  # per group: long contracts - short contracts once the order has filled
-    for holding in c.state.holdings.values():
-        ct = holding.contract
-        group = (ct.underlying, ct.expiry_ns, ct.right)
-        if is_entry or group in change:
-            after[group] = after.get(group, 0) + holding.quantity
-    for group, net in after.items():
+    is_entry, quantity, held = c.is_entry, c.quantity, c.index.cover
+    if c.shape.self_covered and not (is_entry and c.index.uncovered):
+        return _unbounded(c) if is_entry else None
+    for group, ratio in c.shape.cover:
+        change = ratio * quantity
+        net = held.get(group, 0) + change
         # An exit may leave a shortfall that was already there (and shrink it), never widen it.
-        if net < 0 and (is_entry or change[group] < 0):
-            underlying, expiry_ns, right = group
-            kind = "call" if right is OptionRight.CALL else "put"
-            return Decision.refuse(
-                Code.NO_NAKED_SHORT,
-                f"after this {intent.kind} fills, {-net} short {underlying} {kind}(s) expiring"
-                f" {_expiry_date(expiry_ns)} would have no long {kind} to cover them"
-                + ("" if is_entry else ": close the short legs first"),
-            )
-    if is_entry and c.open_risk == math.inf:
+        if net < 0 and (is_entry or change < 0):
+            return _uncovered(c, group, net)
+    if not is_entry:
+        return None
+    if c.index.uncovered:
+        touched = {group for group, _ in c.shape.cover}
+        for group in c.index.uncovered:
+            if group not in touched:
+                return _uncovered(c, group, held[group])
+    return _unbounded(c)
+
+
+def _unbounded(c: CheckContext) -> Decision | None:
+    """An entry whose own maximum loss is unbounded is a naked short whatever else the account holds."""
+    if c.open_risk == math.inf:
         return Decision.refuse(
             Code.NO_NAKED_SHORT,
             "the package's own maximum loss is unbounded: its short calls need long calls inside it",
         )
     return None
+
+
+def _uncovered(c: CheckContext, group: CoverGroup, net: int) -> Decision:
+    """The refusal naming a group the order would leave (or finds) short of ``-net`` long contracts."""
+    underlying, expiry_ns, right = group
+    kind = "call" if right is OptionRight.CALL else "put"
+    return Decision.refuse(
+        Code.NO_NAKED_SHORT,
+        f"after this {c.intent.kind} fills, {-net} short {underlying} {kind}(s) expiring"
+        f" {_expiry_date(expiry_ns)} would have no long {kind} to cover them"
+        + ("" if c.is_entry else ": close the short legs first"),
+    )
 
 
 def forbid_reverse_without_flat(c: CheckContext) -> Decision | None:
@@ -556,25 +587,29 @@ def forbid_reverse_without_flat(c: CheckContext) -> Decision | None:
     is as wrong as an entry that does. An entry is also refused while the same strategy holds the opposite
     premium direction on the symbol (a long strangle beside its own short-premium fly).
     """
-    holdings = c.state.holdings
-    for iid, change in c.deltas.items():
-        held = holdings.get(iid)
-        if held is not None and held.quantity * (held.quantity + change) < 0:
-            return Decision.refuse(
-                Code.FORBID_REVERSE_WITHOUT_FLAT,
-                f"{change:+d} {iid} would turn the holding {held.quantity:+d} into {held.quantity + change:+d}:"
-                " flatten before reversing",
-            )
-    if not c.intent.is_entry or not c.facts.book:
+    holdings, quantity = c.state.holdings, c.quantity
+    if not holdings.keys().isdisjoint(c.shape.instruments):  # the order trades something already held
+        for iid, ratio in c.shape.net:
+            held = holdings.get(iid)
+            if held is None:
+                continue
+            before, after = held.quantity, held.quantity + ratio * quantity
+            if before * after < 0:
+                return Decision.refuse(
+                    Code.FORBID_REVERSE_WITHOUT_FLAT,
+                    f"{after - before:+d} {iid} would turn the holding {before:+d} into {after:+d}:"
+                    " flatten before reversing",
+                )
+    if not c.is_entry:
         return None
-    mine = c.intent.is_long_premium
-    for p in c.facts.book:
-        if p.is_long_premium != mine:
-            return Decision.refuse(
-                Code.FORBID_REVERSE_WITHOUT_FLAT,
-                f"{c.intent.strategy_id} holds {_premium(p.is_long_premium)} package {p.package_id} on {p.symbol};"
-                f" this entry is {_premium(mine)}: flatten before reversing",
-            )
+    mine = c.shape.long_premium
+    p = c.facts.book_by_premium.get(not mine)
+    if p is not None:
+        return Decision.refuse(
+            Code.FORBID_REVERSE_WITHOUT_FLAT,
+            f"{c.intent.strategy_id} holds {_premium(p.is_long_premium)} package {p.package_id} on {p.symbol};"
+            f" this entry is {_premium(mine)}: flatten before reversing",
+        )
     return None
 
 
@@ -582,6 +617,7 @@ def _premium(is_long: bool) -> str:
     return "long-premium" if is_long else "short-premium"
 
 
+@applies_when(_has_strategies)
 def max_open_packages_per_symbol(c: CheckContext) -> Decision | None:
     """Seed 003: max open packages per strategy and symbol (theta 3, gamma 2)."""
     limits = c.limits
@@ -597,6 +633,7 @@ def max_open_packages_per_symbol(c: CheckContext) -> Decision | None:
     return None
 
 
+@applies_when(_has_global_limits)
 def max_open_packages_total(c: CheckContext) -> Decision | None:
     """Seed 003: max open packages across all strategies and symbols."""
     limits = c.policy.global_limits
@@ -610,6 +647,7 @@ def max_open_packages_total(c: CheckContext) -> Decision | None:
     return None
 
 
+@applies_when(_has_strategies)
 def max_open_risk_per_symbol(c: CheckContext) -> Decision | None:
     """Seed 003: max open risk (maximum loss) per strategy and symbol; exactly at the limit is allowed."""
     limits = c.limits
@@ -617,7 +655,7 @@ def max_open_risk_per_symbol(c: CheckContext) -> Decision | None:
         return None
     held = c.facts.book_risk
     total = held + c.open_risk
-    if _exceeds(total, limits.max_open_risk_per_symbol):
+    if not total <= limits.max_open_risk_per_symbol:  # over, or NaN
         return Decision.refuse(
             Code.MAX_OPEN_RISK_PER_SYMBOL,
             f"open risk {_usd(total)} > {_usd(limits.max_open_risk_per_symbol)} per symbol for {c.strategy_key}"
@@ -626,6 +664,7 @@ def max_open_risk_per_symbol(c: CheckContext) -> Decision | None:
     return None
 
 
+@applies_when(_has_global_limits)
 def max_open_risk_total(c: CheckContext) -> Decision | None:
     """Seed 003: max open risk across all strategies; exactly at the limit is allowed."""
     limits = c.policy.global_limits
@@ -633,7 +672,7 @@ def max_open_risk_total(c: CheckContext) -> Decision | None:
         return None
     held = c.facts.live_risk
     total = held + c.open_risk
-    if _exceeds(total, limits.max_open_risk):
+    if not total <= limits.max_open_risk:  # over, or NaN
         return Decision.refuse(
             Code.MAX_OPEN_RISK_TOTAL,
             f"open risk {_usd(total)} > {_usd(limits.max_open_risk)} in total"
@@ -642,6 +681,7 @@ def max_open_risk_total(c: CheckContext) -> Decision | None:
     return None
 
 
+@applies_when(_has_rate_limits)
 def rate_limit_strategy(c: CheckContext) -> Decision | None:
     """Seed 003: no more than N new packages per minute per strategy."""
     limits = c.policy.rate_limits
@@ -657,12 +697,13 @@ def rate_limit_strategy(c: CheckContext) -> Decision | None:
     return None
 
 
+@applies_when(_has_rate_limits)
 def rate_limit_total(c: CheckContext) -> Decision | None:
     """Seed 003: no more than M new packages per hour in total."""
     limits = c.policy.rate_limits
     if limits is None:
         return None
-    recent = total_entries_within(c.state.entry_times_ns.values(), c.state.now_ns, HOUR_NS)
+    recent = entries_within(c.index.entry_times, c.state.now_ns, HOUR_NS)
     if recent >= limits.packages_per_hour_total:
         return Decision.refuse(
             Code.RATE_LIMIT_TOTAL,

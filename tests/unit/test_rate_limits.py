@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from odte_nautilus.risk.rate_limits import HOUR_NS, MINUTE_NS, NS_PER_SECOND, entries_within, total_entries_within
+from odte_nautilus.risk.rate_limits import (
+    HOUR_NS,
+    MINUTE_NS,
+    NS_PER_SECOND,
+    entries_within,
+    merged_entry_times,
+)
 
 NOW = 1_710_511_200 * NS_PER_SECOND
 
@@ -34,5 +40,13 @@ def test_total_entries_add_every_strategy() -> None:
         "GammaScalper-001": (ago(3_599), ago(10)),
         "Idle-001": (),
     }
-    assert total_entries_within(per_strategy.values(), NOW, HOUR_NS) == 4
-    assert total_entries_within(per_strategy.values(), NOW, MINUTE_NS) == 2
+    assert entries_within(merged_entry_times(per_strategy.values()), NOW, HOUR_NS) == 4
+    assert entries_within(merged_entry_times(per_strategy.values()), NOW, MINUTE_NS) == 2
+
+
+def test_entries_at_the_same_instant_by_two_strategies_count_twice() -> None:
+    # The total is counted over every strategy's times merged into one tuple (once per risk snapshot):
+    # the merge must keep both, or a burst split across strategies would undercount.
+    both = {"ThetaHarvester-001": (ago(5),), "GammaScalper-001": (ago(5),)}
+    assert merged_entry_times(both.values()) == (ago(5), ago(5))
+    assert entries_within(merged_entry_times(both.values()), NOW, MINUTE_NS) == 2
