@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from nautilus_trader.model.enums import AssetClass
 from nautilus_trader.model.identifiers import InstrumentId, Symbol, new_generic_spread_id
 from nautilus_trader.model.instruments import OptionContract, OptionSpread
 from nautilus_trader.model.objects import Price, Quantity
@@ -34,17 +33,14 @@ def spread_id(legs: tuple[Leg, ...]) -> InstrumentId:
     return new_generic_spread_id([(InstrumentId.from_str(leg.contract.instrument_id), leg.ratio) for leg in legs])
 
 
-def ensure_spread(legs: tuple[Leg, ...], cache, structure: str) -> OptionSpread:
-    """The package's spread instrument, added to the cache on first use."""
-    sid = spread_id(legs)
-    existing = cache.instrument(sid)
-    if existing is not None:
-        return existing
-    first: OptionContract = cache.instrument(InstrumentId.from_str(legs[0].contract.instrument_id))
-    spread = OptionSpread(
+def option_spread(legs: list[tuple[OptionContract, int]], structure: str) -> OptionSpread:
+    """The ``OptionSpread`` of a package from its leg instruments and signed ratios (no tick scheme)."""
+    sid = new_generic_spread_id([(option.id, ratio) for option, ratio in legs])
+    first = legs[0][0]
+    return OptionSpread(
         instrument_id=sid,
         raw_symbol=Symbol(sid.symbol.value),
-        asset_class=AssetClass.INDEX if first.asset_class == AssetClass.INDEX else first.asset_class,
+        asset_class=first.asset_class,
         currency=first.quote_currency,
         price_precision=first.price_precision,
         price_increment=Price(first.price_increment.as_double(), first.price_precision),
@@ -53,10 +49,18 @@ def ensure_spread(legs: tuple[Leg, ...], cache, structure: str) -> OptionSpread:
         underlying=first.underlying,
         strategy_type=structure,
         activation_ns=first.activation_ns,
-        expiration_ns=min(cache.instrument(InstrumentId.from_str(leg.contract.instrument_id)).expiration_ns for leg in legs),
+        expiration_ns=min(option.expiration_ns for option, _ in legs),
         ts_event=first.ts_event,
         ts_init=first.ts_init,
     )
+
+
+def ensure_spread(legs: tuple[Leg, ...], cache, structure: str) -> OptionSpread:
+    """The package's spread instrument, added to the cache on first use."""
+    existing = cache.instrument(spread_id(legs))
+    if existing is not None:
+        return existing
+    spread = option_spread([(cache.instrument(leg_instrument_id(leg.contract.instrument_id)), leg.ratio) for leg in legs], structure)
     cache.add_instrument(spread)
     return spread
 

@@ -9,76 +9,40 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-import pandas as pd
 from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
 from nautilus_trader.config import LoggingConfig, StrategyConfig
 from nautilus_trader.model.currencies import USD
 from nautilus_trader.model.data import QuoteTick
-from nautilus_trader.model.enums import AccountType, AssetClass, OmsType, OptionKind, OrderSide
-from nautilus_trader.model.identifiers import InstrumentId, Symbol, Venue, new_generic_spread_id
+from nautilus_trader.model.enums import AccountType, OmsType, OrderSide
+from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.instruments import IndexInstrument, OptionContract, OptionSpread
 from nautilus_trader.model.objects import Money, Price, Quantity
 from nautilus_trader.trading.strategy import Strategy
 
+from odte_nautilus.data.instruments import session_option, underlying_instrument
+from odte_nautilus.data.sessions import session_on
+from odte_nautilus.data.underlyings import underlying_spec
+from odte_nautilus.packages import option_spread
+from odte_nautilus.risk.model import OptionRight
 from tests.kit import DAY, ny_ns
+
+SPX = underlying_spec("SPX")
 
 VENUE = Venue("CBOE")
 
 
-def index(symbol: str = "SPX") -> IndexInstrument:
-    return IndexInstrument(
-        instrument_id=InstrumentId(Symbol(symbol), VENUE),
-        raw_symbol=Symbol(symbol),
-        currency=USD,
-        price_precision=2,
-        price_increment=Price.from_str("0.01"),
-        size_precision=0,
-        size_increment=Quantity.from_int(1),
-        ts_event=0,
-        ts_init=0,
-    )
+def index() -> IndexInstrument:
+    """^SPX.CBOE, as the catalog and the IB adapter name it."""
+    return underlying_instrument(SPX, 0)
 
 
-def option(right: str, strike: int, day: date = DAY, underlying: str = "SPX") -> OptionContract:
-    symbol = f"SPXW{day:%y%m%d}{right}{strike * 1000:08d}"
-    return OptionContract(
-        instrument_id=InstrumentId(Symbol(symbol), VENUE),
-        raw_symbol=Symbol(symbol),
-        asset_class=AssetClass.INDEX,
-        currency=USD,
-        price_precision=2,
-        price_increment=Price.from_str("0.05"),
-        multiplier=Quantity.from_int(100),
-        lot_size=Quantity.from_int(1),
-        underlying=underlying,
-        option_kind=OptionKind.CALL if right == "C" else OptionKind.PUT,
-        strike_price=Price.from_int(strike),
-        activation_ns=ny_ns(9, 30, day=day),
-        expiration_ns=ny_ns(16, 0, day=day),
-        ts_event=0,
-        ts_init=0,
-    )
+def option(right: str, strike: int, day: date = DAY) -> OptionContract:
+    """A 0DTE SPXW option of ``day`` (the catalog's ids and fields)."""
+    return session_option(SPX, session_on(day), OptionRight(right), float(strike))
 
 
 def spread(legs: list[tuple[OptionContract, int]]) -> OptionSpread:
-    sid = new_generic_spread_id([(o.id, r) for o, r in legs])
-    first = legs[0][0]
-    return OptionSpread(
-        instrument_id=sid,
-        raw_symbol=Symbol(sid.symbol.value),
-        asset_class=AssetClass.INDEX,
-        currency=USD,
-        price_precision=2,
-        price_increment=Price.from_str("0.05"),
-        multiplier=Quantity.from_int(100),
-        lot_size=Quantity.from_int(1),
-        underlying=first.underlying,
-        strategy_type="SPREAD",
-        activation_ns=first.activation_ns,
-        expiration_ns=first.expiration_ns,
-        ts_event=0,
-        ts_init=0,
-    )
+    return option_spread(legs, "SPREAD")
 
 
 def quote(instrument, bid: float, ask: float, ts_ns: int) -> QuoteTick:
@@ -155,6 +119,3 @@ class Scripted(Strategy):
         self.submit_order(order)
         return order
 
-
-def at(ts: str) -> int:
-    return pd.Timestamp(ts, tz="America/New_York").value
