@@ -138,15 +138,18 @@ def run_backtest(
     )
     for underlying in {s.spec.underlying_id for s in sessions}:
         engine.add_instrument(next(i for i in catalog.instruments() if i.id.value == underlying))
-    book = RiskBook(policy, run_dir / "state.sqlite", run_dir / "decisions.jsonl", nav=config.starting_balance)
+    book = RiskBook(
+        policy, run_dir / "state.sqlite", run_dir / "decisions.jsonl", nav=config.starting_balance, durable=False
+    )
     recorder = RunRecorder()
     attach(engine.kernel, book, recorder, open_interest=lambda d: load_open_interest(config.catalog, d))
     for strategy in strategies if strategies is not None else [StrategyFactory.create(c) for c in config.importable()]:
         engine.add_strategy(strategy)
+    options = {o.id.value: o for o in load_option_instruments(catalog)}  # one scan of the definitions
     quotes = 0
     try:
         for part in sessions:
-            quotes += _run_day(engine, catalog, part)
+            quotes += _run_day(engine, catalog, part, options)
             if on_day is not None:
                 on_day(part.session.day, quotes)
         engine.end()
@@ -161,11 +164,11 @@ def run_backtest(
     return RunResult(run_dir, summary, len(sessions), quotes)
 
 
-def _run_day(engine: BacktestEngine, catalog: ParquetDataCatalog, part: CatalogSession) -> int:
-    """Load one session's options and index bars, run it, and clear the data (streaming mode)."""
+def _run_day(engine: BacktestEngine, catalog: ParquetDataCatalog, part: CatalogSession, options: dict) -> int:
+    """Add one session's options, load its quotes and index bars, run it, and clear the data (streaming)."""
     ids = list(part.instrument_ids)
-    for option in load_option_instruments(catalog, ids):
-        engine.add_instrument(option)
+    for iid in ids:
+        engine.add_instrument(options[iid])
     start, end = part.session.open_ns - 60_000_000_000, part.session.close_ns
     quotes = catalog.quote_ticks(instrument_ids=ids, start=start, end=end)
     bars = catalog.bars(bar_types=[part.spec.bar_type], start=start, end=end)

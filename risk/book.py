@@ -34,10 +34,11 @@ class RiskBook:
         nav: float,
         account: AccountMode = AccountMode(),
         calendar: TradingCalendar | None = None,
+        durable: bool = True,
     ) -> None:
         self.policy = policy
         self.kernel = Kernel(policy)
-        self.store = RiskStore(state_path)
+        self.store = RiskStore(state_path, durable=durable)
         self.journal = AuditJournal(journal_path)
         self.calendar = calendar or TradingCalendar()
         self.nav = nav

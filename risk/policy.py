@@ -7,6 +7,7 @@ limit that silently falls back to a default is a wish, not a limit.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Self
 
@@ -181,6 +182,7 @@ class RiskPolicy(_Strict):
         return self.strategies.get(strategy_key(strategy_id))
 
 
+@lru_cache(maxsize=1024)
 def strategy_key(strategy_id: str) -> str:
     """Map a Nautilus strategy id (``ThetaHarvester-001``) or a config key to the policy's key."""
     name = strategy_id.split("-", 1)[0]

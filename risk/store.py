@@ -148,8 +148,11 @@ class ControlEvent:
 class RiskStore:
     """The durable risk state file. Every write method commits before it returns."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], durable: bool = True) -> None:
+        """``durable=False`` (a backtest's throwaway state) skips the fsync per change; the transactions, the
+        schema and every rule stay the same. A paper or live node always runs durable."""
         self.path = Path(path)
+        self._synchronous = "FULL" if durable else "OFF"
         if not self.path.exists():
             self._create_fresh()
         self._lock = threading.RLock()
@@ -199,7 +202,7 @@ class RiskStore:
                     " not delete the file: it may hold a locked day, the kill switch or a RISK-OFF breaker."
                 )
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise self._corrupt(f"is not a readable risk state database ({exc})") from exc

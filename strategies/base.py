@@ -116,6 +116,8 @@ class OdteStrategy(Strategy):
         self._flattening = False
         self._cooldown_until = 0
         self._awaiting_since = 0
+        self._day_ends_ns = 0  # the next New York midnight: a bar at or after it starts a new session
+        self._entry_window = (0, 0)
 
     # -- the thesis: subclasses ----------------------------------------------------------------------
 
@@ -138,16 +140,17 @@ class OdteStrategy(Strategy):
     def on_bar(self, bar) -> None:
         now = self.clock.timestamp_ns()
         self.spot = bar.close.as_double()
-        day = self.book.calendar.trading_date(now)
-        if day != self.day:
-            self._start_session(day, now)
+        if now >= self._day_ends_ns:
+            self._start_session(self.book.calendar.trading_date(now), now)
         if self.session is None:
             return
-        self._cancel_stale_orders(now)
+        if self.packages:
+            self._cancel_stale_orders(now)
         if self._awaiting and now - self._awaiting_since >= self.config.order_timeout_s * 1_000_000_000:
             self._drop_awaiting()  # the package's legs never completed a snapshot: plan afresh
         self._manage(now, hard=True, slow=True)
-        self.book.enforce(now)
+        if self.book.packages:  # flat, the day's P&L moves only at a close, and record_close enforces
+            self.book.enforce(now)
         if self._may_plan(now):
             plan = self.entry_plan(now)
             if plan is not None:
@@ -186,11 +189,13 @@ class OdteStrategy(Strategy):
     def _start_session(self, day: date, now: int) -> None:
         """The per-day reset: the chain of today's expiry, the session window, the EOD alert."""
         self.day = day
+        self._day_ends_ns = self._ny_ns(day + timedelta(days=1), "00:00")
         self.session = self.book.calendar.session_window(day, self.book.policy.eod.flatten_minutes_before_close)
         self._entries_today = 0
         self._flattening = False
         if self.session is None:
             return
+        self._entry_window = (self._ny_ns(day, self.config.entry_start), self._ny_ns(day, self.config.entry_end))
         self.chain = self._todays_chain(day)
         self.clock.set_time_alert_ns(f"odte-eod-{day}", self.session.flatten_ns, self._on_eod, allow_past=True)
         self.on_session_start(day)
@@ -208,9 +213,9 @@ class OdteStrategy(Strategy):
             links.append(ChainLink(contract.instrument_id, contract.right, contract.strike))
         return OptionChain(symbol, expiry_ns, links)
 
-    def _ny_time(self, hhmm: str) -> int:
-        t = time.fromisoformat(hhmm)
-        return int(datetime.combine(self.day, t, NEW_YORK).timestamp() * 1_000_000_000)
+    @staticmethod
+    def _ny_ns(day: date, hhmm: str) -> int:
+        return int(datetime.combine(day, time.fromisoformat(hhmm), NEW_YORK).timestamp() * 1_000_000_000)
 
     def _may_plan(self, now: int) -> bool:
         cfg = self.config
@@ -222,7 +227,7 @@ class OdteStrategy(Strategy):
             and now >= self._cooldown_until
             and self._entries_today < cfg.max_entries_per_day
             and len(self.packages) < cfg.max_open_packages
-            and self._ny_time(cfg.entry_start) <= now <= self._ny_time(cfg.entry_end)
+            and self._entry_window[0] <= now <= self._entry_window[1]
         )
 
     def _on_eod(self, event) -> None:
@@ -246,10 +251,14 @@ class OdteStrategy(Strategy):
         self._awaiting_since = now
         self.subscribe_quote_ticks(spread.id, params=AGGREGATED_SPREAD_QUOTES)
 
+    def _unsubscribe_package(self, spread_id: InstrumentId) -> None:
+        """Stop the package's quote aggregator: a plain unsubscribe leaves it pricing every leg quote."""
+        self.unsubscribe_quote_ticks(spread_id, aggregate_spread_quotes=True)
+
     def _submit_entry(self, spread_id: InstrumentId, package_id: str, plan: EntryPlan, now: int) -> None:
         touch = far_touch(plan.legs, self.cache, buy=True)
         if self._flattening or touch is None or touch == 0:
-            self.unsubscribe_quote_ticks(spread_id)
+            self._unsubscribe_package(spread_id)
             return
         price = marketable_limit(touch, buy=True, scheme=SPXW_TICKS)
         intent = Intent(
@@ -265,7 +274,7 @@ class OdteStrategy(Strategy):
         decision = self.book.check(intent, holdings_from_cache(self.cache))
         if not decision.allowed:
             self.log.info(f"entry refused {decision.code.value}: {decision.reason}")
-            self.unsubscribe_quote_ticks(spread_id)
+            self._unsubscribe_package(spread_id)
             self._cooldown_until = now + self.config.refusal_cooldown_s * 1_000_000_000
             return
         intent = intent.resized(decision.size)
@@ -459,7 +468,7 @@ class OdteStrategy(Strategy):
     def _close(self, package_id: str, package: _Package, now: int) -> None:
         ledger = package.ledger
         del self.packages[package_id]
-        self.unsubscribe_quote_ticks(package.spread_id)
+        self._unsubscribe_package(package.spread_id)
         self.book.track([ledger.view()])
         exits = [o for o in ledger.orders if not o.is_entry and o.filled_qty]
         if not exits:  # an entry that never filled: nothing traded
@@ -567,5 +576,5 @@ class OdteStrategy(Strategy):
 
     def _drop_awaiting(self) -> None:
         for spread_id in self._awaiting:
-            self.unsubscribe_quote_ticks(spread_id)
+            self._unsubscribe_package(spread_id)
         self._awaiting.clear()

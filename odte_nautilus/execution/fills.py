@@ -186,6 +186,7 @@ class PackageLedger:
         self._orders: dict[str, OrderRecord] = {}
         self._executions: dict[str, Fill] = {}
         self._reviews: list[Review] = []
+        self._totals: dict[bool, tuple[int, float]] = {}  # entry? -> (filled qty, value); cleared on change
 
     @classmethod
     def for_entry(cls, intent: Intent) -> PackageLedger:
@@ -277,6 +278,7 @@ class PackageLedger:
             )
         self._fsm.fire(Trigger.SUBMIT_ENTRY)
         self._orders[order_id] = OrderRecord(order_id, quantity, None, expected_price)
+        self._totals.clear()
         return self.state
 
     def submit_exit(self, order_id: str, exit_kind: ExitKind, quantity: int) -> PackageState:
@@ -298,6 +300,7 @@ class PackageLedger:
             )
         self._fsm.fire(Trigger.SUBMIT_EXIT)
         self._orders[order_id] = OrderRecord(order_id, quantity, exit_kind)
+        self._totals.clear()
         return self.state
 
     def settle(self, package_value: float) -> PackageState:
@@ -319,6 +322,7 @@ class PackageLedger:
         old = self._orders[order_id]
         new = replace(old, executions=(Fill(order_id, order_id, held, package_value),))
         self._orders[order_id] = new
+        self._totals.clear()
         self._route(old, new)
         return self.state
 
@@ -344,6 +348,7 @@ class PackageLedger:
         new = old.after(event)
         self._check_booking(old, new, event)
         self._orders[new.order_id] = new
+        self._totals.clear()
         if isinstance(event, Fill):
             self._executions[event.execution_id] = event
         if isinstance(event, Rejected) and old.working:
@@ -426,8 +431,12 @@ class PackageLedger:
         return any(not o.is_entry and o.working for o in self._orders.values())
 
     def _filled(self, *, entry: bool) -> tuple[int, float]:
-        orders = [o for o in self._orders.values() if o.is_entry is entry]
-        return sum(o.filled_qty for o in orders), sum(o.filled_value for o in orders)
+        """Filled packages and value over the entry (or exit) orders; read on every mark, so kept until a change."""
+        totals = self._totals.get(entry)
+        if totals is None:
+            orders = [o for o in self._orders.values() if o.is_entry is entry]
+            totals = self._totals[entry] = (sum(o.filled_qty for o in orders), sum(o.filled_value for o in orders))
+        return totals
 
     def __repr__(self) -> str:
         return f"PackageLedger({self.package_id}, {self.state.name}, held={self.quantity})"

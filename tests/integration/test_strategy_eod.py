@@ -159,3 +159,10 @@ def test_a_new_risk_book_on_the_same_state_file_keeps_the_day_locked(day, tmp_pa
 def test_an_exit_offered_at_one_tick_is_not_sold_for_a_tick_when_the_bids_come_back(day):
     (strangle,) = [r for r in day.packages() if r.strategy_id == "GammaScalper-002"]
     assert strangle.exit_price >= 9.8 - 0.1  # the 15:45:30 far touch, within a tick
+
+
+def test_regression_spread_aggregators_stop_when_their_packages_close(day):
+    """A plain unsubscribe leaves Nautilus's spread-quote aggregator running; each closed package's kept
+    pricing every leg quote (found by the backtest benchmark: 20 live aggregators after 5 sessions)."""
+    running = [a for a in day.engine.kernel.data_engine._spread_quote_aggregators.values() if a.is_running]
+    assert running == [], f"{len(running)} spread-quote aggregators still running after every package closed"

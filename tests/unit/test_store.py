@@ -277,3 +277,14 @@ def test_two_handles_on_one_file_see_each_others_changes(path):
         assert node.load_day(DAY).kill_switch is False
         cli.set_kill_switch(True, by="cli", reason="odte emergency-stop")
         assert node.load_day(DAY).kill_switch is True
+
+
+def test_a_non_durable_store_keeps_every_rule_and_only_skips_the_fsync(tmp_path):
+    """A backtest's throwaway state: same schema and transactions, no fsync per change."""
+    store = RiskStore(tmp_path / "bt.sqlite", durable=False)
+    try:
+        store.lock_day(date(2024, 3, 15), "EOD flatten")
+        assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == 0
+        assert store.load_day(date(2024, 3, 15)).day_locked
+    finally:
+        store.close()
