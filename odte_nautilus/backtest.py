@@ -136,8 +136,8 @@ def run_backtest(
         starting_balances=[Money(config.starting_balance, USD)],
         fee_model=PerContractFeeModel(Money(config.fee_per_contract, USD)),
     )
-    for underlying in {s.spec.underlying_id for s in sessions}:
-        engine.add_instrument(next(i for i in catalog.instruments() if i.id.value == underlying))
+    for instrument in catalog.instruments(instrument_ids=sorted({s.spec.underlying_id for s in sessions})):
+        engine.add_instrument(instrument)
     book = RiskBook(
         policy, run_dir / "state.sqlite", run_dir / "decisions.jsonl", nav=config.starting_balance, durable=False
     )
