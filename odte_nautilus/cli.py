@@ -14,7 +14,7 @@ from odte_nautilus.data.cli import DATA_ERROR_EXIT, catalog_app
 
 app = typer.Typer(
     name="odte",
-    help="0DTE SPX/SPY/QQQ options on NautilusTrader: backtests, catalogs, the paper node and its risk controls.",
+    help="0DTE SPX/SPY options on NautilusTrader: market-data catalogs and backtests under the risk kernel.",
     no_args_is_help=True,
     add_completion=False,
 )
