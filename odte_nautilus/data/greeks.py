@@ -1,6 +1,6 @@
 """Implied vol and greeks of a session's options every 5 minutes, with fractional-day time to expiry.
 
-OPRA has no greeks and Nautilus's ``GreeksCalculator`` rounds time to expiry up to a whole day (a 2-hour
+OPRA has no greeks and Nautilus's greeks calculator (``model.greeks``) rounds time to expiry up to a whole day (a 2-hour
 option priced as a 1-day one: IV 7.5 % instead of 26.6 %), so the catalog carries its own, computed with
 Nautilus's Rust ``imply_vol``/``black_scholes_greeks`` and T = time to the close in calendar years
 (DESIGN decision 11). The IV of a strike comes from its out-of-the-money side (an in-the-money 0DTE
