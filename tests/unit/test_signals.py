@@ -54,7 +54,7 @@ def iid(right: str, strike: float) -> str:
 
 
 def test_years_to_expiry_is_fractional_not_whole_days():
-    """the greeks calculator of model.greeks's bug: 2 hours read as 1 day. Here 2 hours is 2 hours."""
+    """The bug of the greeks calculator in model.greeks: 2 hours read as 1 day. Here 2 hours is 2 hours."""
     assert years_to_expiry(ny_ns(14, 0), ny_ns(16, 0)) == pytest.approx(7200 / SECONDS_PER_YEAR, rel=1e-12)
 
 
