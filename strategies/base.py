@@ -290,8 +290,10 @@ class OdteStrategy(Strategy):
         package.ledger.submit_entry(order.client_order_id.value, intent.quantity, price)
         self.packages[package_id] = package
         self._track_order(order.client_order_id.value, package_id, now, None)
-        self._entries_today += 1
         self.submit_order(order)
+        if package_id not in self.packages:  # the engine gate denied it on the spot: nothing was sent
+            return
+        self._entries_today += 1
         self.book.record_entry(intent)
         self._sync(package_id, now)
 
@@ -424,6 +426,9 @@ class OdteStrategy(Strategy):
 
     def on_order_denied(self, event) -> None:
         self.log.warning(f"order denied: {event.reason}")
+        cid = event.client_order_id.value
+        if cid in self._exit_kinds and self._exit_kinds[cid] is None:  # an entry: as after a kernel refusal
+            self._cooldown_until = self.clock.timestamp_ns() + self.config.refusal_cooldown_s * 1_000_000_000
         self._void(event, lambda cid, order: Rejected(cid, event.reason))
 
     def _void(self, event, make) -> None:

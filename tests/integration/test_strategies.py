@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from odte_nautilus.risk.decision import ReasonCode
+from odte_nautilus.risk.decision import Decision, ReasonCode
 from odte_nautilus.strategies.gamma_scalper import GammaScalper
+from odte_nautilus.strategies.theta_harvester import ThetaHarvester
 from tests.strategy_kit import FEE, C, Days, Market, P, at, gamma_scalper, option_id, quoted_at, theta_harvester
 
 FLY = {option_id(C(5550)): -1.0, option_id(P(5550)): -1.0, option_id(C(5575)): 1.0, option_id(P(5525)): 1.0}
@@ -149,3 +150,37 @@ def test_a_package_whose_exit_cannot_fill_is_settled_at_the_close(days):
     assert record.realized_pnl == pytest.approx((15.0 - 10.2) * 100 - 2 * FEE)
     after_expiry = [d for d in day.decisions() if d["ts_ns"] >= at("16:00")]
     assert after_expiry == []  # no exit orders for contracts that no longer exist
+
+
+class _AllowsEverything:
+    """A risk book whose strategy-side check always allows: the strategy's own ask is gone or wrong."""
+
+    def __init__(self, book) -> None:
+        self._book = book
+
+    def check(self, intent, holdings=None, source="strategy"):
+        return Decision.allow(intent.quantity)
+
+    def __getattr__(self, name):
+        return getattr(self._book, name)
+
+
+class SkipsItsOwnCheck(ThetaHarvester):
+    def on_start(self) -> None:
+        super().on_start()
+        self.book = _AllowsEverything(self.book)
+
+
+def test_an_entry_the_gate_denies_on_the_spot_leaves_the_strategy_flat_and_counts_no_trade(days):
+    """The strategy's own check passed but the engine gate refused (here: the kill switch): the denial comes
+    back inside submit_order; the strategy must not book a trade or touch the package it just dropped."""
+    strategy = theta_harvester(SkipsItsOwnCheck, max_entries_per_day=1)
+    day = days(Market(), [strategy])
+    day.book.kill(by="desk", reason="emergency stop", now_ns=at("09:00"))
+    day.run("10:05")
+
+    assert [o.status_string() for o in day.cache.orders()] == ["DENIED"]
+    assert day.positions() == {} and strategy.packages == {} and day.book.packages == {}
+    assert day.book.state(at("10:05")).trades_today == 0
+    gate = [d for d in day.decisions() if d["source"] == "gate"]
+    assert [d["decision"]["code"] for d in gate] == [ReasonCode.KILL_SWITCH.value]
