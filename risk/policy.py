@@ -110,26 +110,6 @@ class RateLimits(_Strict):
     packages_per_hour_total: int = Field(ge=1)
 
 
-class StrategyLimits(_Strict):
-    """Seed 003 per-strategy limits (per symbol where the seed says so)."""
-
-    max_open_risk_per_symbol: float = Field(gt=0)
-    max_open_packages_per_symbol: int = Field(ge=1)
-    max_daily_loss: float = Field(gt=0)
-    min_contracts: int = Field(default=1, ge=1)
-    max_contracts: int = Field(ge=1)
-    base_contracts: int = Field(default=1, ge=1)
-
-    @model_validator(mode="after")
-    def _size_range(self) -> Self:
-        if not self.min_contracts <= self.base_contracts <= self.max_contracts:
-            raise ValueError(
-                f"contracts must satisfy min ({self.min_contracts}) <= base ({self.base_contracts})"
-                f" <= max ({self.max_contracts})"
-            )
-        return self
-
-
 class FourDimensionalStop(_Strict):
     """Seed 000's four-dimensional stop. Hard dimensions every 100 ms, slow ones every 5 s."""
 
@@ -148,6 +128,29 @@ class FourDimensionalStop(_Strict):
             raise ValueError(
                 f"iv_crush_premium_pct ({self.iv_crush_premium_pct}) must be below premium_stop_pct"
                 f" ({self.premium_stop_pct}): otherwise the premium stop always fires first"
+            )
+        return self
+
+
+class StrategyLimits(_Strict):
+    """Seed 003 per-strategy limits (per symbol where the seed says so)."""
+
+    max_open_risk_per_symbol: float = Field(gt=0)
+    max_open_packages_per_symbol: int = Field(ge=1)
+    max_daily_loss: float = Field(gt=0)
+    min_contracts: int = Field(default=1, ge=1)
+    max_contracts: int = Field(ge=1)
+    base_contracts: int = Field(default=1, ge=1)
+    # The profile's four-dimensional stop, tuned for this strategy's package (None: the profile's own).
+    # Seed 000 wrote its numbers for a long-premium system; a short iron fly's wings already bound its loss.
+    stop: FourDimensionalStop | None = None
+
+    @model_validator(mode="after")
+    def _size_range(self) -> Self:
+        if not self.min_contracts <= self.base_contracts <= self.max_contracts:
+            raise ValueError(
+                f"contracts must satisfy min ({self.min_contracts}) <= base ({self.base_contracts})"
+                f" <= max ({self.max_contracts})"
             )
         return self
 
@@ -176,6 +179,11 @@ class RiskPolicy(_Strict):
                 " (max_daily_loss in dollars)"
             )
         return self
+
+    def stop_for(self, strategy_id: str) -> FourDimensionalStop:
+        """The four-dimensional stop a strategy's packages are armed with."""
+        limits = self.strategy(strategy_id)
+        return limits.stop if limits is not None and limits.stop is not None else self.stop
 
     def strategy(self, strategy_id: str) -> StrategyLimits | None:
         """Limits for a strategy id; ``ThetaHarvester-001`` matches the key ``theta_harvester``."""

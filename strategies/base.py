@@ -133,7 +133,7 @@ class OdteStrategy(Strategy):
     def on_start(self) -> None:
         self.runtime = runtime_for(self.trader_id.value)
         self.book = self.runtime.book
-        self.stop_config = self.book.policy.stop
+        self.stop_config = self.book.policy.stop_for(self.id.value)
         self.mids = CacheMids(self.cache)
         self.subscribe_bars(BarType.from_str(underlying_bar_type(self.config.underlying_id)))
 

@@ -142,3 +142,25 @@ def test_an_unknown_profile_name_lists_the_shipped_ones() -> None:
     with pytest.raises(PolicyError) as refused:
         load_policy("single_position_odte")
     assert "multi_strategy_paper" in str(refused.value) and "single_position_0dte" in str(refused.value)
+
+
+def test_a_strategy_may_carry_its_own_four_dimensional_stop(tmp_path):
+    """The profile's stop arms every strategy's packages unless the strategy's limits give their own."""
+    text = (RISK_PROFILE_DIR / "multi_strategy_paper.yaml").read_text().replace(
+        "    max_contracts: 3\n", "    max_contracts: 3\n    stop:\n      adverse_underlying_points: 25\n", 1
+    )
+    path = tmp_path / "tuned.yaml"
+    path.write_text(text)
+    policy = load_policy(path)
+    assert policy.stop_for("ThetaHarvester-001").adverse_underlying_points == 25
+    assert policy.stop_for("GammaScalper-002").adverse_underlying_points == policy.stop.adverse_underlying_points
+
+
+def test_a_strategy_stop_is_validated_like_the_profile_stop(tmp_path):
+    text = (RISK_PROFILE_DIR / "multi_strategy_paper.yaml").read_text().replace(
+        "    max_contracts: 3\n", "    max_contracts: 3\n    stop:\n      premium_stop_pct: 10\n", 1
+    )
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(PolicyError, match="strategies.theta_harvester.stop"):
+        load_policy(path)
