@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from functools import cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import exchange_calendars
 import pandas as pd
 
 from odte_nautilus.risk.model import SessionWindow
+
+if TYPE_CHECKING:
+    import exchange_calendars
 
 NEW_YORK = ZoneInfo("America/New_York")
 EXCHANGE_CALENDAR = "XNYS"
@@ -35,8 +38,19 @@ FIRST_SESSION = "2010-01-04"  # SPXW dailies start years later; older dates are 
 
 @cache
 def exchange_calendar(name: str = EXCHANGE_CALENDAR) -> exchange_calendars.ExchangeCalendar:
-    """Build each exchange calendar once per process (a few tenths of a second); the data package shares it."""
+    """Build each exchange calendar once per process (a few tenths of a second); the data package shares it.
+
+    The library itself is imported here, on first use: importing it costs most of a second.
+    """
+    import exchange_calendars
+
     return exchange_calendars.get_calendar(name, start=FIRST_SESSION)
+
+
+def trading_date(ts_ns: int) -> date:
+    """The exchange date in New York of a UTC nanosecond timestamp: the trading day's key everywhere
+    (durable state, catalog sessions, a contract's expiry day)."""
+    return datetime.fromtimestamp(ts_ns // _NS_PER_SECOND, tz=NEW_YORK).date()
 
 
 class TradingCalendar:
@@ -50,10 +64,7 @@ class TradingCalendar:
     def _calendar(self) -> exchange_calendars.ExchangeCalendar:
         return exchange_calendar(self.name)
 
-    @staticmethod
-    def trading_date(ts_ns: int) -> date:
-        """The exchange date in New York of a UTC nanosecond timestamp (the key of the durable day state)."""
-        return datetime.fromtimestamp(ts_ns // _NS_PER_SECOND, tz=NEW_YORK).date()
+    trading_date = staticmethod(trading_date)
 
     def session_window(self, d: date, flatten_minutes: int = 15) -> SessionWindow | None:
         """Open, close and flatten (close - ``flatten_minutes``) of ``d``; ``None`` when ``d`` is no session.

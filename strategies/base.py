@@ -41,6 +41,7 @@ from odte_nautilus.packages import (
 from odte_nautilus.recorder import LegFill, PackageRecord
 from odte_nautilus.risk.journal import iso_utc
 from odte_nautilus.risk.model import ExitKind, Intent, IntentKind, Leg, PackageState, SessionWindow
+from odte_nautilus.risk.session import trading_date
 from odte_nautilus.risk.stops import PackageStop
 from odte_nautilus.runtime import runtime_for
 from odte_nautilus.strategies.chain import ChainLink, OptionChain
@@ -206,7 +207,7 @@ class OdteStrategy(Strategy):
         for instrument in self.cache.instruments():
             if not isinstance(instrument, OptionContract) or instrument.underlying != symbol:
                 continue
-            if datetime.fromtimestamp(instrument.expiration_ns / 1e9, NEW_YORK).date() != day:
+            if trading_date(instrument.expiration_ns) != day:
                 continue
             contract = to_contract(instrument)
             expiry_ns = contract.expiry_ns
@@ -531,7 +532,7 @@ class OdteStrategy(Strategy):
                 underlying=contract.underlying,
                 right=contract.right.value,
                 strike=contract.strike,
-                expiry=datetime.fromtimestamp(contract.expiry_ns / 1e9, NEW_YORK).date().isoformat(),
+                expiry=trading_date(contract.expiry_ns).isoformat(),
                 fee=fee,
             )
         )

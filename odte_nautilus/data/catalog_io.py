@@ -41,9 +41,10 @@ from odte_nautilus.data import sidecar
 from odte_nautilus.data.bundle import BarSeries, Origin, QuoteSeries, SessionData
 from odte_nautilus.data.checks import OutsideSessionError
 from odte_nautilus.data.greeks import greeks_table
-from odte_nautilus.data.sessions import CALENDAR, Session, ny_date, session_on
+from odte_nautilus.data.sessions import CALENDAR, Session, session_on
 from odte_nautilus.data.symbology import parse_option_id
 from odte_nautilus.data.underlyings import UnderlyingSpec, underlying_spec
+from odte_nautilus.risk.session import trading_date
 
 ROW_GROUP_SIZE = 5000  # ParquetDataCatalog's default max_rows_per_group: same value, same bytes
 SIZE_PRECISION = 0  # options and index bars trade whole contracts/units
@@ -328,7 +329,7 @@ def quote_count(root: str | Path) -> int:
 
 def _span_days(file: Path) -> set[date]:
     """New York dates of a catalog file's first and last record, from its name (no read)."""
-    return {ny_date(ns) for ns in _file_span(file)}
+    return {trading_date(ns) for ns in _file_span(file)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,11 +70,6 @@ def trading_sessions(start: date, count: int) -> list[Session]:
     return [_session(label) for label in cal.sessions_window(first, count)]
 
 
-def ny_date(ts_ns: int) -> date:
-    """The exchange date (America/New_York) of a UTC timestamp: the trading day is keyed by it."""
-    return pd.Timestamp(ts_ns, tz="UTC").tz_convert(NY).date()
-
-
 def ny_ns(day: date, hour: int, minute: int = 0) -> int:
     """UTC nanoseconds of a New York wall-clock time on ``day``."""
     return pd.Timestamp(day.year, day.month, day.day, hour, minute, tz=NY).value
