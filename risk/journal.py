@@ -39,6 +39,10 @@ RECOVERED = "journal_recovered"
 class JournalError(ValueError):
     """A journal line that cannot be read; the message names the file and the line."""
 
+    def __init__(self, path: Path, line: int, detail: str) -> None:
+        super().__init__(f"{path}:{line}: not a JSON journal line ({detail}); restore or remove the line")
+        self.path, self.line, self.detail = path, line, detail
+
 
 class AuditJournal:
     """Append-only JSON-lines journal; safe to share between threads."""
@@ -152,7 +156,7 @@ def read(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
                 cut = None
             yield record
     if cut is not None:
-        raise JournalError(f"{path}:{cut[0]}: not a JSON journal line ({cut[1]}); restore or remove the line")
+        raise JournalError(path, *cut)
 
 
 def _ends_with_newline(path: Path) -> bool:

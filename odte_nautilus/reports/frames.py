@@ -8,11 +8,13 @@ audit over half-parsed fills would be a wish, not an audit.
 
 from __future__ import annotations
 
-import json
 from numbers import Integral
 from pathlib import Path
 
 import pandas as pd
+
+from odte_nautilus.risk.journal import JournalError
+from odte_nautilus.risk.journal import read as read_journal
 
 FILLS_FILE = "fills.csv"
 POSITIONS_FILE = "positions.csv"
@@ -138,18 +140,10 @@ def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
 
 
 def read_decisions(path: Path) -> list[dict]:
-    """Journal records, one JSON object a line; blank lines are skipped, a broken line names itself."""
+    """Journal records, read by the journal's own reader (it knows a line cut short by a crash)."""
     if not path.is_file():
         raise RunDataError(f"{path}: no such file; the backtest writes the kernel's journal into the run folder")
-    records = []
-    for number, text in enumerate(path.read_text().splitlines(), start=1):
-        if not text.strip():
-            continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise RunDataError(f"{path}: line {number}: not valid JSON ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise RunDataError(f"{path}: line {number}: expected a JSON object, got {type(record).__name__}")
-        records.append(record)
-    return records
+    try:
+        return list(read_journal(path))
+    except JournalError as exc:
+        raise RunDataError(f"{path}: line {exc.line}: not valid JSON ({exc.detail})") from None
