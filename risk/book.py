@@ -16,7 +16,14 @@ from pathlib import Path
 from odte_nautilus.risk.decision import Decision
 from odte_nautilus.risk.journal import AuditJournal
 from odte_nautilus.risk.kernel import Kernel
-from odte_nautilus.risk.ladder import LadderStage, StreakStage, ladder_stage, streak_stage
+from odte_nautilus.risk.ladder import (
+    LadderStage,
+    StreakStage,
+    ladder_stage,
+    loss_reached,
+    strategy_breaker_loss,
+    streak_stage,
+)
 from odte_nautilus.risk.model import AccountMode, Holding, Intent, PackageView, RiskState, holdings_of_packages
 from odte_nautilus.risk.policy import RiskPolicy
 from odte_nautilus.risk.session import TradingCalendar
@@ -99,12 +106,12 @@ class RiskBook:
         lock_reasons = []
         if p.drawdown_ladder and ladder_stage(pnl, self.nav, p.drawdown_ladder) is LadderStage.HARD_STOP:
             lock_reasons.append(f"hard stop: day P&L {pnl:,.2f} reached -{p.drawdown_ladder.hard_stop_pct}% of NAV")
-        if p.global_limits and pnl <= -p.global_limits.max_daily_loss:
+        if p.global_limits and loss_reached(pnl, p.global_limits.max_daily_loss):
             lock_reasons.append(f"daily hard stop: day P&L {pnl:,.2f} <= -{p.global_limits.max_daily_loss:,.0f}")
         if p.loss_streak and streak_stage(state.loss_streak, p.loss_streak) is StreakStage.STOP:
             lock_reasons.append(f"loss streak: {state.loss_streak} consecutive losses stop the day")
         tripped = [self._lock(day, reason, now_ns, state) for reason in lock_reasons]
-        if p.breakers and pnl <= -p.breakers.global_daily_loss and not state.global_breaker:
+        if p.breakers and loss_reached(pnl, p.breakers.global_daily_loss) and not state.global_breaker:
             reason = f"RISK-OFF: day P&L {pnl:,.2f} <= -{p.breakers.global_daily_loss:,.0f}; manual reset required"
             self.store.trip_global_breaker(reason, ts_ns=now_ns)
             self.journal.append("breaker", ts_ns=now_ns, breaker="global", reason=reason)
@@ -114,7 +121,7 @@ class RiskBook:
             for sid in sorted(strategies - state.strategy_breakers):
                 limits = p.strategy(sid)
                 s_pnl = state.day_pnl(sid)
-                if limits and s_pnl <= -p.breakers.strategy_loss_fraction * limits.max_daily_loss:
+                if limits and loss_reached(s_pnl, strategy_breaker_loss(p.breakers, limits)):
                     reason = (
                         f"{sid} day P&L {s_pnl:,.2f} <= -{p.breakers.strategy_loss_fraction:.0%}"
                         f" of its max daily loss {limits.max_daily_loss:,.0f}; auto-reset next trading day"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from enum import StrEnum
 
-from odte_nautilus.risk.policy import DrawdownLadder, LossStreak
+from odte_nautilus.risk.policy import Breakers, DrawdownLadder, LossStreak, StrategyLimits
 
 # A size factor like 0.29 times 100 contracts is 28.999999999999996 in floating point; flooring that
 # would cut one contract too many. The nudge is far below one contract and far above float noise.
@@ -63,3 +63,14 @@ def whole_contracts(quantity: int, factor: float) -> int:
     A cut that floors to 0 cannot be applied; the kernel then refuses rather than pass the full size.
     """
     return math.floor(quantity * factor + _FLOAT_NUDGE)
+
+
+def loss_reached(pnl: float, limit: float) -> bool:
+    """The day's P&L has reached a loss limit (a positive dollar amount). Fails closed: a NaN P&L (a missing
+    mark) counts as reached, so the kernel refuses and the risk book locks on the same comparison."""
+    return not pnl > -limit
+
+
+def strategy_breaker_loss(breakers: Breakers, limits: StrategyLimits) -> float:
+    """Seed 003: a strategy's breaker trips at this share of its max daily loss."""
+    return breakers.strategy_loss_fraction * limits.max_daily_loss

@@ -27,9 +27,9 @@ Daily loss codes: ``HARD_STOP`` is seed 000's ladder (% of NAV); ``GLOBAL_DAILY_
 dollar limit (``global_limits.max_daily_loss``); ``GLOBAL_BREAKER`` is seed 003's RISK-OFF breaker.
 A loss *reaching* a limit fires it ("daily loss < max daily loss" is the seed's pre-entry check), while an
 open risk exactly *at* its limit is allowed ("open risk <= limit"). Both comparisons fail closed: a NaN
-P&L or open risk (a missing mark) refuses rather than blinding every loss rule. So they are written as
-``not pnl > -limit`` and ``not risk <= limit`` (marked "or NaN"), never as ``pnl <= -limit``, which a NaN
-passes.
+P&L or open risk (a missing mark) refuses rather than blinding every loss rule. Losses go through
+``ladder.loss_reached`` (shared with the risk book, which locks on the same comparison); open risk is
+written ``not risk <= limit`` (marked "or NaN"), never ``risk > limit``, which a NaN passes.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ from odte_nautilus.risk.ladder import (
     StreakStage,
     ladder_losses,
     ladder_stage,
+    loss_reached,
+    strategy_breaker_loss,
     streak_stage,
     whole_contracts,
 )
@@ -280,7 +282,7 @@ def global_breaker(c: CheckContext) -> Decision | None:
             Code.GLOBAL_BREAKER, "RISK-OFF: the global circuit breaker has tripped; manual reset required"
         )
     breakers = c.policy.breakers
-    if breakers is not None and not c.facts.day_pnl > -breakers.global_daily_loss:  # reached, or NaN
+    if breakers is not None and loss_reached(c.facts.day_pnl, breakers.global_daily_loss):
         return Decision.refuse(
             Code.GLOBAL_BREAKER,
             f"RISK-OFF: day P&L {_usd(c.facts.day_pnl)} reached the global loss breaker of"
@@ -300,8 +302,8 @@ def strategy_breaker(c: CheckContext) -> Decision | None:
     breakers, limits = c.policy.breakers, c.limits
     if breakers is None or limits is None:
         return None
-    threshold = breakers.strategy_loss_fraction * limits.max_daily_loss
-    if not c.facts.strategy_pnl > -threshold:  # reached, or NaN
+    threshold = strategy_breaker_loss(breakers, limits)
+    if loss_reached(c.facts.strategy_pnl, threshold):
         return Decision.refuse(
             Code.STRATEGY_BREAKER,
             f"{c.strategy_key} day P&L {_usd(c.facts.strategy_pnl)} reached its breaker of -{_usd(threshold)}"
@@ -328,7 +330,7 @@ def ladder_hard_stop(c: CheckContext) -> Decision | None:
 def global_daily_loss(c: CheckContext) -> Decision | None:
     """Seed 003's hard stop: disable all new entries once the day's loss reaches the global limit."""
     limits = c.policy.global_limits
-    if limits is not None and not c.facts.day_pnl > -limits.max_daily_loss:  # reached, or NaN
+    if limits is not None and loss_reached(c.facts.day_pnl, limits.max_daily_loss):
         return Decision.refuse(
             Code.GLOBAL_DAILY_LOSS,
             f"day P&L {_usd(c.facts.day_pnl)} reached the global max daily loss of -{_usd(limits.max_daily_loss)}:"
@@ -341,7 +343,7 @@ def global_daily_loss(c: CheckContext) -> Decision | None:
 def strategy_daily_loss(c: CheckContext) -> Decision | None:
     """Seed 003's per-strategy max daily loss."""
     limits = c.limits
-    if limits is not None and not c.facts.strategy_pnl > -limits.max_daily_loss:  # reached, or NaN
+    if limits is not None and loss_reached(c.facts.strategy_pnl, limits.max_daily_loss):
         return Decision.refuse(
             Code.STRATEGY_DAILY_LOSS,
             f"{c.strategy_key} day P&L {_usd(c.facts.strategy_pnl)} reached its max daily loss of"

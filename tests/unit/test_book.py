@@ -123,3 +123,11 @@ def test_flat_packages_are_forgotten(multi):
     multi.track([package_view(intent)])
     multi.track([package_view(intent, state=PackageState.FLAT)])
     assert multi.packages == {}
+
+
+def test_a_nan_day_pnl_trips_the_breakers_as_the_kernel_refuses(multi):
+    """A missing mark (NaN unrealized P&L) must lock and trip exactly where the kernel refuses: fail closed."""
+    multi.track([package_view(fly_entry(), unrealized=float("nan"))])
+    tripped = multi.enforce(ny_ns(10, 30))
+    state = multi.state(ny_ns(10, 31))
+    assert state.day_locked and state.global_breaker, tripped
