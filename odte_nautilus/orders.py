@@ -1,9 +1,10 @@
 """Nautilus orders and instruments -> the pure core's Contract, Leg and Intent.
 
 This is glue (DESIGN decision 2): the only place that reads a Nautilus order to ask "what would this do
-to the account?". The engine gate uses it for every order, whoever sent it; strategies tag their own
-orders so the gate knows the package and the exit kind without guessing (the orphaned-contracts lesson:
-never infer the kind of an exit).
+to the account?". The engine gate uses it for every order, whoever sent it. Strategies tag their orders
+with the package and the exit kind, so the reports never have to guess which exit it was (the
+orphaned-contracts lesson). A tag *names*; it never grants: whether an order is an exit is derived from
+the sender's book (``risk.exposure.derive_kind``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ class UnknownInstrument(LookupError):
     """An order names an instrument (or a spread leg) that is not in the cache: it cannot be risk-checked."""
 
 
+class MalformedTag(ValueError):
+    """An order carries an ``odte:`` tag the project cannot read: it is denied, never guessed at."""
+
+
 def package_tags(package_id: str, exit_kind: ExitKind | None = None) -> list[str]:
     """Tags a strategy puts on its orders so the gate and the fill router know the package and exit kind."""
     tags = [f"{PACKAGE_TAG}{package_id}"]
@@ -32,12 +37,18 @@ def package_tags(package_id: str, exit_kind: ExitKind | None = None) -> list[str
 
 
 def read_tags(tags: list[str] | None) -> tuple[str | None, ExitKind | None]:
+    """The package id and exit kind an order's tags name; ``MalformedTag`` for an ``odte:`` tag we cannot read."""
     package_id, exit_kind = None, None
     for tag in tags or ():
-        if tag.startswith(PACKAGE_TAG):
+        if tag.startswith(PACKAGE_TAG) and tag != PACKAGE_TAG:
             package_id = tag.removeprefix(PACKAGE_TAG)
         elif tag.startswith(EXIT_TAG):
-            exit_kind = ExitKind(tag.removeprefix(EXIT_TAG))
+            try:
+                exit_kind = ExitKind(tag.removeprefix(EXIT_TAG))
+            except ValueError:
+                raise MalformedTag(f"tag {tag!r} names no exit kind ({', '.join(k.value for k in ExitKind)})") from None
+        elif tag.startswith("odte:"):
+            raise MalformedTag(f"tag {tag!r} is not an odte tag ({PACKAGE_TAG}ID, {EXIT_TAG}KIND)")
     return package_id, exit_kind
 
 
@@ -69,27 +80,16 @@ def package_legs(instrument_id: InstrumentId, cache) -> tuple[Leg, ...]:
     return tuple(legs)
 
 
-def holdings_from_cache(cache) -> dict[str, Holding]:
-    """The account's net option positions as the engine sees them (not as any strategy believes)."""
-    holdings: dict[str, Holding] = {}
-    for position in cache.positions_open():
-        instrument = cache.instrument(position.instrument_id)
-        if not isinstance(instrument, OptionContract):
-            continue
-        cid = position.instrument_id.value
-        prev = holdings[cid].quantity if cid in holdings else 0
-        holdings[cid] = Holding(to_contract(instrument), prev + int(position.signed_qty))
-    return {k: v for k, v in holdings.items() if v.quantity}
-
-
-def _signed_price(order: Order, cache) -> float:
+def signed_price(order: Order, cache, price: float | None = None) -> float:
     """Per-package price in the core's convention (debit > 0, credit < 0).
 
-    A limit order carries its price; a market order is priced at the touch it would take (or 0.0 when no
-    quote is cached, which only the exit path can meet: entries are limit orders).
+    A limit order carries its price (or the price a modify would give it); a market order is priced at the
+    touch it would take, or 0.0 when no quote is cached.
     """
     buy = order.side == OrderSide.BUY
-    if order.has_price:
+    if price is not None:
+        px = price
+    elif order.has_price:
         px = order.price.as_double()
     else:
         quote = cache.quote_tick(order.instrument_id)
@@ -97,36 +97,37 @@ def _signed_price(order: Order, cache) -> float:
     return px if buy else -px
 
 
-def order_to_intent(order: Order, cache, now_ns: int, quantity: int | None = None) -> Intent:
-    """What an order would do, as an Intent: legs signed as traded, ENTRY unless it only reduces.
+def traded_legs(order: Order, per_package: tuple[Leg, ...]) -> tuple[Leg, ...]:
+    """The order's legs signed as traded: buying a package buys its + legs and sells its - legs."""
+    if order.side == OrderSide.BUY:
+        return per_package
+    return tuple(Leg(leg.contract, -leg.ratio) for leg in per_package)
 
-    An order is an EXIT when the strategy tagged it with an exit kind, when it is reduce-only, or when every
-    leg shrinks an existing holding without crossing zero (``close_all_positions``, a manual close).
+
+def order_intent(
+    order: Order,
+    legs: tuple[Leg, ...],
+    quantity: int,
+    price: float,
+    kind: IntentKind,
+    now_ns: int,
+) -> Intent:
+    """What an order would do, as an Intent of the kind derived from its sender's book.
+
+    The exit kind a tag names is kept for the reports when the order *is* an exit; on an entry it means
+    nothing. An untagged exit is a MANUAL one.
     """
-    per_package = package_legs(order.instrument_id, cache)
-    sign = 1 if order.side == OrderSide.BUY else -1
-    legs = tuple(Leg(leg.contract, leg.ratio * sign) for leg in per_package)
-    qty = int(quantity if quantity is not None else order.quantity)
     package_id, exit_kind = read_tags(order.tags)
-    holdings = holdings_from_cache(cache)
-    only_reduces = all(
-        (held := holdings.get(leg.contract.instrument_id)) is not None
-        and held.quantity * leg.ratio < 0
-        and abs(leg.ratio * qty) <= abs(held.quantity)
-        for leg in legs
-    )
-    is_exit = exit_kind is not None or order.is_reduce_only or only_reduces
-    if is_exit and exit_kind is None:
+    if kind is IntentKind.EXIT and exit_kind is None:
         exit_kind = ExitKind.MANUAL
-    first = per_package[0].contract
     return Intent(
-        kind=IntentKind.EXIT if is_exit else IntentKind.ENTRY,
+        kind=kind,
         strategy_id=order.strategy_id.value,
-        symbol=first.underlying,
+        symbol=legs[0].contract.underlying,
         package_id=package_id or order.client_order_id.value,
         legs=legs,
-        quantity=qty,
-        price=_signed_price(order, cache),
+        quantity=quantity,
+        price=price,
         ts_ns=now_ns,
-        exit_kind=exit_kind,
+        exit_kind=exit_kind if kind is IntentKind.EXIT else None,
     )

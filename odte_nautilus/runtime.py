@@ -43,7 +43,7 @@ def attach(
     open_interest: Callable[[date], dict[str, int]] | None = None,
 ) -> Runtime:
     """Install the engine gate on ``kernel`` and register the runtime its strategies will find."""
-    gate = EngineGate(kernel, lambda intent, holdings: book.check(intent, holdings, source="gate")).install()
+    gate = EngineGate(kernel, book).install()
     runtime = Runtime(book, gate, recorder or RunRecorder(), open_interest or _no_open_interest)
     _RUNTIMES[kernel.trader_id.value] = runtime
     return runtime

@@ -9,11 +9,12 @@ the breakers, the streak. Nothing here imports Nautilus.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 
 from odte_nautilus.risk.decision import Decision
+from odte_nautilus.risk.exposure import WorkingOrder
 from odte_nautilus.risk.journal import AuditJournal
 from odte_nautilus.risk.kernel import Kernel
 from odte_nautilus.risk.ladder import (
@@ -50,12 +51,23 @@ class RiskBook:
         self.calendar = calendar or TradingCalendar()
         self.nav = nav
         self.account = account
-        self.packages: dict[str, PackageView] = {}
+        self.packages: dict[tuple[str, str], PackageView] = {}  # (strategy id, package id) -> view
+        self._kill_listeners: list[Callable[[int], None]] = []
 
     # -- asking ------------------------------------------------------------------------------------
 
-    def state(self, now_ns: int, holdings: dict[str, Holding] | None = None) -> RiskState:
-        """The kernel's view at ``now_ns``; ``holdings`` default to what the tracked packages imply."""
+    def state(
+        self,
+        now_ns: int,
+        holdings: dict[str, Holding] | None = None,
+        strategy_holdings: dict[str, dict[str, Holding]] | None = None,
+        working: tuple[WorkingOrder, ...] = (),
+    ) -> RiskState:
+        """The kernel's view at ``now_ns``; ``holdings`` default to what the tracked packages imply.
+
+        On a node the engine gate passes the engine's own books: the account's holdings, each strategy's,
+        and every order that may still fill (``odte_nautilus.node_exposure``).
+        """
         day = self.calendar.trading_date(now_ns)
         packages = tuple(self.packages.values())
         return RiskState(
@@ -63,26 +75,33 @@ class RiskBook:
             session=self.calendar.session_window(day, self.policy.eod.flatten_minutes_before_close),
             nav=self.nav,
             holdings=holdings if holdings is not None else holdings_of_packages(packages),
+            strategy_holdings=strategy_holdings,
+            working=working,
             packages=packages,
             account=self.account,
             **self.store.load_day(day).risk_state_fields(),
         )
 
-    def check(self, intent: Intent, holdings: dict[str, Holding] | None = None, source: str = "strategy") -> Decision:
+    def check(self, intent: Intent, state: RiskState | None = None, source: str = "strategy") -> Decision:
         """Ask the kernel and journal the answer (every decision, allowed or not, is one journal line)."""
-        decision = self.kernel.check(intent, self.state(intent.ts_ns, holdings))
+        decision = self.kernel.check(intent, state if state is not None else self.state(intent.ts_ns))
         self.journal.record(intent, decision, ts_ns=intent.ts_ns, source=source)
         return decision
 
     # -- what happened -----------------------------------------------------------------------------
 
     def track(self, views: Iterable[PackageView]) -> None:
-        """Replace the book's picture of the given packages (FLAT ones are forgotten)."""
+        """Replace the book's picture of the given packages (FLAT ones are forgotten).
+
+        Packages are keyed by strategy and package id: a package id is a name a strategy chose, and one
+        strategy naming another's package must not overwrite it.
+        """
         for view in views:
+            key = (view.strategy_id, view.package_id)
             if view.is_live:
-                self.packages[view.package_id] = view
+                self.packages[key] = view
             else:
-                self.packages.pop(view.package_id, None)
+                self.packages.pop(key, None)
 
     def record_entry(self, intent: Intent) -> None:
         """An entry was sent: it counts against the day's trades and the rate limits from now on."""
@@ -147,8 +166,24 @@ class RiskBook:
     # -- manual controls (risk-reducing ones need no authorization; DESIGN decision 15) -------------
 
     def kill(self, by: str, reason: str, now_ns: int) -> None:
+        """Seed 003's emergency stop: no new entries from anyone, and working entries are cancelled (the
+        node's gate listens, ``on_kill``) - an entry left working could still fill after the stop."""
         self.store.set_kill_switch(True, by=by, reason=reason, ts_ns=now_ns)
         self.journal.append("kill_switch", ts_ns=now_ns, on=True, by=by, reason=reason)
+        for listener in list(self._kill_listeners):
+            listener(now_ns)
+
+    def on_kill(self, listener: Callable[[int], None]) -> None:
+        self._kill_listeners.append(listener)
+
+    def risk_event(self, strategy_id: str, package_id: str, reason: str, now_ns: int) -> None:
+        """Something the books cannot place (an overfill, a conflicting fill, a fill of an unknown order).
+
+        Never a log line alone: the strategy's entries stop (disabled until a person enables it again, an
+        authorized action) and the event is journaled as an alert with the package to review.
+        """
+        self.store.set_strategy_enabled(strategy_id, False, by="risk-event", reason=reason, ts_ns=now_ns)
+        self.journal.append("alert", ts_ns=now_ns, strategy=strategy_id, package=package_id, reason=reason)
 
     def close(self) -> None:
         self.store.close()

@@ -12,6 +12,9 @@ from enum import StrEnum
 
 class ReasonCode(StrEnum):
     ALLOWED = "ALLOWED"
+    # an order the gate cannot read
+    UNKNOWN_INSTRUMENT = "UNKNOWN_INSTRUMENT"
+    MALFORMED_ORDER = "MALFORMED_ORDER"
     # session and lock
     OUTSIDE_SESSION = "OUTSIDE_SESSION"
     EOD_FLATTEN_WINDOW = "EOD_FLATTEN_WINDOW"

@@ -17,7 +17,12 @@ from datetime import date
 from enum import StrEnum
 from typing import NamedTuple
 
+from typing import TYPE_CHECKING
+
 from odte_nautilus.risk.rate_limits import merged_entry_times
+
+if TYPE_CHECKING:
+    from odte_nautilus.risk.exposure import WorkingOrder
 
 CONTRACT_MULTIPLIER = 100
 
@@ -335,6 +340,8 @@ class StateIndex:
     __slots__ = (
         "packages",
         "holdings",
+        "strategy_holdings",
+        "working",
         "entry_times_ns",
         "realized_pnl",
         "strategy_realized_pnl",
@@ -343,16 +350,17 @@ class StateIndex:
         "live_risk",
         "unrealized",
         "losers",
-        "cover",
-        "uncovered",
         "entry_times",
+        "scopes",
         "_facts",
     )
 
     def __init__(self, state: RiskState) -> None:
         # The fields of the snapshot this index was derived from (RiskState.index compares them).
         self.packages = packages = state.packages
-        self.holdings = holdings = state.holdings
+        self.holdings = state.holdings
+        self.strategy_holdings = state.strategy_holdings
+        self.working = state.working
         self.entry_times_ns = entry_times_ns = state.entry_times_ns
         self.realized_pnl = state.realized_pnl
         self.strategy_realized_pnl = state.strategy_realized_pnl
@@ -363,15 +371,9 @@ class StateIndex:
         self.live_risk = sum([p.open_risk for p in live])
         self.unrealized = sum([p.unrealized_pnl for p in live])
         self.losers = tuple([p for p in live if not p.unrealized_pnl >= 0])  # a NaN mark is not known to win
-        # Per cover group: long contracts - short contracts held; and the groups already short of cover.
-        cover: dict[CoverGroup, int] = {}
-        for h in holdings.values():
-            ct = h.contract
-            group = (ct.underlying, ct.expiry_ns, ct.right)
-            cover[group] = cover.get(group, 0) + h.quantity
-        self.cover = cover
-        self.uncovered = tuple([group for group, net in cover.items() if net < 0])
         self.entry_times = merged_entry_times(entry_times_ns.values())  # every strategy's, ascending
+        # Worst-case exposure per scope (None: the account; else a strategy id), filled by the rules on first use.
+        self.scopes: dict[str | None, object] = {}
         self._facts: dict[tuple[str, str], PackageFacts] = {}
 
     def package_facts(self, strategy_id: str, symbol: str) -> PackageFacts:
@@ -420,6 +422,9 @@ class RiskState:
     session: SessionWindow | None  # None: not a trading day
     nav: float  # start-of-day net asset value, for the drawdown ladder
     holdings: dict[str, Holding] = field(default_factory=dict)  # the account's net leg positions
+    # Each strategy's own net leg positions; None: a single-book world where the account's are the strategy's.
+    strategy_holdings: dict[str, dict[str, Holding]] | None = None
+    working: tuple[WorkingOrder, ...] = ()  # every order of the node that may still fill (not the one checked)
     packages: tuple[PackageView, ...] = ()
     realized_pnl: float = 0.0
     strategy_realized_pnl: dict[str, float] = field(default_factory=dict)
@@ -443,6 +448,8 @@ class RiskState:
             index is None
             or index.packages is not self.packages
             or index.holdings is not self.holdings
+            or index.strategy_holdings is not self.strategy_holdings
+            or index.working is not self.working
             or index.entry_times_ns is not self.entry_times_ns
             or index.realized_pnl is not self.realized_pnl
             or index.strategy_realized_pnl is not self.strategy_realized_pnl

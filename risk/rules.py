@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo
 
 from odte_nautilus.risk.decision import Decision
 from odte_nautilus.risk.decision import ReasonCode as Code
+from odte_nautilus.risk.exposure import ScopeExposure
 from odte_nautilus.risk.ladder import (
     LadderStage,
     StreakStage,
@@ -399,6 +400,12 @@ def one_position_only(c: CheckContext) -> Decision | None:
             return Decision.refuse(
                 Code.ONE_POSITION_ONLY, f"one_position_only: the account holds {holding.quantity:+d} {iid}"
             )
+    if c.state.working:
+        order = c.state.working[0]
+        return Decision.refuse(
+            Code.ONE_POSITION_ONLY,
+            f"one_position_only: order {order.order_id} of {order.strategy_id} is still working and may fill",
+        )
     return None
 
 
@@ -527,37 +534,67 @@ def soft_stop_size_cut(c: CheckContext) -> Decision | None:
 
 
 def no_naked_short(c: CheckContext) -> Decision | None:
-    """DESIGN decision 6: no naked short, ever - for entries and for exits.
+    """DESIGN decision 6: no naked short, ever - for entries and for exits, per strategy and per account.
 
-    Per (underlying, expiry, right) the account's long contracts must cover its short ones after the
-    order fills completely: a short call is covered by any long call of the same underlying and expiry
-    (its loss is then bounded), a short put likewise by a long put. An entry is refused while any group
-    would be uncovered. An exit is refused only when it uncovers more than before - closing the wings of a
-    fly before its body - so an exit that repairs an already-uncovered short (a partial fill) is never
-    trapped. An entry whose own maximum loss is unbounded is refused even when other holdings cover it.
-
-    Only the groups the order touches change: their nets come from the state's index plus the order, and
-    any other group is as it was - already uncovered or not (also from the index). An order that covers
-    its own shorts only adds cover, so it can uncover nothing; as an entry it then only needs every group
-    covered already.
+    Per (underlying, expiry, right) long contracts must cover short ones after the order fills completely,
+    with every *other* working order assumed to fill in the way that removes cover (``exposure``): a short
+    call is covered by any long call of the same underlying and expiry (its loss is then bounded), a short
+    put likewise by a long put. The check runs twice: on the sender's own book (each strategy is never
+    naked, whatever the others hold) and on the account's (what the broker sees). An entry is refused while
+    any group would be uncovered. An exit is refused only when it uncovers more than before - closing the
+    wings of a fly before its body, or while its body's buy-back is still working - so an exit that repairs
+    an already-uncovered short (a partial fill) is never trapped. An entry whose own maximum loss is
+    unbounded is refused even when other holdings cover it.
     """
-    is_entry, quantity, held = c.is_entry, c.quantity, c.index.cover
-    if c.shape.self_covered and not (is_entry and c.index.uncovered):
-        return _unbounded(c) if is_entry else None
+    for scope in _cover_scopes(c):
+        refusal = _cover_refusal(c, scope)
+        if refusal is not None:
+            return refusal
+    return _unbounded(c) if c.is_entry else None
+
+
+def _cover_scopes(c: CheckContext) -> tuple[ScopeExposure, ...]:
+    """The sender's book, then the account's (one book when the state has no per-strategy holdings)."""
+    account = exposure_of(c.state, None)
+    if c.state.strategy_holdings is None:
+        return (account,)
+    return exposure_of(c.state, c.intent.strategy_id), account
+
+
+def exposure_of(state: RiskState, strategy_id: str | None) -> ScopeExposure:
+    """The worst-case exposure of a strategy's book (or the account's, for None), once per snapshot."""
+    scopes = state.index.scopes
+    found = scopes.get(strategy_id)
+    if found is None:
+        if strategy_id is None:
+            found = ScopeExposure.of(state.holdings, state.working)
+        else:
+            held = (state.strategy_holdings or {}).get(strategy_id, {})
+            found = ScopeExposure.of(held, tuple([o for o in state.working if o.strategy_id == strategy_id]))
+        scopes[strategy_id] = found
+    return found  # type: ignore[return-value]
+
+
+def _own_scope(c: CheckContext) -> ScopeExposure:
+    return exposure_of(c.state, None if c.state.strategy_holdings is None else c.intent.strategy_id)
+
+
+def _cover_refusal(c: CheckContext, scope: ScopeExposure) -> Decision | None:
+    is_entry, quantity, worst = c.is_entry, c.quantity, scope.cover
+    if c.shape.self_covered and not (is_entry and scope.uncovered):
+        return None  # an order that covers its own shorts only adds cover
     for group, ratio in c.shape.cover:
         change = ratio * quantity
-        net = held.get(group, 0) + change
+        net = worst.get(group, 0) + change
         # An exit may leave a shortfall that was already there (and shrink it), never widen it.
         if net < 0 and (is_entry or change < 0):
             return _uncovered(c, group, net)
-    if not is_entry:
-        return None
-    if c.index.uncovered:
+    if is_entry and scope.uncovered:
         touched = {group for group, _ in c.shape.cover}
-        for group in c.index.uncovered:
+        for group in scope.uncovered:
             if group not in touched:
-                return _uncovered(c, group, held[group])
-    return _unbounded(c)
+                return _uncovered(c, group, worst[group])
+    return None
 
 
 def _unbounded(c: CheckContext) -> Decision | None:
@@ -577,30 +614,31 @@ def _uncovered(c: CheckContext, group: CoverGroup, net: int) -> Decision:
     return Decision.refuse(
         Code.NO_NAKED_SHORT,
         f"after this {c.intent.kind} fills, {-net} short {underlying} {kind}(s) expiring"
-        f" {_expiry_date(expiry_ns)} would have no long {kind} to cover them"
-        + ("" if c.is_entry else ": close the short legs first"),
+        f" {_expiry_date(expiry_ns)} could have no long {kind} to cover them (working orders counted as"
+        " filled where that removes cover)" + ("" if c.is_entry else ": close the short legs first"),
     )
 
 
 def forbid_reverse_without_flat(c: CheckContext) -> Decision | None:
-    """Seed 000's forbid_reverse_without_flat, for entries and exits.
+    """Seed 000's forbid_reverse_without_flat, for entries and exits, on the sender's own book.
 
-    No leg may carry a holding through zero to the other side (long 1, sell 2); an exit that overshoots
-    is as wrong as an entry that does. An entry is also refused while the same strategy holds the opposite
-    premium direction on the symbol (a long strangle beside its own short-premium fly).
+    No leg may carry a holding through zero to the other side (long 1, sell 2) - whichever of the
+    strategy's working orders fill, in whatever order: an exit that overshoots is as wrong as an entry that
+    does. An entry is also refused while the same strategy holds the opposite premium direction on the
+    symbol (a long strangle beside its own short-premium fly).
     """
-    holdings, quantity = c.state.holdings, c.quantity
-    if not holdings.keys().isdisjoint(c.shape.instruments):  # the order trades something already held
+    scope, quantity = _own_scope(c), c.quantity
+    if scope.reach:
         for iid, ratio in c.shape.net:
-            held = holdings.get(iid)
-            if held is None:
-                continue
-            before, after = held.quantity, held.quantity + ratio * quantity
-            if before * after < 0:
+            low, high = scope.reach.get(iid, (0, 0))
+            change = ratio * quantity
+            low, high = (low + change, high) if change < 0 else (low, high + change)
+            if low < 0 < high:
+                held = scope.held.get(iid)
                 return Decision.refuse(
                     Code.FORBID_REVERSE_WITHOUT_FLAT,
-                    f"{after - before:+d} {iid} would turn the holding {before:+d} into {after:+d}:"
-                    " flatten before reversing",
+                    f"{change:+d} {iid} with the holding {held.quantity if held else 0:+d} and the working orders"
+                    f" could leave it anywhere from {low:+d} to {high:+d}: flatten before reversing",
                 )
     if not c.is_entry:
         return None

@@ -28,7 +28,7 @@ from odte_nautilus.data.symbology import underlying_bar_type
 from odte_nautilus.data.ticks import SPXW_TICKS
 from odte_nautilus.execution.events import Cancelled, Fill, Rejected
 from odte_nautilus.execution.fills import LedgerError, PackageLedger
-from odte_nautilus.orders import holdings_from_cache, package_tags, to_contract
+from odte_nautilus.orders import package_tags, to_contract
 from odte_nautilus.packages import (
     AGGREGATED_SPREAD_QUOTES,
     CacheMids,
@@ -134,6 +134,7 @@ class OdteStrategy(Strategy):
     def on_start(self) -> None:
         self.runtime = runtime_for(self.trader_id.value)
         self.book = self.runtime.book
+        self.runtime.gate.self_reporting.add(self.id.value)  # this strategy's ledger reports its packages
         self.stop_config = self.book.policy.stop_for(self.id.value)
         self.mids = CacheMids(self.cache)
         self.subscribe_bars(BarType.from_str(underlying_bar_type(self.config.underlying_id)))
@@ -272,7 +273,7 @@ class OdteStrategy(Strategy):
             price=price,
             ts_ns=now,
         )
-        decision = self.book.check(intent, holdings_from_cache(self.cache))
+        decision = self.book.check(intent, self.runtime.gate.state(now))
         if not decision.allowed:
             self.log.info(f"entry refused {decision.code.value}: {decision.reason}")
             self._unsubscribe_package(spread_id)
@@ -294,8 +295,7 @@ class OdteStrategy(Strategy):
         self.submit_order(order)
         if package_id not in self.packages:  # the engine gate denied it on the spot: nothing was sent
             return
-        self._entries_today += 1
-        self.book.record_entry(intent)
+        self._entries_today += 1  # the gate recorded the entry against the day's trades and rate limits
         self._sync(package_id, now)
 
     # -- exits ---------------------------------------------------------------------------------------
@@ -303,7 +303,7 @@ class OdteStrategy(Strategy):
     def exit_package(self, package_id: str, kind: ExitKind, quantity: int | None = None) -> None:
         """Close all of a package, or part of it for a partial take-profit, at the far touch."""
         package = self.packages.get(package_id)
-        if package is None or not package.ledger.can_exit():
+        if package is None or not package.ledger.can_exit() or self._cancels_pending():
             return
         ledger = package.ledger
         qty = quantity if quantity is not None else ledger.quantity
@@ -409,7 +409,7 @@ class OdteStrategy(Strategy):
             return
         package_id = self._order_package.get(cid)
         if package_id is None:
-            self.log.warning(f"fill of an order no package sent ({cid}): left for position reconciliation")
+            self._risk_event("", f"fill of {event.last_qty} on {event.instrument_id} by order {cid}, which no package sent", now)
             return
         if package_id in self.packages and event.commission is not None:
             # A combo fill carries the commission of all its leg fills, which arrive right after it.
@@ -430,25 +430,35 @@ class OdteStrategy(Strategy):
         cid = event.client_order_id.value
         if cid in self._exit_kinds and self._exit_kinds[cid] is None:  # an entry: as after a kernel refusal
             self._cooldown_until = self.clock.timestamp_ns() + self.config.refusal_cooldown_s * 1_000_000_000
-        self._void(event, lambda cid, order: Rejected(cid, event.reason))
+        # No immediate re-send: what the gate denied now it would deny again; the next bar or quote retries.
+        self._void(event, lambda cid, order: Rejected(cid, event.reason), resend=False)
 
-    def _void(self, event, make) -> None:
+    def _void(self, event, make, resend: bool = True) -> None:
         cid = event.client_order_id.value
         package_id = self._order_package.get(cid)
+        now = self.clock.timestamp_ns()
         if package_id is not None:
-            self._apply(package_id, make(cid, self.cache.order(event.client_order_id)), self.clock.timestamp_ns())
+            self._apply(package_id, make(cid, self.cache.order(event.client_order_id)), now, resend)
+        elif resend and self._flattening:  # a cancel the flatten was waiting for: the exits may go now
+            self._manage(now, hard=False, slow=False)
 
-    def _apply(self, package_id: str, broker_event, now: int) -> None:
+    def _apply(self, package_id: str, broker_event, now: int, resend: bool = True) -> None:
         package = self.packages.get(package_id)
         if package is None:
             return
         try:
             package.ledger.apply(broker_event)
         except LedgerError as exc:
-            self.log.error(f"ledger refused {broker_event}: {exc}")
-        self._sync(package_id, now)
+            self._risk_event(package_id, f"the ledger cannot place {broker_event}: {exc}", now)
+        self._sync(package_id, now, resend)
 
-    def _sync(self, package_id: str, now: int) -> None:
+    def _risk_event(self, package_id: str, reason: str, now: int) -> None:
+        """A fill the books cannot place is a risk event, never a log line alone: this strategy's entries
+        stop until a person enables it again, and the journal carries the alert and the package to review."""
+        self.log.error(f"RISK EVENT ({package_id or 'no package'}): {reason}")
+        self.book.risk_event(self.id.value, package_id, reason, now)
+
+    def _sync(self, package_id: str, now: int, resend: bool = True) -> None:
         """After any change: arm the stop at the first entry fill, close the books when FLAT, tell the risk book."""
         package = self.packages[package_id]
         ledger = package.ledger
@@ -460,7 +470,7 @@ class OdteStrategy(Strategy):
             self._close(package_id, package, now)
         else:
             self.book.track([ledger.view(self._unrealized(package))])
-            if self._flattening and ledger.can_exit():  # a cancelled exit came back during the flatten
+            if resend and self._flattening and ledger.can_exit():  # a cancelled exit came back during the flatten
                 self.exit_package(package_id, ExitKind.EOD_FLATTEN)
         self._sync_timers()
 
@@ -571,6 +581,11 @@ class OdteStrategy(Strategy):
         self._order_package[cid] = package_id
         self._submitted_ns[cid] = now
         self._exit_kinds[cid] = exit_kind
+
+    def _cancels_pending(self) -> bool:
+        """An order of ours is being cancelled: until the venue confirms, it may still fill, so the gate
+        counts it as working and would take a new exit for an entry. The confirmation or the next bar retries."""
+        return any(order.is_pending_cancel for order in self.cache.orders_open(strategy_id=self.id))
 
     def _cancel_stale_orders(self, now: int) -> None:
         """A limit that has not filled within ``order_timeout_s`` is cancelled; the ledger voids it."""

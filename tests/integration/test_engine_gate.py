@@ -32,7 +32,7 @@ def book(tmp_path):
 
 def run(book: RiskBook, script: dict, minutes: int = 6) -> tuple:
     eng = engine(index(), C, P, CW, PW, FLY, STRADDLE)
-    gate = EngineGate(eng.kernel, lambda intent, holdings: book.check(intent, holdings, source="gate")).install()
+    gate = EngineGate(eng.kernel, book).install()
     strategy = Scripted(C.id, script)
     eng.add_strategy(strategy)
     eng.add_data(minute_quotes(BOOK, range(minutes)))

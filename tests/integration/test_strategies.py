@@ -52,7 +52,7 @@ def test_an_entry_fills_as_one_package_into_signed_leg_positions(days, make, leg
     ledger = strategy.packages[package_id].ledger
     assert sum(legs[f.instrument_id] * f.price for f in entries) == pytest.approx(ledger.avg_entry_price)
     assert ledger.quantity == quantity
-    assert day.book.packages[package_id].quantity == quantity  # the risk book tracks it too
+    assert day.book.packages[strategy.id.value, package_id].quantity == quantity  # the risk book tracks it too
     assert day.cache.instrument(strategy.packages[package_id].spread_id).strategy_type == structure
     assert [p for p in day.cache.positions_open() if "___" in p.instrument_id.value] == []  # none on the spread
 

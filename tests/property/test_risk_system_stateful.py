@@ -87,7 +87,7 @@ class RiskSystem(RuleBasedStateMachine):
         package_id = f"P-{next(self.ids)}"
         intent = Intent(IntentKind.ENTRY, strategy, "SPX", package_id, make_legs(), qty, price, self.now)
         before = self.book.state(self.now, self.holdings())
-        decision = self.book.check(intent, self.holdings())
+        decision = self.book.check(intent, self.book.state(intent.ts_ns, self.holdings()))
         if decision.allowed:
             self._assert_entry_was_allowed_rightly(intent, decision.size, before)
             ledger = PackageLedger.for_entry(intent.resized(decision.size))
@@ -166,7 +166,7 @@ class RiskSystem(RuleBasedStateMachine):
         qty = max(1, ledger.quantity // 2) if kind is ExitKind.TAKE_PROFIT_PARTIAL else ledger.quantity
         price = -(ledger.avg_entry_price or 1.0)
         intent = Intent(IntentKind.EXIT, ledger.strategy_id, ledger.symbol, package_id, reversed_legs(ledger.legs), qty, price, self.now, kind)
-        decision = self.book.check(intent, self.holdings())
+        decision = self.book.check(intent, self.book.state(intent.ts_ns, self.holdings()))
         assert decision.allowed, f"a package exit was refused: {decision.code} {decision.reason}"
         ledger.submit_exit(f"{package_id}-X{next(self.ids)}", kind, qty)
         self._sync(ledger)

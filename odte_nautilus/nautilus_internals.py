@@ -1,0 +1,78 @@
+"""Every use of NautilusTrader internals, in one place, each with why (tests/contract/test_nautilus_internals.py).
+
+The gate must sit where *every* order reaches an execution client, and Nautilus 1.231 has no public hook
+for that (its kernel hard-codes its RiskEngine). What we rely on, and what a Nautilus upgrade can break:
+
+- the message-bus endpoints ``ExecEngine.execute`` (the last hop before the execution clients: the
+  RiskEngine forwards there, the OrderEmulator releases there, exec-algorithm children arrive there) and
+  ``OrderEmulator.execute`` (emulated orders are submitted and modified there, never seeing the
+  RiskEngine) - we take both over;
+- ``RiskEngine._deny_command`` and ``_reject_modify_order``, the engine's own deny and modify-reject
+  paths, so a sender receives ``OrderDenied`` / ``OrderModifyRejected`` as from Nautilus itself;
+- ``OrderDenied`` for a RELEASED (emulated, then released) order, which ``_deny_order`` ignores;
+- the ``<parent>-LEG-<symbol>`` client order ids of the backtester's synthetic leg fills, and the
+  ``<venue>-LEG-`` ids of its expiry settlements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from nautilus_trader.core.uuid import UUID4
+from nautilus_trader.execution.messages import SubmitOrder, SubmitOrderList
+from nautilus_trader.model.enums import OrderStatus
+from nautilus_trader.model.events import OrderDenied
+
+EXEC_ENDPOINT = "ExecEngine.execute"
+EMULATOR_ENDPOINT = "OrderEmulator.execute"
+LEG_MARK = "-LEG-"
+
+
+def take_over_endpoint(msgbus, endpoint: str, original: Callable, replacement: Callable) -> Callable:
+    """Register ``replacement`` at ``endpoint`` in place of ``original`` (the component's own ``execute``,
+    as the engines register it); returns ``original`` for the replacement to forward to."""
+    msgbus.deregister(endpoint, original)
+    msgbus.register(endpoint, replacement)
+    return original
+
+
+def deny(risk_engine, msgbus, clock, command, reason: str) -> None:
+    """``OrderDenied`` for every order of a submit command, as Nautilus's RiskEngine sends it."""
+    orders = command.order_list.orders if isinstance(command, SubmitOrderList) else [command.order]
+    for order in orders:
+        if order.status == OrderStatus.RELEASED:
+            msgbus.send(
+                "ExecEngine.process",
+                OrderDenied(
+                    trader_id=order.trader_id,
+                    strategy_id=order.strategy_id,
+                    instrument_id=order.instrument_id,
+                    client_order_id=order.client_order_id,
+                    reason=reason,
+                    event_id=UUID4(),
+                    ts_init=clock.timestamp_ns(),
+                ),
+            )
+        elif not order.is_closed:
+            risk_engine._deny_order(order, reason)  # noqa: SLF001
+
+
+def reject_modify(risk_engine, order, reason: str) -> None:
+    """``OrderModifyRejected``: the order returns from PENDING_UPDATE as it was, and its sender learns why."""
+    risk_engine._reject_modify_order(order, reason)  # noqa: SLF001
+
+
+def leg_parent(client_order_id: str) -> str | None:
+    """The package order a synthetic leg fill belongs to; None for other ids and for expiry settlements."""
+    parent, mark, _ = client_order_id.partition(LEG_MARK)
+    if not mark or "-" not in parent:  # a settlement: <venue>-LEG-..., EXPIRATION-LEG-...
+        return None
+    return parent
+
+
+def is_leg_fill(client_order_id: str) -> bool:
+    return LEG_MARK in client_order_id
+
+
+def is_submit(command) -> bool:
+    return isinstance(command, SubmitOrder | SubmitOrderList)
