@@ -210,28 +210,35 @@ class EngineGate:
     def cancel_working_entries(self, now_ns: int) -> None:
         """FIA kill-switch practice: an entry left working could fill after the stop, so cancel it."""
         self._kill_seen = True
-        strategies = {s.id.value: s for s in self._kernel.trader.strategies()}
         for working in self.exposure.snapshot().working:
-            if working.kind is not IntentKind.ENTRY:
-                continue
-            order = self._cache.order(client_order_id(working.order_id))
-            if order is None or order.is_closed or order.is_pending_cancel:
-                continue
-            strategy = strategies.get(working.strategy_id)
-            if strategy is not None:
-                strategy.cancel_order(order)
-            else:
-                self._forward[EXEC_ENDPOINT](
-                    CancelOrder(
-                        trader_id=order.trader_id,
-                        strategy_id=order.strategy_id,
-                        instrument_id=order.instrument_id,
-                        client_order_id=order.client_order_id,
-                        venue_order_id=order.venue_order_id,
-                        command_id=UUID4(),
-                        ts_init=now_ns,
-                    )
-                )
+            if working.kind is IntentKind.ENTRY:
+                self.cancel_order(working.order_id, now_ns)
+
+    def strategies(self) -> dict:
+        """The strategies running on this node, by id (the node's duties act through them)."""
+        return {s.id.value: s for s in self._kernel.trader.strategies()}
+
+    def cancel_order(self, order_id: str, now_ns: int) -> None:
+        """Cancel a working order of any strategy: through the strategy when it runs on this node (so its
+        emulated orders reach the emulator), else straight to the execution engine."""
+        order = self._cache.order(client_order_id(order_id))
+        if order is None or order.is_closed or order.is_pending_cancel:
+            return
+        strategy = self.strategies().get(order.strategy_id.value)
+        if strategy is not None:
+            strategy.cancel_order(order)
+            return
+        self._forward[EXEC_ENDPOINT](
+            CancelOrder(
+                trader_id=order.trader_id,
+                strategy_id=order.strategy_id,
+                instrument_id=order.instrument_id,
+                client_order_id=order.client_order_id,
+                venue_order_id=order.venue_order_id,
+                command_id=UUID4(),
+                ts_init=now_ns,
+            )
+        )
 
 
 def _pending_view(intent: Intent) -> PackageView:

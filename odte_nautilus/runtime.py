@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from odte_nautilus.gate import EngineGate
+from odte_nautilus.node_guard import NodeGuard
 from odte_nautilus.recorder import RunRecorder
 from odte_nautilus.risk.book import RiskBook
 
@@ -44,6 +45,7 @@ def attach(
 ) -> Runtime:
     """Install the engine gate on ``kernel`` and register the runtime its strategies will find."""
     gate = EngineGate(kernel, book).install()
+    kernel.trader.add_actor(NodeGuard(gate))
     runtime = Runtime(book, gate, recorder or RunRecorder(), open_interest or _no_open_interest)
     _RUNTIMES[kernel.trader_id.value] = runtime
     return runtime

@@ -1,0 +1,104 @@
+"""The node's own EOD flatten: every strategy's working orders and expiring positions, whoever opened them.
+
+The odte strategies flatten their own packages at close - 15 min (``OdteStrategy._on_eod``), as packages.
+That is not enough for the node: a plain Nautilus strategy or a manual trader on the same node had a
+resting order fill after 15:45 and positions open at 15:59. So this actor, attached with the gate, acts at
+every session's flatten time for the whole node (seed 000: force_cancel_all_before_eod_flatten):
+
+1. the day is locked (nothing risk-increasing passes from anyone: the kernel refuses every entry from the
+   flatten on, and the lock survives a restart);
+2. every working order of every strategy that keeps no package ledger of its own is cancelled;
+3. every few seconds until the close, each such strategy's positions in contracts that expire today are
+   closed at market - short legs first, long legs only once no short of their group is left or being
+   bought back, so no short is ever left uncovered on the way (the gate would refuse it anyway);
+4. from ``backstop_minutes`` after the flatten, the same sweep covers the odte strategies too, should any
+   package of theirs still be open.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from nautilus_trader.common.actor import Actor
+from nautilus_trader.config import ActorConfig
+
+from odte_nautilus.gate import EngineGate
+from odte_nautilus.orders import package_tags
+from odte_nautilus.risk.model import ExitKind, SessionWindow
+from odte_nautilus.risk.session import trading_date
+from odte_nautilus.risk.rate_limits import MINUTE_NS, NS_PER_SECOND
+
+FLATTEN_ALERT = "odte-node-flatten"
+SWEEP_TIMER = "odte-node-sweep"
+SWEEP_EVERY_S = 10
+
+
+class NodeGuard(Actor):
+    def __init__(self, gate: EngineGate, backstop_minutes: int = 5) -> None:
+        super().__init__(ActorConfig(component_id="OdteNodeGuard"))
+        self._gate = gate
+        self._book = gate.book
+        self._backstop_ns = backstop_minutes * MINUTE_NS
+        self._session: SessionWindow | None = None
+
+    def on_start(self) -> None:
+        self._schedule(self.clock.timestamp_ns())
+
+    def _schedule(self, after_ns: int) -> None:
+        """Set the alert for the next session's flatten at or after ``after_ns``."""
+        day = trading_date(after_ns)
+        flatten_minutes = self._book.policy.eod.flatten_minutes_before_close
+        for offset in range(10):  # the longest market closure is a few days
+            session = self._book.calendar.session_window(day + timedelta(days=offset), flatten_minutes)
+            if session is not None and session.flatten_ns >= after_ns:
+                self._session = session
+                self.clock.set_time_alert_ns(FLATTEN_ALERT, session.flatten_ns, self._on_flatten, allow_past=True)
+                return
+
+    def _on_flatten(self, event) -> None:
+        now = self.clock.timestamp_ns()
+        self._book.lock_for_eod(now)
+        for order in self._gate.exposure.snapshot().working:
+            if order.strategy_id not in self._gate.self_reporting:
+                self._cancel(order.order_id)
+        self._sweep(None)
+        session = self._session
+        if session is not None and SWEEP_TIMER not in self.clock.timer_names:
+            self.clock.set_timer_ns(
+                SWEEP_TIMER, SWEEP_EVERY_S * NS_PER_SECOND, now, session.close_ns, self._sweep, allow_past=True
+            )
+        self._schedule(session.close_ns if session is not None else now + 1)
+
+    def _sweep(self, event) -> None:
+        """One round: close what expires today, shorts before longs, one order per position at a time."""
+        session = self._session
+        if session is None:
+            return
+        now = self.clock.timestamp_ns()
+        backstop = now >= session.flatten_ns + self._backstop_ns
+        strategies = self._gate.strategies()
+        snapshot = self._gate.exposure.snapshot()
+        busy = {w.strategy_id for w in snapshot.working}
+        for strategy_id, held in snapshot.strategies.items():
+            strategy = strategies.get(strategy_id)
+            if strategy is None or strategy_id in busy:
+                continue  # an order of it is still working: the next round sees what it did
+            if strategy_id in self._gate.self_reporting and not backstop:
+                continue
+            expiring = {iid: h for iid, h in held.items() if trading_date(h.contract.expiry_ns) == session.trading_date}
+            shorts = {iid for iid, h in expiring.items() if h.quantity < 0}
+            short_groups = {_group(expiring[iid]) for iid in shorts}
+            for position in self.cache.positions_open(strategy_id=strategy.id):
+                iid = position.instrument_id.value
+                holding = expiring.get(iid)
+                if holding is None or (iid not in shorts and _group(holding) in short_groups):
+                    continue
+                strategy.close_position(position, tags=package_tags(f"eod-{iid}", ExitKind.EOD_FLATTEN))
+
+    def _cancel(self, client_order_id: str) -> None:
+        self._gate.cancel_order(client_order_id, self.clock.timestamp_ns())
+
+
+def _group(holding) -> tuple:
+    ct = holding.contract
+    return ct.underlying, ct.expiry_ns, ct.right
