@@ -34,7 +34,7 @@ from odte_nautilus.data.instruments import load_option_instruments
 from odte_nautilus.recorder import RunRecorder
 from odte_nautilus.reports import AuditRules, write_run_outputs
 from odte_nautilus.risk.book import RiskBook
-from odte_nautilus.risk.policy import load_policy
+from odte_nautilus.risk.policy import PolicyError, load_policy
 from odte_nautilus.runtime import attach, detach
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "backtest.yaml"
@@ -71,11 +71,18 @@ class BacktestConfig(BaseModel):
 
 
 def load_backtest_config(path: str | Path = DEFAULT_CONFIG, **overrides: Any) -> BacktestConfig:
+    """Read and check a backtest config, and the risk profile it names, before anything runs.
+
+    Every problem is a ``BacktestConfigError`` naming the file, the key and the reason; a bad risk profile
+    is refused here too (its own file and key first, then the config that named it).
+    """
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise BacktestConfigError(f"{path}: cannot read the backtest config: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise BacktestConfigError(f"{path}: expected a mapping of keys at the top level, got {type(raw).__name__}")
     raw.update({k: v for k, v in overrides.items() if v is not None})
     try:
         config = BacktestConfig.model_validate(raw)
@@ -86,6 +93,10 @@ def load_backtest_config(path: str | Path = DEFAULT_CONFIG, **overrides: Any) ->
         raise BacktestConfigError(f"{path}: {key}: {first['msg']}") from None
     except (TypeError, ValueError) as exc:
         raise BacktestConfigError(f"{path}: strategies: {exc}") from None
+    try:
+        load_policy(config.risk_profile)
+    except PolicyError as exc:
+        raise BacktestConfigError(f"{exc} (the risk_profile of {path})") from None
     return config
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from odte_nautilus.data.cli import DATA_ERROR_EXIT, catalog_app
@@ -20,6 +21,13 @@ app = typer.Typer(
 )
 app.add_typer(catalog_app, name="catalog")
 console = Console(width=None if Console().is_terminal else 140)  # a piped table keeps its columns
+errors = Console(stderr=True)
+
+
+def _refuse(error: Exception) -> NoReturn:
+    """One line, ``refused: <file>: <key>: <reason>``, on stderr, and exit 2: a bad input is no crash."""
+    errors.print(f"[red]refused:[/red] {escape(' '.join(str(error).split()))}", soft_wrap=True, highlight=False)
+    raise typer.Exit(DATA_ERROR_EXIT)
 
 
 @app.command()
@@ -40,12 +48,12 @@ def backtest(
     from odte_nautilus.backtest import BacktestConfigError, load_backtest_config, run_backtest, selected_sessions
     from odte_nautilus.data.checks import DataCheckError
     from odte_nautilus.reports import AuditFailed, render_table
+    from odte_nautilus.risk.policy import PolicyError
 
     try:
         cfg = load_backtest_config(config, catalog=catalog)
     except BacktestConfigError as exc:
-        console.print(f"[red]refused:[/red] {exc}")
-        raise typer.Exit(DATA_ERROR_EXIT) from None
+        _refuse(exc)
     if not (cfg.catalog / "data").is_dir():
         console.print(f"no catalog at {cfg.catalog}: building the sample market first")
         from odte_nautilus.data.cli import sample
@@ -58,9 +66,8 @@ def backtest(
         with Progress(*columns, console=console) as progress:
             task = progress.add_task("days", total=days, day="")
             result = run_backtest(cfg, run_dir, on_day=lambda day, _: progress.update(task, advance=1, day=str(day)))
-    except (BacktestConfigError, DataCheckError) as exc:
-        console.print(f"[red]refused:[/red] {exc}")
-        raise typer.Exit(DATA_ERROR_EXIT) from None
+    except (BacktestConfigError, DataCheckError, PolicyError) as exc:
+        _refuse(exc)
     except AuditFailed as exc:
         console.print(f"[red]INVARIANT AUDIT FAILED[/red] (run folder {run_dir}):\n{exc}")
         raise typer.Exit(1) from None

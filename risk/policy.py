@@ -3,22 +3,57 @@
 Two profiles ship (DESIGN decision 7): ``single_position_0dte`` (seed 000) and ``multi_strategy_paper``
 (seed 003). A bad file is refused at load with an error naming the file, the key and the reason: a risk
 limit that silently falls back to a default is a wish, not a limit.
+
+Every profile carries every one of seed 000's shared invariants, each present in the file and within a
+sane band (issue 7, class 9); a profile may be stricter than the band, never looser:
+
+- ``invariants``: ``no_naked_short``, ``forbid_add_to_loser`` and ``forbid_reverse_without_flat`` are
+  required and must be true. ``one_position_only`` and ``long_only`` are seed 000's *live system's* shape,
+  not shared invariants: seed 003's paper profile runs several packages and sells covered iron flies.
+- ``max_trades_per_day`` is required, 2-5 (seed 000: "capped low (2-5 across systems)").
+- ``loss_streak`` is required: 1 <= ``half_size_after`` < ``stop_after``, 2 <= ``stop_after`` <= 5 (seed
+  000: 2 -> half size, 3 -> stop). 5 is the highest trade cap: the streak resets with the trading day, so a
+  guard that lets more losses in a row through than any profile may trade in a day guards nothing. A size
+  cut keeps at most half the size (``size_factor`` <= 0.5, the seed's "halve"; the same for the ladder).
+- ``drawdown_ladder`` is required, hard stop 0.5-5 % of NAV (seed 000: soft 1.5 %, hard 2 %). It is the
+  daily hard stop every profile must have: it scales with the NAV, so its bound means something. A dollar
+  ``global_limits.max_daily_loss`` (seed 003's $3,000) is an additional stop, never a substitute: without
+  the NAV a dollar limit cannot be bounded ($100,000 is 100 % of a $100,000 account), and it carries no
+  soft stop. With both, whichever is reached first locks the day.
+- ``eod`` is required: ``flatten_minutes_before_close`` 10-60 (seed 000 and DESIGN decision 9: 15:45, i.e.
+  15) and ``force_cancel_all_before_eod_flatten`` must be true.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 RISK_PROFILE_DIR = Path(__file__).resolve().parent.parent / "configs" / "risk"
+
+# Sane bands for seed 000's invariants (see the module docstring for why each bound is where it is).
+MIN_TRADES_PER_DAY, MAX_TRADES_PER_DAY = 2, 5  # seed 000: "capped low (2-5 across systems)"
+MAX_STREAK_STOP = MAX_TRADES_PER_DAY  # no more losses in a row than any profile may trade in a day
+MAX_SIZE_CUT_FACTOR = 0.5  # a size cut keeps at most half: seed 000 "halve size"
+MIN_HARD_STOP_PCT, MAX_HARD_STOP_PCT = 0.5, 5.0  # % of NAV; seed 000 locks the day at 2 %
+MIN_FLATTEN_MINUTES, MAX_FLATTEN_MINUTES = 10, 60  # before the close; seed 000 flattens at 15:45 (15)
 
 
 class PolicyError(ValueError):
     """A risk policy file that cannot be trusted. The message names the file, the key and the reason."""
+
+
+def _must_be_true(value: bool) -> bool:
+    if value is not True:
+        raise ValueError("must be true: it holds in every profile (seed 000, DESIGN decision 7)")
+    return value
+
+
+AlwaysTrue = Annotated[bool, AfterValidator(_must_be_true)]
 
 
 class _Strict(BaseModel):
@@ -26,28 +61,29 @@ class _Strict(BaseModel):
 
 
 class Invariants(_Strict):
-    """Seed 000's configuration-level invariants, verbatim names."""
+    """Seed 000's configuration-level invariants, verbatim names.
+
+    The three shared ones must be written in the file, and written true. ``one_position_only`` and
+    ``long_only`` belong to seed 000's live system only (DESIGN decision 7), so they may be false.
+    """
 
     one_position_only: bool = False
     long_only: bool = False
-    no_naked_short: bool = True
-    forbid_add_to_loser: bool = True
-    forbid_reverse_without_flat: bool = True
-
-    @model_validator(mode="after")
-    def _always_on(self) -> Self:
-        for key in ("no_naked_short", "forbid_add_to_loser", "forbid_reverse_without_flat"):
-            if not getattr(self, key):
-                raise ValueError(f"{key} must be true: it holds in every profile (DESIGN decision 7)")
-        return self
+    no_naked_short: AlwaysTrue
+    forbid_add_to_loser: AlwaysTrue
+    forbid_reverse_without_flat: AlwaysTrue
 
 
 class DrawdownLadder(_Strict):
-    """Seed 000: soft stop at 1.5 % of NAV cuts size, hard stop at 2 % locks the day."""
+    """Seed 000: soft stop at 1.5 % of NAV cuts size, hard stop at 2 % locks the day.
 
-    soft_stop_pct: float = Field(gt=0, le=100)
-    hard_stop_pct: float = Field(gt=0, le=100)
-    soft_stop_size_factor: float = Field(default=0.5, gt=0, lt=1)
+    The hard stop is bounded to 0.5-5 % of NAV: above 5 % (2.5 times the seed's) it is no daily stop for a
+    0DTE book, and below 0.5 % it is most likely a fraction typed where a percentage belongs (0.02 for 2 %).
+    """
+
+    soft_stop_pct: float = Field(gt=0, lt=MAX_HARD_STOP_PCT)
+    hard_stop_pct: float = Field(ge=MIN_HARD_STOP_PCT, le=MAX_HARD_STOP_PCT)
+    soft_stop_size_factor: float = Field(default=0.5, gt=0, le=MAX_SIZE_CUT_FACTOR)
 
     @model_validator(mode="after")
     def _soft_below_hard(self) -> Self:
@@ -59,11 +95,15 @@ class DrawdownLadder(_Strict):
 
 
 class LossStreak(_Strict):
-    """Seed 000: two consecutive losses halve size, three stop the day."""
+    """Seed 000: two consecutive losses halve size, three stop the day.
+
+    ``stop_after`` is at most 5, the highest allowed trade cap: the streak resets with the day, so a guard
+    that lets more losses in a row through than any profile may trade in a day guards nothing.
+    """
 
     half_size_after: int = Field(ge=1)
-    stop_after: int = Field(ge=1)
-    size_factor: float = Field(default=0.5, gt=0, lt=1)
+    stop_after: int = Field(ge=2, le=MAX_STREAK_STOP)
+    size_factor: float = Field(default=0.5, gt=0, le=MAX_SIZE_CUT_FACTOR)
 
     @model_validator(mode="after")
     def _half_before_stop(self) -> Self:
@@ -75,16 +115,16 @@ class LossStreak(_Strict):
 
 
 class Eod(_Strict):
-    """DESIGN decision 9: flatten at close - 15 min, cancelling working orders first; then the day locks."""
+    """DESIGN decision 9: flatten at close - 15 min, cancelling working orders first; then the day locks.
 
-    flatten_minutes_before_close: int = Field(default=15, ge=1, le=120)
-    force_cancel_all_before_eod_flatten: bool = True
+    Both keys are required. The flatten is 10-60 minutes before the close: under 10 there is no time left
+    to cancel, then work multi-leg closes through the close's widening spreads before expiry (one minute
+    before the close is an expiry, not a flatten); over 60 it is no longer an end-of-day flatten but a
+    shorter session, which belongs in the strategies' entry windows.
+    """
 
-    @model_validator(mode="after")
-    def _cancel_first(self) -> Self:
-        if not self.force_cancel_all_before_eod_flatten:
-            raise ValueError("force_cancel_all_before_eod_flatten must be true (seed 000)")
-        return self
+    flatten_minutes_before_close: int = Field(ge=MIN_FLATTEN_MINUTES, le=MAX_FLATTEN_MINUTES)
+    force_cancel_all_before_eod_flatten: AlwaysTrue
 
 
 class GlobalLimits(_Strict):
@@ -156,29 +196,21 @@ class StrategyLimits(_Strict):
 
 
 class RiskPolicy(_Strict):
-    """One profile. Sections left out are rules that do not apply to it (see the two shipped profiles)."""
+    """One profile. Seed 000's invariants are required sections (module docstring); the optional sections
+    are seed 003's rules, left out where they do not apply (see the two shipped profiles)."""
 
     profile: str
     invariants: Invariants
     require_paper: bool = True
-    max_trades_per_day: int | None = Field(default=None, ge=2, le=5)  # seed 000: "capped low (2-5)"
-    drawdown_ladder: DrawdownLadder | None = None
-    loss_streak: LossStreak | None = None
-    eod: Eod = Eod()
-    global_limits: GlobalLimits | None = None
+    max_trades_per_day: int = Field(ge=MIN_TRADES_PER_DAY, le=MAX_TRADES_PER_DAY)
+    drawdown_ladder: DrawdownLadder  # the daily hard stop every profile has (% of NAV, bounded)
+    loss_streak: LossStreak
+    eod: Eod
+    global_limits: GlobalLimits | None = None  # a dollar daily stop on top of the ladder, never instead
     breakers: Breakers | None = None
     rate_limits: RateLimits | None = None
     strategies: dict[str, StrategyLimits] = Field(default_factory=dict)
     stop: FourDimensionalStop = FourDimensionalStop()
-
-    @model_validator(mode="after")
-    def _has_daily_hard_stop(self) -> Self:
-        if self.drawdown_ladder is None and self.global_limits is None:
-            raise ValueError(
-                "a profile needs a daily hard stop: give drawdown_ladder (% of NAV) or global_limits"
-                " (max_daily_loss in dollars)"
-            )
-        return self
 
     def stop_for(self, strategy_id: str) -> FourDimensionalStop:
         """The four-dimensional stop a strategy's packages are armed with."""
@@ -224,5 +256,7 @@ def load_policy(source: str | Path) -> RiskPolicy:
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
             message = "unknown key (a typo? unknown keys are refused, never ignored)"
+        elif first["type"] == "missing":
+            message = "required key missing (every profile must carry it; a risk limit never falls back to a default)"
         more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
         raise PolicyError(f"{path}: {key}: {message}{more}") from None

@@ -189,16 +189,8 @@ def _names(rules) -> set[str]:
     ("kernel", "dropped"),
     [
         (
-            MULTI,
-            {
-                "ladder_hard_stop",
-                "loss_streak_stop",
-                "max_trades_per_day",
-                "one_position_only",
-                "long_only",
-                "loss_streak_size_cut",
-                "soft_stop_size_cut",
-            },
+            MULTI,  # seed 000's ladder, streak guard and trade cap hold in every profile (issue 7)
+            {"one_position_only", "long_only"},
         ),
         (
             SINGLE,

@@ -13,6 +13,8 @@ import yaml
 
 from odte_nautilus.risk.policy import RISK_PROFILE_DIR, PolicyError, load_policy
 
+BACKTEST_CONFIG = RISK_PROFILE_DIR.parent / "backtest.yaml"  # what `odte backtest` runs by default
+
 
 def shipped(name: str) -> dict:
     return yaml.safe_load((RISK_PROFILE_DIR / f"{name}.yaml").read_text())
@@ -83,8 +85,8 @@ BAD = {
         "multi_strategy_paper",
         "invariants.no_naked_short",
         False,
-        "invariants",
-        "no_naked_short must be true",
+        "invariants.no_naked_short",
+        "must be true",
     ),
     "too many trades a day": (
         "single_position_0dte",
@@ -115,11 +117,142 @@ def test_bad_profile_is_refused_naming_file_and_key(
     assert why in message
 
 
-def test_a_profile_without_a_daily_hard_stop_is_refused(tmp_path: Path) -> None:
-    raw = shipped("multi_strategy_paper")
-    del raw["global_limits"]
-    with pytest.raises(PolicyError, match="needs a daily hard stop"):
+# --- seed 000's invariants: in every profile, within a sane band (issue 7, class 9) ------------------------
+
+PROFILES = ["single_position_0dte", "multi_strategy_paper"]
+
+REQUIRED = [
+    "max_trades_per_day",
+    "loss_streak",
+    "loss_streak.half_size_after",
+    "loss_streak.stop_after",
+    "drawdown_ladder",
+    "drawdown_ladder.soft_stop_pct",
+    "drawdown_ladder.hard_stop_pct",
+    "eod",
+    "eod.flatten_minutes_before_close",
+    "eod.force_cancel_all_before_eod_flatten",
+    "invariants.no_naked_short",
+    "invariants.forbid_add_to_loser",
+    "invariants.forbid_reverse_without_flat",
+]
+
+
+def _drop(raw: dict, dotted: str) -> dict:
+    *path, last = dotted.split(".")
+    node = raw
+    for key in path:
+        node = node[key]
+    del node[last]
+    return raw
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("dotted", REQUIRED)
+def test_a_profile_missing_a_seed_000_invariant_is_refused_naming_it(
+    tmp_path: Path, profile: str, dotted: str
+) -> None:
+    """No default stands in for a missing invariant: the key must be written in every profile."""
+    path = write(tmp_path, _drop(shipped(profile), dotted))
+    with pytest.raises(PolicyError) as refused:
+        load_policy(path)
+    assert str(refused.value).startswith(f"{path}: {dotted}: required key missing")
+
+
+OUT_OF_BAND = {
+    "no trade cap above 5": ("max_trades_per_day", 6, "less than or equal to 5"),
+    "trade cap below 2": ("max_trades_per_day", 1, "greater than or equal to 2"),
+    "hard stop at 100 % of NAV": ("drawdown_ladder.hard_stop_pct", 100, "less than or equal to 5"),
+    "hard stop just above 5 % of NAV": ("drawdown_ladder.hard_stop_pct", 5.01, "less than or equal to 5"),
+    "hard stop typed as a fraction": ("drawdown_ladder.hard_stop_pct", 0.02, "greater than or equal to 0.5"),
+    "soft stop cut that barely cuts": ("drawdown_ladder.soft_stop_size_factor", 0.9, "less than or equal to 0.5"),
+    "flatten one minute before the close": ("eod.flatten_minutes_before_close", 1, "greater than or equal to 10"),
+    "flatten two hours before the close": ("eod.flatten_minutes_before_close", 120, "less than or equal to 60"),
+    "cancel-first flatten switched off": ("eod.force_cancel_all_before_eod_flatten", False, "must be true"),
+    "streak stop that never fires": ("loss_streak.stop_after", 6, "less than or equal to 5"),
+    "streak stop after one loss with no halving before it": ("loss_streak.stop_after", 1, "greater than or equal to 2"),
+    "streak cut that barely cuts": ("loss_streak.size_factor", 0.75, "less than or equal to 0.5"),
+    "adding to a loser allowed": ("invariants.forbid_add_to_loser", False, "must be true"),
+    "reversing through flat allowed": ("invariants.forbid_reverse_without_flat", False, "must be true"),
+}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize(("dotted", "value", "why"), OUT_OF_BAND.values(), ids=OUT_OF_BAND.keys())
+def test_a_seed_000_invariant_out_of_its_band_is_refused(
+    tmp_path: Path, profile: str, dotted: str, value: object, why: str
+) -> None:
+    path = write(tmp_path, _set(shipped(profile), dotted, value))
+    with pytest.raises(PolicyError) as refused:
+        load_policy(path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: {dotted}: ") and why in message
+
+
+def test_the_streak_halves_before_it_stops(tmp_path: Path) -> None:
+    path = write(tmp_path, _set(shipped("multi_strategy_paper"), "loss_streak.half_size_after", 3))
+    with pytest.raises(PolicyError, match=r": loss_streak: half_size_after \(3\) must be below stop_after \(3\)"):
+        load_policy(path)
+
+
+EDGES = {
+    "trade cap 2": ("max_trades_per_day", 2),
+    "trade cap 5": ("max_trades_per_day", 5),
+    "hard stop 5 %": ("drawdown_ladder.hard_stop_pct", 5.0),
+    "hard stop 0.5 % (soft below it)": ("drawdown_ladder.soft_stop_pct", 0.25),
+    "flatten 10 minutes before": ("eod.flatten_minutes_before_close", 10),
+    "flatten 60 minutes before": ("eod.flatten_minutes_before_close", 60),
+    "streak stop after 5": ("loss_streak.stop_after", 5),
+}
+
+
+@pytest.mark.parametrize(("dotted", "value"), EDGES.values(), ids=EDGES.keys())
+def test_the_edges_of_each_band_are_accepted(tmp_path: Path, dotted: str, value: object) -> None:
+    raw = _set(shipped("single_position_0dte"), dotted, value)
+    if dotted == "drawdown_ladder.soft_stop_pct":
+        raw["drawdown_ladder"]["hard_stop_pct"] = 0.5
+    policy = load_policy(write(tmp_path, raw))
+    node = policy
+    for key in dotted.split("."):
+        node = getattr(node, key)
+    assert node == value
+
+
+def test_a_dollar_daily_loss_is_no_substitute_for_the_drawdown_ladder(tmp_path: Path) -> None:
+    """The ladder is the bounded daily hard stop; seed 003's dollar limit can only add to it."""
+    raw = _drop(shipped("multi_strategy_paper"), "drawdown_ladder")
+    assert raw["global_limits"]["max_daily_loss"] == 3_000
+    with pytest.raises(PolicyError, match=r": drawdown_ladder: required key missing"):
         load_policy(write(tmp_path, raw))
+
+
+def test_the_dollar_daily_loss_may_be_left_out_when_the_ladder_is_there(tmp_path: Path) -> None:
+    raw = _drop(shipped("multi_strategy_paper"), "global_limits")
+    assert load_policy(write(tmp_path, raw)).global_limits is None
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_shipped_profile_carries_seed_000s_invariants(profile: str) -> None:
+    policy = load_policy(profile)
+    assert 2 <= policy.max_trades_per_day <= 5
+    assert (policy.loss_streak.half_size_after, policy.loss_streak.stop_after) == (2, 3)
+    assert policy.drawdown_ladder.soft_stop_pct == 1.5 and policy.drawdown_ladder.hard_stop_pct <= 5
+    assert policy.eod.flatten_minutes_before_close == 15 and policy.eod.force_cancel_all_before_eod_flatten
+    inv = policy.invariants
+    assert inv.no_naked_short and inv.forbid_add_to_loser and inv.forbid_reverse_without_flat
+
+
+def test_the_paper_profile_caps_trades_above_its_strategies_planned_entries() -> None:
+    """Seed 000's cap, across both systems, never refuses an entry the strategies plan (2 each a day)."""
+    planned = sum(s["config"]["max_entries_per_day"] for s in yaml.safe_load(BACKTEST_CONFIG.read_text())["strategies"])
+    assert planned == 4 and load_policy("multi_strategy_paper").max_trades_per_day == 5
+
+
+def test_the_paper_profile_ladder_meets_seed_003s_dollar_stop_on_the_default_nav() -> None:
+    """On the backtest's NAV the ladder's hard stop is seed 003's $3,000: the two hard stops agree."""
+    nav = yaml.safe_load(BACKTEST_CONFIG.read_text())["starting_balance"]
+    policy = load_policy("multi_strategy_paper")
+    assert nav * policy.drawdown_ladder.hard_stop_pct / 100 == policy.global_limits.max_daily_loss == 3_000
 
 
 def test_every_problem_is_counted(tmp_path: Path) -> None:

@@ -36,6 +36,9 @@ SINGLE = load_policy("single_position_0dte")
 THETA = "ThetaHarvester-001"
 GAMMA = "GammaScalper-001"
 NOW = ny_ns(10, 0)
+# A NAV on which the multi profile's drawdown ladder (1.5 % / 3 % of NAV) sits far beyond seed 003's dollar
+# limits, so that a test of those limits sees them alone.
+FAR_NAV = 1_000_000.0
 
 
 def policy_with(profile: str, changes: dict[str, object]) -> RiskPolicy:
@@ -191,7 +194,7 @@ def test_global_breaker_flag_is_risk_off() -> None:
 
 @pytest.mark.parametrize(("pnl", "expected"), [(-2_999.99, Code.ALLOWED), (-3_000.0, Code.GLOBAL_BREAKER)])
 def test_global_breaker_at_the_daily_loss(pnl: float, expected: ReasonCode) -> None:
-    assert code(strangle(), state(realized_pnl=pnl)) is expected
+    assert code(strangle(), state(realized_pnl=pnl, nav=FAR_NAV)) is expected
 
 
 def test_global_breaker_counts_unrealized_losses_of_every_strategy() -> None:
@@ -232,13 +235,13 @@ def test_ladder_hard_stop_at_two_percent_of_nav(pnl: float, nav: float, expected
 @pytest.mark.parametrize(("pnl", "expected"), [(-2_999.99, Code.ALLOWED), (-3_000.0, Code.GLOBAL_DAILY_LOSS)])
 def test_global_max_daily_loss_without_breakers(pnl: float, expected: ReasonCode) -> None:
     policy = policy_with("multi_strategy_paper", {"breakers": None})
-    assert code(strangle(), state(realized_pnl=pnl), policy) is expected
+    assert code(strangle(), state(realized_pnl=pnl, nav=FAR_NAV), policy) is expected
 
 
 @pytest.mark.parametrize(("pnl", "expected"), [(-1_999.99, Code.ALLOWED), (-2_000.0, Code.STRATEGY_DAILY_LOSS)])
 def test_strategy_max_daily_loss(pnl: float, expected: ReasonCode) -> None:
     policy = policy_with("multi_strategy_paper", {"breakers": None})
-    st = state(realized_pnl=pnl, strategy_realized_pnl={THETA: pnl})
+    st = state(realized_pnl=pnl, strategy_realized_pnl={THETA: pnl}, nav=FAR_NAV)
     assert code(fly(), st, policy) is expected
 
 
