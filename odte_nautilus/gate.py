@@ -132,13 +132,15 @@ class EngineGate:
         if leaves <= 0:
             return None  # nothing left to fill: a modify down to the filled quantity trades nothing
         price = command.price.as_double() if command.price is not None else None
-        reason, intent = self._decide(order, leaves, price)
+        reason, intent = self._decide(order, leaves, price, replaces_package=True)
         if reason is None:
             self.exposure.approve(order.client_order_id.value, intent.kind)
             self._track_pending(order, intent)
         return reason
 
-    def _decide(self, order: Order, quantity: int, price: float | None) -> tuple[str | None, Intent | None]:
+    def _decide(
+        self, order: Order, quantity: int, price: float | None, replaces_package: bool = False
+    ) -> tuple[str | None, Intent | None]:
         cid = order.client_order_id.value
         try:
             intent = self._intent(order, quantity, price)
@@ -148,11 +150,12 @@ class EngineGate:
             return f"{ReasonCode.MALFORMED_ORDER.value}: {exc}", None
         snapshot = self.exposure.snapshot()
         self.foreign.refresh_marks()
-        working = self.exposure.working_without(cid)
-        state = self.book.state(intent.ts_ns, snapshot.account, snapshot.strategies, working)
+        without = (intent.strategy_id, intent.package_id) if replaces_package else None
+        state = self.book.state(intent.ts_ns, snapshot.account, snapshot.strategies, self.exposure.working_without(cid), without)
         if state.kill_switch and not self._kill_seen:
             self.cancel_working_entries(intent.ts_ns)  # engaged from outside this process (the CLI, the API)
-            state = self.book.state(intent.ts_ns, snapshot.account, snapshot.strategies, self.exposure.working_without(cid))
+            working = self.exposure.working_without(cid)
+            state = self.book.state(intent.ts_ns, snapshot.account, snapshot.strategies, working, without)
         self._kill_seen = state.kill_switch
         decision = self.book.check(intent, state, source="gate")
         if not decision.allowed:

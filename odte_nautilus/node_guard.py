@@ -10,9 +10,10 @@ every session's flatten time for the whole node (seed 000: force_cancel_all_befo
 2. every working order of every strategy that keeps no package ledger of its own is cancelled;
 3. every few seconds until the close, each such strategy's positions in contracts that expire today are
    closed at market - short legs first, long legs only once no short of their group is left or being
-   bought back, so no short is ever left uncovered on the way (the gate would refuse it anyway);
-4. from ``backstop_minutes`` after the flatten, the same sweep covers the odte strategies too, should any
-   package of theirs still be open.
+   bought back, so no short is ever left uncovered on the way (the gate would refuse it anyway).
+
+The odte strategies are left to their own flatten: it closes packages as packages and never offers a
+package for a tick when its legs have no bid (what cannot be sold is cash-settled at 16:00 instead).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from odte_nautilus.gate import EngineGate
 from odte_nautilus.orders import package_tags
 from odte_nautilus.risk.model import ExitKind, SessionWindow
 from odte_nautilus.risk.session import trading_date
-from odte_nautilus.risk.rate_limits import MINUTE_NS, NS_PER_SECOND
+from odte_nautilus.risk.rate_limits import NS_PER_SECOND
 
 FLATTEN_ALERT = "odte-node-flatten"
 SWEEP_TIMER = "odte-node-sweep"
@@ -34,12 +35,12 @@ SWEEP_EVERY_S = 10
 
 
 class NodeGuard(Actor):
-    def __init__(self, gate: EngineGate, backstop_minutes: int = 5) -> None:
+    def __init__(self, gate: EngineGate) -> None:
         super().__init__(ActorConfig(component_id="OdteNodeGuard"))
         self._gate = gate
         self._book = gate.book
-        self._backstop_ns = backstop_minutes * MINUTE_NS
-        self._session: SessionWindow | None = None
+        self._next: SessionWindow | None = None  # the session whose flatten alert is set
+        self._today: SessionWindow | None = None  # the session being flattened (swept until its close)
 
     def on_start(self) -> None:
         self._schedule(self.clock.timestamp_ns())
@@ -51,7 +52,7 @@ class NodeGuard(Actor):
         for offset in range(10):  # the longest market closure is a few days
             session = self._book.calendar.session_window(day + timedelta(days=offset), flatten_minutes)
             if session is not None and session.flatten_ns >= after_ns:
-                self._session = session
+                self._next = session
                 self.clock.set_time_alert_ns(FLATTEN_ALERT, session.flatten_ns, self._on_flatten, allow_past=True)
                 return
 
@@ -61,8 +62,8 @@ class NodeGuard(Actor):
         for order in self._gate.exposure.snapshot().working:
             if order.strategy_id not in self._gate.self_reporting:
                 self._cancel(order.order_id)
+        session = self._today = self._next
         self._sweep(None)
-        session = self._session
         if session is not None and SWEEP_TIMER not in self.clock.timer_names:
             self.clock.set_timer_ns(
                 SWEEP_TIMER, SWEEP_EVERY_S * NS_PER_SECOND, now, session.close_ns, self._sweep, allow_past=True
@@ -71,20 +72,16 @@ class NodeGuard(Actor):
 
     def _sweep(self, event) -> None:
         """One round: close what expires today, shorts before longs, one order per position at a time."""
-        session = self._session
+        session = self._today
         if session is None:
             return
-        now = self.clock.timestamp_ns()
-        backstop = now >= session.flatten_ns + self._backstop_ns
         strategies = self._gate.strategies()
         snapshot = self._gate.exposure.snapshot()
         busy = {w.strategy_id for w in snapshot.working}
         for strategy_id, held in snapshot.strategies.items():
             strategy = strategies.get(strategy_id)
-            if strategy is None or strategy_id in busy:
-                continue  # an order of it is still working: the next round sees what it did
-            if strategy_id in self._gate.self_reporting and not backstop:
-                continue
+            if strategy is None or strategy_id in busy or strategy_id in self._gate.self_reporting:
+                continue  # not ours to close, or an order of it is still working: the next round sees it
             expiring = {iid: h for iid, h in held.items() if trading_date(h.contract.expiry_ns) == session.trading_date}
             shorts = {iid for iid, h in expiring.items() if h.quantity < 0}
             short_groups = {_group(expiring[iid]) for iid in shorts}

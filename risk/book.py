@@ -62,14 +62,19 @@ class RiskBook:
         holdings: dict[str, Holding] | None = None,
         strategy_holdings: dict[str, dict[str, Holding]] | None = None,
         working: tuple[WorkingOrder, ...] = (),
+        without: tuple[str, str] | None = None,
     ) -> RiskState:
         """The kernel's view at ``now_ns``; ``holdings`` default to what the tracked packages imply.
 
         On a node the engine gate passes the engine's own books: the account's holdings, each strategy's,
-        and every order that may still fill (``odte_nautilus.node_exposure``).
+        and every order that may still fill (``odte_nautilus.node_exposure``). ``without`` leaves out one
+        (strategy, package): the package a modify is re-checked for, which the modified order replaces.
         """
         day = self.calendar.trading_date(now_ns)
-        packages = tuple(self.packages.values())
+        if without is not None and without in self.packages:
+            packages = tuple(view for key, view in self.packages.items() if key != without)
+        else:
+            packages = tuple(self.packages.values())
         return RiskState(
             now_ns=now_ns,
             session=self.calendar.session_window(day, self.policy.eod.flatten_minutes_before_close),

@@ -575,10 +575,6 @@ def exposure_of(state: RiskState, strategy_id: str | None) -> ScopeExposure:
     return found  # type: ignore[return-value]
 
 
-def _own_scope(c: CheckContext) -> ScopeExposure:
-    return exposure_of(c.state, None if c.state.strategy_holdings is None else c.intent.strategy_id)
-
-
 def _cover_refusal(c: CheckContext, scope: ScopeExposure) -> Decision | None:
     is_entry, quantity, worst = c.is_entry, c.quantity, scope.cover
     if c.shape.self_covered and not (is_entry and scope.uncovered):
@@ -620,26 +616,17 @@ def _uncovered(c: CheckContext, group: CoverGroup, net: int) -> Decision:
 
 
 def forbid_reverse_without_flat(c: CheckContext) -> Decision | None:
-    """Seed 000's forbid_reverse_without_flat, for entries and exits, on the sender's own book.
+    """Seed 000's forbid_reverse_without_flat, for entries and exits, per strategy and per account.
 
     No leg may carry a holding through zero to the other side (long 1, sell 2) - whichever of the
-    strategy's working orders fill, in whatever order: an exit that overshoots is as wrong as an entry that
-    does. An entry is also refused while the same strategy holds the opposite premium direction on the
+    working orders fill, in whatever order: an exit that overshoots is as wrong as an entry that does. The
+    account is checked too, because that is the position the broker sees. An entry is also refused while the same strategy holds the opposite premium direction on the
     symbol (a long strangle beside its own short-premium fly).
     """
-    scope, quantity = _own_scope(c), c.quantity
-    if scope.reach:
-        for iid, ratio in c.shape.net:
-            low, high = scope.reach.get(iid, (0, 0))
-            change = ratio * quantity
-            low, high = (low + change, high) if change < 0 else (low, high + change)
-            if low < 0 < high:
-                held = scope.held.get(iid)
-                return Decision.refuse(
-                    Code.FORBID_REVERSE_WITHOUT_FLAT,
-                    f"{change:+d} {iid} with the holding {held.quantity if held else 0:+d} and the working orders"
-                    f" could leave it anywhere from {low:+d} to {high:+d}: flatten before reversing",
-                )
+    for scope in _cover_scopes(c):
+        refusal = _reversal(c, scope)
+        if refusal is not None:
+            return refusal
     if not c.is_entry:
         return None
     mine = c.shape.long_premium
@@ -650,6 +637,24 @@ def forbid_reverse_without_flat(c: CheckContext) -> Decision | None:
             f"{c.intent.strategy_id} holds {_premium(p.is_long_premium)} package {p.package_id} on {p.symbol};"
             f" this entry is {_premium(mine)}: flatten before reversing",
         )
+    return None
+
+
+def _reversal(c: CheckContext, scope: ScopeExposure) -> Decision | None:
+    if not scope.reach:
+        return None
+    quantity = c.quantity
+    for iid, ratio in c.shape.net:
+        low, high = scope.reach.get(iid, (0, 0))
+        change = ratio * quantity
+        low, high = (low + change, high) if change < 0 else (low, high + change)
+        if low < 0 < high:
+            held = scope.held.get(iid)
+            return Decision.refuse(
+                Code.FORBID_REVERSE_WITHOUT_FLAT,
+                f"{change:+d} {iid} with the holding {held.quantity if held else 0:+d} and the working orders"
+                f" could leave it anywhere from {low:+d} to {high:+d}: flatten before reversing",
+            )
     return None
 
 
