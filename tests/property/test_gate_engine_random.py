@@ -1,0 +1,188 @@
+"""Random order flows from several strategies through a real engine with the node attached.
+
+Hypothesis writes the script: three plain Nautilus strategies (two listed in the risk profile, one not)
+send entries, exits, resting orders, modifies, cancels (some racing their own fills), order lists,
+``close_all_positions``, commands straight to the execution engine, and somebody engages the kill switch.
+After every fill and at every quiet moment (each minute's first quote), the engine's own positions and
+working orders are checked:
+
+- no naked short, per strategy and per account, at any quiet moment;
+- no fill carries a strategy's or the account's holding through zero;
+- after the kill switch, no order sent after it opens or adds to a position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from nautilus_trader.common.actor import Actor
+from nautilus_trader.config import ActorConfig
+from nautilus_trader.core.uuid import UUID4
+from nautilus_trader.execution.messages import SubmitOrder
+from nautilus_trader.model.enums import OrderSide
+from nautilus_trader.model.events import OrderFilled
+from nautilus_trader.model.objects import Price, Quantity
+
+from tests.integration.test_gate_adversarial import BOOK, C, CW, FLY, GAMMA, LOWER, MANUAL, P, PW, STRADDLE, THETA, THETA_2
+from tests.integration.test_gate_adversarial import Hostile, Node, quotes
+
+LEGS = [C, P, CW, PW]
+STRATEGIES = [THETA, THETA_2, GAMMA, MANUAL]
+
+
+def _limit(s, instrument, side, qty, price):
+    return s.order_factory.limit(instrument.id, side, Quantity.from_int(qty), Price(price, 2))
+
+
+def _touch(instrument, side) -> float:
+    bid, ask = BOOK[instrument]
+    return ask if side == OrderSide.BUY else bid
+
+
+ACTIONS = {
+    "fly_entry": lambda s, a: s.submit_order(_limit(s, FLY, OrderSide.BUY, a.qty, -11.8)),
+    "fly_rest": lambda s, a: s.submit_order(_limit(s, FLY, OrderSide.BUY, a.qty, -20.0)),
+    "fly_exit": lambda s, a: s.submit_order(_limit(s, FLY, OrderSide.SELL, a.qty, -12.4)),
+    "fly_exit_rest": lambda s, a: s.submit_order(_limit(s, FLY, OrderSide.SELL, a.qty, -5.0)),
+    "straddle_sell": lambda s, a: s.submit_order(_limit(s, STRADDLE, OrderSide.SELL, a.qty, 20.0)),
+    "leg": lambda s, a: s.submit_order(_limit(s, a.leg, a.side, a.qty, _touch(a.leg, a.side))),
+    "leg_rest": lambda s, a: s.submit_order(_limit(s, a.leg, a.side, a.qty, 0.05 if a.side == OrderSide.BUY else 50.0)),
+    "modify_qty": lambda s, a: _on_last(s, lambda o: s.modify_order(o, Quantity.from_int(int(o.quantity) + a.qty))),
+    "modify_price": lambda s, a: _on_last(s, lambda o: s.modify_order(o, price=_marketable(o))),
+    "cancel": lambda s, a: _on_last(s, s.cancel_order),
+    "fill_then_cancel": lambda s, a: _fill_then_cancel(s, a),
+    "list": lambda s, a: s.submit_order_list(
+        s.order_factory.create_list([_limit(s, FLY, a.side, 1, -11.8 if a.side == OrderSide.BUY else -12.4) for _ in range(2)])
+    ),
+    "close_all": lambda s, a: s.close_all_positions(a.leg.id),
+    "straight_to_exec": lambda s, a: _straight(s, _limit(s, a.leg, a.side, a.qty, _touch(a.leg, a.side))),
+}
+
+
+def _on_last(s, act) -> None:
+    working = [o for o in s.cache.orders_open(strategy_id=s.id)]
+    if working:
+        act(working[-1])
+
+
+def _marketable(order) -> Price:
+    if order.instrument_id == FLY.id:
+        return Price(-11.8 if order.side == OrderSide.BUY else -12.4, 2)
+    instrument = next(i for i in LEGS if i.id == order.instrument_id)
+    return Price(_touch(instrument, order.side), 2)
+
+
+def _fill_then_cancel(s, a) -> None:
+    order = _limit(s, a.leg, a.side, a.qty, _touch(a.leg, a.side))
+    s.submit_order(order)
+    s.cancel_order(order)  # races its own fill
+
+
+def _straight(s, order) -> None:
+    s.cache.add_order(order)
+    s.msgbus.send("ExecEngine.execute", SubmitOrder(s.trader_id, s.id, order, UUID4(), s.clock.timestamp_ns()))
+
+
+@dataclass(frozen=True)
+class Action:
+    minute: int
+    strategy: int
+    name: str
+    qty: int
+    leg: object
+    side: OrderSide
+
+
+actions = st.builds(
+    Action,
+    minute=st.integers(1, 9),
+    strategy=st.integers(0, len(STRATEGIES) - 1),
+    name=st.sampled_from([*ACTIONS, "kill"]),
+    qty=st.integers(1, 2),
+    leg=st.sampled_from(LEGS),
+    side=st.sampled_from([OrderSide.BUY, OrderSide.SELL]),
+)
+
+
+@dataclass
+class Watcher:
+    """Checks the engine's own books after every fill and at every quiet moment."""
+
+    node: Node
+    violations: list[str] = field(default_factory=list)
+    kill_ns: int | None = None
+    net: dict = field(default_factory=dict)  # (strategy or None, instrument) -> contracts
+
+    def on_fill(self, fill: OrderFilled) -> None:
+        if fill.instrument_id == FLY.id or fill.instrument_id == STRADDLE.id:
+            return  # a package fill: its legs follow as leg fills
+        change = int(fill.last_qty) * (1 if fill.order_side == OrderSide.BUY else -1)
+        for book in (fill.strategy_id.value, None):
+            key = (book, fill.instrument_id.value)
+            before = self.net.get(key, 0)
+            after = self.net[key] = before + change
+            if before * after < 0:
+                self.violations.append(f"{fill.ts_event}: {book or 'account'} {key[1]} {before:+d} -> {after:+d}")
+            if book and self.kill_ns is not None and abs(after) > abs(before) and self._sent_after_kill(fill):
+                self.violations.append(f"{fill.ts_event}: {book} added {change:+d} {key[1]} after the kill switch")
+
+    def _sent_after_kill(self, fill: OrderFilled) -> bool:
+        cid = fill.client_order_id.value.split("-LEG-")[0]
+        order = self.node.engine.cache.order(type(fill.client_order_id)(cid))
+        return order is not None and order.ts_init > self.kill_ns
+
+    def quiet(self, now_ns: int) -> None:
+        exposure = self.node.runtime.gate.exposure
+        exposure.invalidate()
+        snapshot = exposure.snapshot()
+        for name, book in [("account", snapshot.account), *snapshot.strategies.items()]:
+            cover: dict = {}
+            for h in book.values():
+                group = (h.contract.underlying, h.contract.right)
+                cover[group] = cover.get(group, 0) + h.quantity
+            for group, net in cover.items():
+                if net < 0:
+                    self.violations.append(f"{now_ns}: {name} has {-net} naked short {group}")
+
+
+class WatcherActor(Actor):
+    def __init__(self, watcher: Watcher) -> None:
+        super().__init__(ActorConfig(component_id="Watcher"))
+        self.watcher = watcher
+
+    def on_start(self) -> None:
+        self.subscribe_quote_ticks(C.id)
+        self.msgbus.subscribe("events.order.*", self._on_order_event)
+
+    def _on_order_event(self, event) -> None:
+        if isinstance(event, OrderFilled):
+            self.watcher.on_fill(event)
+
+    def on_quote_tick(self, tick) -> None:
+        self.watcher.quiet(tick.ts_event)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(script=st.lists(actions, min_size=1, max_size=14))
+def test_no_order_flow_breaks_an_invariant_in_the_engine(tmp_path_factory, script):
+    node = Node(tmp_path_factory.mktemp("flow"))
+    watcher = Watcher(node)
+
+    def kill(s):
+        watcher.kill_ns = s.clock.timestamp_ns()
+        node.book.kill(by="property", reason="random", now_ns=watcher.kill_ns)
+
+    plans: list[dict] = [{} for _ in STRATEGIES]
+    for action in script:
+        act = kill if action.name == "kill" else (lambda s, a=action: ACTIONS[a.name](s, a))
+        previous = plans[action.strategy].get(action.minute)
+        plans[action.strategy][action.minute] = act if previous is None else (lambda s, p=previous, n=act: (p(s), n(s)))
+    strategies = [Hostile(plan, strategy_id=sid) for plan, sid in zip(plans, STRATEGIES, strict=True)]
+    node.engine.add_actor(WatcherActor(watcher))
+    try:
+        node.run(strategies, quotes(5) + quotes(6, LOWER, start=(10, 5)))
+    finally:
+        node.close()
+    assert watcher.violations == []
