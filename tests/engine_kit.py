@@ -90,7 +90,8 @@ class Scripted(Strategy):
         script: dict[int, Callable[["Scripted"], None]],
         strategy_id: str = "ThetaHarvester-001",
     ) -> None:
-        super().__init__(ScriptedConfig(strategy_id=strategy_id))
+        name, tag = strategy_id.rsplit("-", 1)  # Nautilus builds the id from a name and an order id tag
+        super().__init__(ScriptedConfig(strategy_id=name, order_id_tag=tag))
         self.trigger = trigger
         self.script = script
         self.quotes_seen = 0

@@ -40,7 +40,8 @@ BOOK = {
     STRANGLE: (4.0, 4.2),
 }
 LOWER = {**BOOK, C: (5.0, 5.2), P: (5.0, 5.2), STRADDLE: (10.0, 10.4), FLY: (-2.4, -1.8)}
-THETA, THETA_2, GAMMA, MANUAL = "ThetaHarvester-001", "ThetaHarvester-002", "GammaScalper-001", "Manual-001"
+# Distinct order id tags: Nautilus refuses two strategies with the same tag on one node.
+THETA, THETA_2, GAMMA, MANUAL = "ThetaHarvester-001", "ThetaHarvester-002", "GammaScalper-003", "Manual-004"
 
 
 class Hostile(Scripted):
