@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: backtest test bench demo lock clean
+.PHONY: backtest test bench mutate demo lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+# Mutation run over the gate and the safety rules (issue 7): kill rate and survivors, also in runs/mutation/.
+# Sample or narrow it with ARGS, e.g. make mutate ARGS="risk/rules.py --limit 60".
+mutate: $(STAMP)
+	$(BIN)/python tests/mutation/run.py --jobs 2 $(ARGS)
 
 # Re-pin the exact dependency set after changing pyproject.toml dependencies.
 lock: $(STAMP)
