@@ -1,4 +1,4 @@
-"""The kernel where every order reaches an execution client (DESIGN decision 3; docs/architecture.md).
+"""The kernel where every order reaches an execution client (docs/decisions/0001-gate-at-the-last-hop.md).
 
 The gate takes over the two message-bus endpoints an order can reach a venue through: ``ExecEngine.execute``
 (the last hop before the execution clients: Nautilus's RiskEngine forwards there after its own rate and
@@ -66,7 +66,8 @@ class EngineGate:
     def install(self) -> EngineGate:
         kernel, bus = self._kernel, self._msgbus
         self._forward[EXEC_ENDPOINT] = take_over_endpoint(bus, EXEC_ENDPOINT, kernel.exec_engine.execute, self.execute)
-        self._forward[EMULATOR_ENDPOINT] = take_over_endpoint(bus, EMULATOR_ENDPOINT, kernel.emulator.execute, self.emulate)
+        emulator = kernel.emulator.execute
+        self._forward[EMULATOR_ENDPOINT] = take_over_endpoint(bus, EMULATOR_ENDPOINT, emulator, self.emulate)
         self.book.on_kill(self.cancel_working_entries)
         return self
 
@@ -151,7 +152,8 @@ class EngineGate:
         snapshot = self.exposure.snapshot()
         self.foreign.refresh_marks()
         without = (intent.strategy_id, intent.package_id) if replaces_package else None
-        state = self.book.state(intent.ts_ns, snapshot.account, snapshot.strategies, self.exposure.working_without(cid), without)
+        working = self.exposure.working_without(cid)
+        state = self.book.state(intent.ts_ns, snapshot.account, snapshot.strategies, working, without)
         if state.kill_switch and not self._kill_seen:
             self.cancel_working_entries(intent.ts_ns)  # engaged from outside this process (the CLI, the API)
             working = self.exposure.working_without(cid)

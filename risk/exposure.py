@@ -3,7 +3,8 @@
 A gate that checks an order against *filled* positions only is blind to the orders already in flight: two
 exits sent in one callback, a resting exit that fills after a second one, a modify that raises an order a
 lot at a time, an order list of two exits each fine alone. Each of those left a naked short or a reversal
-through flat (docs/decisions/0007-worst-case-gate.md). So every decision reads the book as it could become:
+through flat (docs/decisions/0002-worst-case-not-filled-positions.md). So every decision reads the book as
+it could become:
 
 - **coverage** (no naked short): every working order fills on the side that removes cover and never on
   the side that adds it, so per (underlying, expiry, right) the worst net is the held net plus the

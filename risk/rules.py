@@ -620,8 +620,9 @@ def forbid_reverse_without_flat(c: CheckContext) -> Decision | None:
 
     No leg may carry a holding through zero to the other side (long 1, sell 2) - whichever of the
     working orders fill, in whatever order: an exit that overshoots is as wrong as an entry that does. The
-    account is checked too, because that is the position the broker sees. An entry is also refused while the same strategy holds the opposite premium direction on the
-    symbol (a long strangle beside its own short-premium fly).
+    account is checked too, because that is the position the broker sees. An entry is also refused while
+    the same strategy holds the opposite premium direction on the symbol (a long strangle beside its own
+    short-premium fly).
     """
     for scope in _cover_scopes(c):
         refusal = _reversal(c, scope)
