@@ -41,10 +41,18 @@ from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[2]
 
+GATE_TESTS = ["tests/integration/test_engine_gate.py", "tests/integration/test_gate*.py", "tests/contract/*.py",
+              "tests/integration/test_risk_events.py"]
+
 # target file -> the pytest selection that covers it (globs; fastest first, since -x stops at the first failure)
 DEFAULT_TABLE = {
-    "risk/rules.py": ["tests/unit/test_rules_entry.py", "tests/unit/test_rules_exit.py", "tests/unit/test_kernel.py"],
-    "odte_nautilus/gate.py": ["tests/integration/test_engine_gate.py", "tests/integration/test_gate*.py"],
+    "risk/rules.py": ["tests/unit/test_rules_entry.py", "tests/unit/test_rules_exit.py", "tests/unit/test_kernel.py",
+                      "tests/unit/test_rules_worst_case.py"],
+    "risk/exposure.py": ["tests/unit/test_rules_worst_case.py", "tests/property/test_exposure_properties.py"],
+    "odte_nautilus/gate.py": GATE_TESTS,
+    "odte_nautilus/node_exposure.py": GATE_TESTS,
+    "odte_nautilus/node_books.py": GATE_TESTS,
+    "odte_nautilus/node_guard.py": GATE_TESTS,
     "risk/ladder.py": ["tests/unit/test_ladder.py", "tests/unit/test_rules_entry.py", "tests/unit/test_book.py",
                        "tests/property/test_risk_system_stateful.py"],
     "risk/stops.py": ["tests/unit/test_stops.py", "tests/integration/test_strategy_stops.py"],
