@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_kernel.py", "bench_stops.py", "bench_catalog_write.py", "bench_backtest.py"]
+SCRIPTS = ["bench_kernel.py", "bench_gate.py", "bench_stops.py", "bench_catalog_write.py", "bench_backtest.py"]
 
 if __name__ == "__main__":
     failed = []
