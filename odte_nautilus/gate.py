@@ -61,7 +61,6 @@ class EngineGate:
         self._counted: set[str] = set()  # entries already recorded (an emulated order is checked twice)
         self._kill_seen = False
         self._forward: dict[str, Callable] = {}
-        self.denied = 0
 
     def install(self) -> EngineGate:
         kernel, bus = self._kernel, self._msgbus
@@ -87,7 +86,6 @@ class EngineGate:
         elif isinstance(command, ModifyOrder):
             reason = self._modify_refusal(command)
             if reason is not None:
-                self.denied += 1
                 reject_modify(self._risk, self._cache.order(command.client_order_id), reason)
                 return
         else:
@@ -95,7 +93,6 @@ class EngineGate:
         if reason is None:
             forward(command)
         else:
-            self.denied += 1
             deny(self._risk, self._msgbus, self._clock, command, reason)
 
     # -- decisions ------------------------------------------------------------------------------------

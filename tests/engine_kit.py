@@ -71,9 +71,9 @@ def engine(*instruments, balance: float = 1_000_000) -> BacktestEngine:
     return eng
 
 
-def minute_quotes(book: dict, minutes: range, start=(10, 0)) -> list[QuoteTick]:
+def minute_quotes(book: dict, minutes: range, start=(10, 0), day: date = DAY) -> list[QuoteTick]:
     """The same two-sided quote for each instrument of ``book`` ({instrument: (bid, ask)}) every minute."""
-    t0 = ny_ns(*start)
+    t0 = ny_ns(*start, day=day)
     return [quote(inst, b, a, t0 + m * 60_000_000_000) for m in minutes for inst, (b, a) in book.items()]
 
 

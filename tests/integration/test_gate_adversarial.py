@@ -9,12 +9,15 @@ for it; each failed on the gate that checked filled positions only.
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
+from nautilus_trader.common.factories import OrderFactory
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.examples.algorithms.twap import TWAPExecAlgorithm
 from nautilus_trader.execution.messages import SubmitOrder
 from nautilus_trader.model.enums import OrderSide, OrderStatus, TriggerType
-from nautilus_trader.model.identifiers import ExecAlgorithmId, TraderId
+from nautilus_trader.model.identifiers import ExecAlgorithmId, StrategyId, TraderId
 from nautilus_trader.model.objects import Price, Quantity
 
 from odte_nautilus.orders import package_tags
@@ -47,8 +50,8 @@ THETA, THETA_2, GAMMA, MANUAL = "ThetaHarvester-001", "ThetaHarvester-002", "Gam
 class Hostile(Scripted):
     """A plain Nautilus strategy that records every refusal it receives."""
 
-    def __init__(self, script: dict, strategy_id: str = THETA) -> None:
-        super().__init__(C.id, script, strategy_id=strategy_id)
+    def __init__(self, script: dict, strategy_id: str = THETA, trigger=None) -> None:
+        super().__init__((trigger or C).id, script, strategy_id=strategy_id)
         self.modify_rejected: list = []
 
     def on_order_modify_rejected(self, event) -> None:
@@ -435,6 +438,7 @@ def test_the_eod_flatten_reaches_strategies_that_keep_no_ledger(node):
     assert n.positions() == {}  # closed from 15:45, whoever opened it
     assert n.engine.cache.order(sent["resting"].client_order_id).status == OrderStatus.CANCELED
     assert other.codes() == ["EOD_FLATTEN_WINDOW"]
+    assert n.book.state(ny_ns(15, 50)).day_locked  # and the day is locked, for good
     closes = [f for f in fly.filled if f.ts_event >= ny_ns(15, 45) and "-LEG-" not in f.client_order_id.value]
     sides = [f.order_side for f in closes]
     assert sides == [OrderSide.BUY, OrderSide.BUY, OrderSide.SELL, OrderSide.SELL]  # shorts first: never naked
@@ -498,3 +502,69 @@ def test_an_unlisted_strategy_may_close_but_never_open(node):
     s = Hostile({1: lambda s: s.limit(STRANGLE, OrderSide.BUY, 1, 4.2)}, strategy_id=MANUAL)
     n.run([s], quotes())
     assert s.codes() == ["UNKNOWN_STRATEGY"]
+
+
+def test_the_node_flattens_again_on_the_next_session(node):
+    """The guard sets its alert anew for every session, not only the first."""
+    monday = date(2024, 3, 18)
+    n = node()
+    legs = {option(r, k, monday): (b, a) for (r, k), (b, a) in {("C", 5100): (10.0, 10.2), ("P", 5100): (10.0, 10.2), ("C", 5120): (2.0, 2.1), ("P", 5080): (2.0, 2.1)}.items()}
+    fly = spread([(option("C", 5100, monday), -1), (option("P", 5100, monday), -1), (option("C", 5120, monday), 1), (option("P", 5080, monday), 1)])
+    for instrument in (*legs, fly):
+        n.engine.add_instrument(instrument)
+    book = {**legs, fly: (-12.4, -11.8)}
+    trigger = option("C", 5100, monday)
+    s = Hostile({1: lambda s: s.limit(fly, OrderSide.BUY, 1, -11.8)}, trigger=trigger)
+    n.run([s], quotes(3, start=(10, 0)) + minute_quotes(book, range(30), start=(15, 29), day=monday))
+    assert n.positions() == {}
+
+
+def test_a_denied_order_list_leaves_no_phantom_package(node):
+    n = node()
+
+    def fly_and_naked_call(s):
+        orders = [
+            s.order_factory.limit(FLY.id, OrderSide.BUY, Quantity.from_int(1), Price(-11.8, 2)),
+            s.order_factory.limit(C.id, OrderSide.SELL, Quantity.from_int(1), Price(10.0, 2)),
+        ]
+        s.submit_order_list(s.order_factory.create_list(orders))
+
+    s = Hostile({1: fly_and_naked_call, 2: enter_fly})
+    n.run([s], quotes())
+    assert len(s.denied) == 2
+    assert n.positions() == FLY_HELD  # the list's fly was forgotten: the second one is no duplicate
+
+
+def test_another_strategys_working_buy_back_does_not_make_an_exit_an_entry(node):
+    n = node()
+    holder = Hostile({1: enter_fly, 3: kill(n), 4: exit_fly})
+    bidder = Hostile({2: lambda s: s.limit(C, OrderSide.BUY, 1, 0.05)}, strategy_id=THETA_2)  # rests
+    n.run([holder, bidder], quotes())
+    assert holder.denied == [] and n.positions(THETA) == {}
+
+
+def test_the_kill_switch_cancels_a_working_entry_of_a_strategy_not_on_the_node(node):
+    n = node()
+    sent = {}
+
+    def stranger_rests(s):
+        factory = OrderFactory(s.trader_id, StrategyId("ThetaHarvester-007"), s.clock)
+        order = factory.limit(FLY.id, OrderSide.BUY, Quantity.from_int(1), Price(-20.0, 2))
+        s.cache.add_order(order)
+        s.msgbus.send("RiskEngine.execute", SubmitOrder(s.trader_id, order.strategy_id, order, UUID4(), s.clock.timestamp_ns()))
+        sent["order"] = order
+
+    n.run([Hostile({1: stranger_rests, 2: kill(n)})], quotes())
+    assert n.engine.cache.order(sent["order"].client_order_id).status == OrderStatus.CANCELED
+
+
+def test_a_cancelled_manual_entry_leaves_no_phantom_package(node):
+    n = node()
+    sent = {}
+
+    def rest(s):
+        sent["order"] = s.limit(STRANGLE, OrderSide.BUY, 1, 0.05)
+
+    s = Hostile({1: rest, 2: lambda s: s.cancel_order(sent["order"]), 3: lambda s: s.limit(STRANGLE, OrderSide.BUY, 1, 4.2)}, strategy_id=GAMMA)
+    n.run([s], quotes())
+    assert s.denied == [] and n.positions() == {CW.id.symbol.value: 1.0, PW.id.symbol.value: 1.0}

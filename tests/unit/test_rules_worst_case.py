@@ -142,3 +142,40 @@ def test_one_position_only_counts_a_working_order_as_a_position():
 )
 def test_derive_kind(changes, book, working, kind):
     assert derive_kind(changes.items(), book, working) is kind
+
+
+# -- edges the mutation run found untested ------------------------------------------------------------------
+
+
+def test_a_strategys_book_holds_only_its_own_working_orders():
+    c5130 = contract("C", 5130)
+    world = state(**books(a=held((C, -1), (CW, 1)), b=held((c5130, 1))), working=(order(B, (c5130, -1), kind=IntentKind.EXIT),))
+    assert MULTI.check(long_put(A), world).allowed  # b's working sell touches neither a's book nor the account's cover
+
+
+def test_an_exit_that_leaves_a_group_exactly_covered_is_allowed():
+    world = state(**books(a=held((C, -1), (CW, 1), (contract("C", 5130), 1))))
+    sell_spare = replace(entry((Leg(contract("C", 5130), -1),), strategy=A, price=-1.0), kind=IntentKind.EXIT)
+    assert MULTI.check(sell_spare, world).allowed
+
+
+def test_an_exit_in_another_group_is_not_trapped_by_an_uncovered_short():
+    """A partial fill left a short call uncovered; closing an unrelated long put must still go out."""
+    world = state(**books(a=held((C, -1), (P, 1))))
+    sell_put = replace(entry((Leg(P, -1),), strategy=A, price=-5.0), kind=IntentKind.EXIT)
+    assert MULTI.check(sell_put, world).allowed
+
+
+def test_a_new_package_on_other_strikes_is_no_reversal():
+    world = state(**books(a=held((C, -1), (CW, 1))))
+    other_fly = entry(
+        (Leg(contract("C", 5200), -1), Leg(contract("P", 5200), -1), Leg(contract("C", 5220), 1), Leg(contract("P", 5180), 1)),
+        strategy=A,
+        price=-12.0,
+    )
+    assert MULTI.check(other_fly, world).code is not Code.FORBID_REVERSE_WITHOUT_FLAT
+
+
+def test_another_strategys_breaker_does_not_stop_this_one():
+    world = state(strategy_breakers=frozenset({"GammaScalper-001"}))
+    assert MULTI.check(long_put(A), world).allowed
