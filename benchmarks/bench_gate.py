@@ -13,7 +13,8 @@ written to the store), the message bus and Nautilus's own RiskEngine.
 
 Where: inside a running ``BacktestEngine`` with the project's node attached as ``odte backtest`` attaches
 it (``runtime.attach``: the gate on both endpoints and the node guard) and a ``RiskBook`` on the
-multi_strategy_paper profile (``durable=False``; state and journal in a temporary directory). The calls
+multi_strategy_paper profile, durable as a live node's is (the journal flushes every line; the state file
+syncs its writes, which the order path does not make), in a temporary directory. The calls
 are made from ThetaHarvester's quote callback at 10:05 New York, so the clock, the cache and the book
 are what the gate would see for an order sent in that callback. By then the engine holds:
 - ThetaHarvester-001: 2 filled SPX iron flies, and a resting exit of 1 fly;
@@ -333,7 +334,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-gate-") as tmp:
         book = RiskBook(
             load_policy("multi_strategy_paper"), Path(tmp) / "state.sqlite", Path(tmp) / "decisions.jsonl",
-            nav=100_000.0, durable=False,
+            nav=100_000.0, durable=True,
         )
         eng = engine(index(), *EARLY_BOOK)
         runtime = attach(eng.kernel, book)

@@ -33,7 +33,7 @@ from odte_nautilus.nautilus_internals import (
 )
 from odte_nautilus.node_books import ForeignPackages
 from odte_nautilus.node_exposure import NodeExposure, client_order_id
-from odte_nautilus.orders import MalformedTag, UnknownInstrument, order_intent, signed_price, traded_legs
+from odte_nautilus.orders import MalformedTag, UnknownInstrument, order_intent, signed_price
 from odte_nautilus.risk.book import RiskBook
 from odte_nautilus.risk.decision import Decision, ReasonCode
 from odte_nautilus.risk.exposure import derive_kind
@@ -164,7 +164,7 @@ class EngineGate:
         return None, intent
 
     def _intent(self, order: Order, quantity: int, price: float | None) -> Intent:
-        legs = traded_legs(order, self.exposure.legs(order.instrument_id))
+        legs = self.exposure.traded_legs(order.instrument_id, order.side)
         snapshot = self.exposure.snapshot()
         sid, cid = order.strategy_id.value, order.client_order_id.value
         changes: dict[str, int] = {}

@@ -10,7 +10,9 @@ lost 5 % of NAV must not be able to enter again. The odte strategies report thei
   order there: one round trip, whose P&L (the realized P&L of the positions it closed, commissions
   included) is booked as one trade - for the streak and the ladder - with ``RiskBook.record_close``;
 - until then they carry the whole entry quantity (open risk is over- rather than under-counted) and the
-  unrealized P&L of the strategy's positions on that underlying at mid, refreshed before each gate check.
+  unrealized P&L of the strategy's positions on that underlying at mid, refreshed before a gate check
+  after any position change and at least once a second of the node's clock (a mark is read on the order
+  path, so it is not recomputed for every order of a burst).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from odte_nautilus.risk.book import RiskBook
 from odte_nautilus.risk.model import Intent, PackageState
 
 Key = tuple[str, str]  # (strategy id, underlying)
+MARK_EVERY_NS = 1_000_000_000
 
 
 class ForeignPackages:
@@ -38,6 +41,7 @@ class ForeignPackages:
         self._open: dict[Key, list[str]] = {}  # package ids of the round trip under way
         self._pnl: dict[Key, float] = {}  # realized P&L of the round trip so far
         self._traded: set[Key] = set()  # round trips that filled something
+        self._marked_ns: int | None = None  # when the marks were last refreshed (None: stale)
         msgbus.subscribe(ORDER_EVENTS, self._on_order_event)
         msgbus.subscribe(POSITION_EVENTS, self._on_position_event)
 
@@ -56,6 +60,7 @@ class ForeignPackages:
         if key is None:
             return
         self._traded.add(key)
+        self._marked_ns = None
         if isinstance(event, PositionClosed):
             self._pnl[key] = self._pnl.get(key, 0.0) + event.realized_pnl.as_double()
         self._settle(key)
@@ -104,16 +109,21 @@ class ForeignPackages:
             view = self._book.packages.get((strategy_id, package_id))
             if view is None:
                 continue
-            changes: dict = {} if state is None else {"state": state}
-            if unrealized is not None:
-                changes["unrealized_pnl"] = unrealized if i == 0 else 0.0
-            views.append(replace(view, **changes))
-        self._book.track(views)
+            changes: dict = {} if state is None or state is view.state else {"state": state}
+            mark = unrealized if i == 0 else 0.0
+            if unrealized is not None and not mark == view.unrealized_pnl:  # a NaN mark is always news
+                changes["unrealized_pnl"] = mark
+            if changes:
+                views.append(replace(view, **changes))
+        if views:
+            self._book.track(views)
 
     def refresh_marks(self) -> None:
         """Each round trip's unrealized P&L at mid, on its first package (forbid_add_to_loser, the ladder)."""
-        if not self._open:
+        now = self._clock.timestamp_ns()
+        if not self._open or (self._marked_ns is not None and now - self._marked_ns < MARK_EVERY_NS):
             return
+        self._marked_ns = now
         for key, ids in self._open.items():
             strategy_id, symbol = key
             total = 0.0

@@ -54,6 +54,8 @@ class NodeExposure:
         self._snapshot: Snapshot | None = None
         self._contracts: dict[InstrumentId, Contract | None] = {}
         self._legs: dict[InstrumentId, tuple[Leg, ...]] = {}
+        self._traded: dict[tuple[InstrumentId, OrderSide], tuple[Leg, ...]] = {}
+        self._built: dict[str, WorkingOrder] = {}  # client order id -> its last WorkingOrder (reused if unchanged)
         self.kinds: dict[str, IntentKind] = {}  # client order id -> kind the gate derived when it allowed it
         self._unbooked: dict[str, dict[str, int]] = {}  # package order id -> leg id -> contracts not yet booked
         self._unbooked_owner: dict[str, str] = {}  # package order id -> strategy id
@@ -72,6 +74,17 @@ class NodeExposure:
         legs = self._legs.get(instrument_id)
         if legs is None:
             legs = self._legs[instrument_id] = package_legs(instrument_id, self._cache)
+        return legs
+
+    def traded_legs(self, instrument_id: InstrumentId, side: OrderSide) -> tuple[Leg, ...]:
+        """An order's legs signed as traded (buying a package buys its + legs), memoised per side: the same
+        tuple every time, which the kernel's per-package shape cache then finds at once."""
+        key = (instrument_id, side)
+        legs = self._traded.get(key)
+        if legs is None:
+            per_package = self.legs(instrument_id)
+            sign = 1 if side == OrderSide.BUY else -1
+            legs = self._traded[key] = tuple(Leg(leg.contract, leg.ratio * sign) for leg in per_package)
         return legs
 
     def approve(self, client_order_id: str, kind: IntentKind) -> None:
@@ -156,41 +169,41 @@ class NodeExposure:
 
     def _working(self) -> tuple[WorkingOrder, ...]:
         cache, kinds = self._cache, self.kinds
-        seen: set[str] = set()
+        orders = {o.client_order_id.value: o for o in cache.orders_open()}
+        orders.update((o.client_order_id.value, o) for o in cache.orders_inflight())
+        orders.update((o.client_order_id.value, o) for o in cache.orders_emulated())
+        for cid in kinds.keys() - orders.keys():  # allowed, not yet acknowledged (or closed since)
+            orders[cid] = cache.order(client_order_id(cid))
         out: list[WorkingOrder] = []
-        candidates = [o.client_order_id.value for o in cache.orders_open()]
-        candidates += [o.client_order_id.value for o in cache.orders_inflight()]
-        candidates += [o.client_order_id.value for o in cache.orders_emulated()]
-        candidates += list(kinds)
-        finished = []
-        for cid in candidates:
-            if cid in seen:
-                continue
-            seen.add(cid)
-            order = cache.order(client_order_id(cid))
+        for cid, order in orders.items():
             if order is None or order.status in _NOT_WORKING:
-                if cid in kinds:
-                    finished.append(cid)
+                kinds.pop(cid, None)
                 continue
             if order.status == OrderStatus.INITIALIZED and cid not in kinds:
                 continue  # built but never sent: nothing can fill it
             leaves = int(order.leaves_qty)
             if leaves <= 0:
                 continue
-            try:
-                per_package = self.legs(order.instrument_id)
-            except UnknownInstrument:
-                continue
-            sign = 1 if order.side == OrderSide.BUY else -1
-            legs = tuple(Leg(leg.contract, leg.ratio * sign) for leg in per_package)
-            out.append(WorkingOrder(cid, order.strategy_id.value, legs, leaves, kinds.get(cid, IntentKind.ENTRY)))
-        for cid in finished:
-            del kinds[cid]
+            kind = kinds.get(cid, IntentKind.ENTRY)
+            built = self._built.get(cid)
+            if built is None or built.quantity != leaves or built.kind is not kind:
+                try:
+                    legs = self.traded_legs(order.instrument_id, order.side)
+                except UnknownInstrument:
+                    continue
+                built = WorkingOrder(cid, order.strategy_id.value, legs, leaves, kind)
+            out.append(built)
+        self._built = {order.order_id: order for order in out}
         return tuple(out)
 
     def working_without(self, client_order_id: str) -> tuple[WorkingOrder, ...]:
-        """The working orders other than ``client_order_id`` (an order is not its own competitor)."""
-        return tuple([o for o in self.snapshot().working if o.order_id != client_order_id])
+        """The working orders other than ``client_order_id`` (an order is not its own competitor): the
+        snapshot's own tuple when the order is not among them, so the kernel's index of it is reused."""
+        working = self.snapshot().working
+        for order in working:
+            if order.order_id == client_order_id:
+                return tuple([o for o in working if o.order_id != client_order_id])
+        return working
 
 
 def _add(book: dict[str, Holding], contract: Contract, quantity: int) -> None:

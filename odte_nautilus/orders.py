@@ -97,13 +97,6 @@ def signed_price(order: Order, cache, price: float | None = None) -> float:
     return px if buy else -px
 
 
-def traded_legs(order: Order, per_package: tuple[Leg, ...]) -> tuple[Leg, ...]:
-    """The order's legs signed as traded: buying a package buys its + legs and sells its - legs."""
-    if order.side == OrderSide.BUY:
-        return per_package
-    return tuple(Leg(leg.contract, -leg.ratio) for leg in per_package)
-
-
 def order_intent(
     order: Order,
     legs: tuple[Leg, ...],

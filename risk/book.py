@@ -25,10 +25,18 @@ from odte_nautilus.risk.ladder import (
     strategy_breaker_loss,
     streak_stage,
 )
-from odte_nautilus.risk.model import AccountMode, Holding, Intent, PackageView, RiskState, holdings_of_packages
+from odte_nautilus.risk.model import (
+    AccountMode,
+    Holding,
+    Intent,
+    PackageView,
+    RiskState,
+    StateIndex,
+    holdings_of_packages,
+)
 from odte_nautilus.risk.policy import RiskPolicy
 from odte_nautilus.risk.session import TradingCalendar
-from odte_nautilus.risk.store import RiskStore
+from odte_nautilus.risk.store import DayRecord, RiskStore
 
 EOD_LOCK_REASON = "EOD flatten done: the day is over"
 
@@ -47,11 +55,17 @@ class RiskBook:
         self.policy = policy
         self.kernel = Kernel(policy)
         self.store = RiskStore(state_path, durable=durable)
-        self.journal = AuditJournal(journal_path)
+        self.journal = AuditJournal(journal_path, flush_each_line=durable)
         self.calendar = calendar or TradingCalendar()
         self.nav = nav
         self.account = account
         self.packages: dict[tuple[str, str], PackageView] = {}  # (strategy id, package id) -> view
+        # What the last states were built from, kept while unchanged so that the next state carries the same
+        # objects and its kernel check reuses the index derived from them (RiskState.index checks identity).
+        self._views: tuple[PackageView, ...] | None = None
+        self._record: DayRecord | None = None
+        self._fields: dict[str, object] = {}
+        self._index: StateIndex | None = None
         self._kill_listeners: list[Callable[[int], None]] = []
 
     # -- asking ------------------------------------------------------------------------------------
@@ -71,11 +85,16 @@ class RiskBook:
         (strategy, package): the package a modify is re-checked for, which the modified order replaces.
         """
         day = self.calendar.trading_date(now_ns)
+        record = self.store.load_day(day)
+        if record is not self._record:
+            self._record, self._fields = record, record.risk_state_fields()
         if without is not None and without in self.packages:
             packages = tuple(view for key, view in self.packages.items() if key != without)
         else:
-            packages = tuple(self.packages.values())
-        return RiskState(
+            if self._views is None:
+                self._views = tuple(self.packages.values())
+            packages = self._views
+        state = RiskState(
             now_ns=now_ns,
             session=self.calendar.session_window(day, self.policy.eod.flatten_minutes_before_close),
             nav=self.nav,
@@ -84,12 +103,16 @@ class RiskBook:
             working=working,
             packages=packages,
             account=self.account,
-            **self.store.load_day(day).risk_state_fields(),
+            **self._fields,
         )
+        state._index = self._index  # used only if derived from these very objects (RiskState.index checks)
+        return state
 
     def check(self, intent: Intent, state: RiskState | None = None, source: str = "strategy") -> Decision:
         """Ask the kernel and journal the answer (every decision, allowed or not, is one journal line)."""
-        decision = self.kernel.check(intent, state if state is not None else self.state(intent.ts_ns))
+        state = state if state is not None else self.state(intent.ts_ns)
+        decision = self.kernel.check(intent, state)
+        self._index = state._index
         self.journal.record(intent, decision, ts_ns=intent.ts_ns, source=source)
         return decision
 
@@ -103,6 +126,7 @@ class RiskBook:
         """
         for view in views:
             key = (view.strategy_id, view.package_id)
+            self._views = None
             if view.is_live:
                 self.packages[key] = view
             else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from datetime import date
 from enum import StrEnum
 from typing import NamedTuple
@@ -214,6 +215,11 @@ class PackageShape(NamedTuple):
         return _loss_below(self.payoff_low, self.multiplier, price, quantity)
 
 
+# Orders repeat the same few packages all day; their legs' shape is computed once (DESIGN decision 3: an
+# intent is built for every order in the engine's command path).
+shape_of = lru_cache(maxsize=4096)(PackageShape.of)
+
+
 @dataclass(frozen=True, slots=True)
 class Intent:
     """What a strategy (or a manual command) wants to do, before it becomes an order."""
@@ -232,7 +238,7 @@ class Intent:
     _open_risk: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        shape = PackageShape.of(self.legs)
+        shape = shape_of(self.legs)
         object.__setattr__(self, "shape", shape)
         object.__setattr__(self, "_open_risk", shape.max_loss(self.price, self.quantity))
 

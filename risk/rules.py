@@ -59,6 +59,7 @@ from odte_nautilus.risk.model import (
     OptionRight,
     PackageFacts,
     RiskState,
+    StateIndex,
 )
 from odte_nautilus.risk.policy import RiskPolicy, StrategyLimits
 from odte_nautilus.risk.rate_limits import HOUR_NS, MINUTE_NS, entries_within
@@ -92,6 +93,7 @@ class CheckContext:
         "index",
         "facts",
         "open_risk",
+        "scopes",
     )
 
     def __init__(
@@ -108,6 +110,7 @@ class CheckContext:
         self.index = index = state.index
         self.facts = index.package_facts(intent.strategy_id, intent.symbol)  # as package_facts() reads them
         self.open_risk = intent.open_risk
+        self.scopes: tuple[ScopeExposure, ...] | None = None  # the books no_naked_short and reversal read
 
     def resize(self, quantity: int) -> None:
         self.intent = self.intent.resized(quantity)
@@ -554,24 +557,29 @@ def no_naked_short(c: CheckContext) -> Decision | None:
 
 
 def _cover_scopes(c: CheckContext) -> tuple[ScopeExposure, ...]:
-    """The sender's book, then the account's (one book when the state has no per-strategy holdings)."""
-    account = exposure_of(c.state, None)
-    if c.state.strategy_holdings is None:
-        return (account,)
-    return exposure_of(c.state, c.intent.strategy_id), account
+    """The sender's book, then the account's (one book when the state has no per-strategy holdings);
+    found once per check, as two rules read them."""
+    scopes = c.scopes
+    if scopes is None:
+        account = exposure_of(c.index, c.state, None)
+        if c.state.strategy_holdings is None:
+            scopes = (account,)
+        else:
+            scopes = (exposure_of(c.index, c.state, c.intent.strategy_id), account)
+        c.scopes = scopes
+    return scopes
 
 
-def exposure_of(state: RiskState, strategy_id: str | None) -> ScopeExposure:
+def exposure_of(index: StateIndex, state: RiskState, strategy_id: str | None) -> ScopeExposure:
     """The worst-case exposure of a strategy's book (or the account's, for None), once per snapshot."""
-    scopes = state.index.scopes
-    found = scopes.get(strategy_id)
+    found = index.scopes.get(strategy_id)
     if found is None:
         if strategy_id is None:
             found = ScopeExposure.of(state.holdings, state.working)
         else:
             held = (state.strategy_holdings or {}).get(strategy_id, {})
             found = ScopeExposure.of(held, tuple([o for o in state.working if o.strategy_id == strategy_id]))
-        scopes[strategy_id] = found
+        index.scopes[strategy_id] = found
     return found  # type: ignore[return-value]
 
 
