@@ -60,6 +60,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the test kit's builders
 
+from benchmarks.budget import spread_line  # noqa: E402
+
 from nautilus_trader.config import StrategyConfig  # noqa: E402
 from nautilus_trader.model.data import QuoteTick  # noqa: E402
 from nautilus_trader.model.enums import OrderSide, TriggerType  # noqa: E402
@@ -186,21 +188,6 @@ def _runs(call: Callable[[], object], before: Callable[[], object] | None = None
     return medians, p99s
 
 
-def _line(name: str, runs: tuple[list[int], list[int]], budgeted: bool = True) -> tuple[str, bool]:
-    medians, p99s = runs
-    median, p99 = statistics.median(medians), statistics.median(p99s)
-    over = median > BUDGET_MEDIAN_NS or p99 > BUDGET_P99_NS
-    text = (
-        f"{name}: median {median / 1000:7.2f} us ({min(medians) / 1000:.2f}-{max(medians) / 1000:.2f})"
-        f"  p99 {p99 / 1000:7.2f} us ({min(p99s) / 1000:.2f}-{max(p99s) / 1000:.2f})"
-    )
-    if budgeted:
-        text += f"  {'OVER' if over else 'within'} (median of {REPEATS} runs)"
-        if min(medians) <= BUDGET_MEDIAN_NS < max(medians) or min(p99s) <= BUDGET_P99_NS < max(p99s):
-            text += ", the budget inside the spread: too close to call"
-    return text, budgeted and over
-
-
 class Bench:
     """Measures from inside the engine (``measure`` is ThetaHarvester's callback at MEASURE_AT)."""
 
@@ -239,7 +226,8 @@ class Bench:
         decide = gate._decide  # noqa: SLF001
         for name, order in (("allowed entry", entry), ("derived exit ", exit_)):
             for regime, before in (("memoised snapshot ", None), ("after an event    ", exposure.invalidate)):
-                text, over = _line(f"  {name}, {regime}", _runs(lambda o=order: decide(o, 1, None), before))
+                runs = _runs(lambda o=order: decide(o, 1, None), before)
+                text, over = spread_line(f"  {name}, {regime}", runs, BUDGET_MEDIAN_NS, BUDGET_P99_NS)
                 self.lines.append(text)
                 self.over |= over
         self._expect(entry, IntentKind.ENTRY)  # nothing changed while timing

@@ -46,6 +46,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the test kit's builders
 
+from benchmarks.budget import spread_line  # noqa: E402
+
 from odte_nautilus.risk.exposure import WorkingOrder  # noqa: E402
 from odte_nautilus.risk.kernel import Kernel  # noqa: E402
 from odte_nautilus.risk.model import (  # noqa: E402
@@ -169,24 +171,6 @@ def _line(name: str, timing: tuple[float, float]) -> str:
     return f"{name}: median {median / 1000:6.2f} us  p99 {p99 / 1000:6.2f} us"
 
 
-def _spread_line(name: str, runs: tuple[list[float], list[float]], budgeted: bool) -> tuple[str, bool]:
-    """The median of the runs' medians and p99s, their min-max, and the verdict on those medians."""
-    medians, p99s = runs
-    median, p99 = statistics.median(medians), statistics.median(p99s)
-    over = median > BUDGET_MEDIAN_NS or p99 > BUDGET_P99_NS
-    text = (
-        f"{name}: median {median / 1000:6.2f} us ({min(medians) / 1000:.2f}-{max(medians) / 1000:.2f})"
-        f"  p99 {p99 / 1000:6.2f} us ({min(p99s) / 1000:.2f}-{max(p99s) / 1000:.2f})"
-    )
-    if budgeted:
-        text += f"  {'OVER' if over else 'within'} (median of {REPEATS} runs)"
-        if min(medians) <= BUDGET_MEDIAN_NS < max(medians) or min(p99s) <= BUDGET_P99_NS < max(p99s):
-            text += ", the budget inside the spread: too close to call"
-    else:
-        text += "  (not budgeted)"
-    return text, budgeted and over
-
-
 def main() -> int:
     kernel = Kernel(load_policy("multi_strategy_paper"))
     book = _book()
@@ -217,7 +201,7 @@ def main() -> int:
     verdict = 0
     for name, intent, st, expected in cases:
         if expected:
-            text, over = _spread_line(f"  {name}", _repeated(kernel.check, intent, st), budgeted=True)
+            text, over = spread_line(f"  {name}", _repeated(kernel.check, intent, st), BUDGET_MEDIAN_NS, BUDGET_P99_NS)
             print(text)
             verdict |= over
         else:
@@ -226,12 +210,13 @@ def main() -> int:
         f"the worst-case model (per-strategy holdings + {len(worst.working)} working orders, strategy and account"
         f" scopes; {runs}):"
     )
-    text, over = _spread_line("  allowed entry, indexed snapshot", _repeated(kernel.check, allowed, worst), True)
+    text, over = spread_line(
+        "  allowed entry, indexed snapshot", _repeated(kernel.check, allowed, worst), BUDGET_MEDIAN_NS, BUDGET_P99_NS
+    )
     print(text)
     verdict |= over
-    text, _ = _spread_line(
-        "  allowed entry, fresh snapshot  ", _repeated(kernel.check, allowed, None, lambda: replace(worst)), False
-    )
+    fresh_runs = _repeated(kernel.check, allowed, None, lambda: replace(worst))
+    text, _ = spread_line("  allowed entry, fresh snapshot  ", fresh_runs, BUDGET_MEDIAN_NS, BUDGET_P99_NS, False)
     print(text + " - scopes and index built by the check, as on the first gate decision after an order or position event")
     print("built before a check, once per intent or per snapshot (outside the budget, but paid per order):")
     names = ("kind", "strategy_id", "symbol", "package_id", "legs", "quantity", "price", "ts_ns", "exit_kind")
