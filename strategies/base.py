@@ -28,6 +28,7 @@ from odte_nautilus.data.symbology import underlying_bar_type
 from odte_nautilus.data.ticks import SPXW_TICKS
 from odte_nautilus.execution.events import Cancelled, Fill, Rejected
 from odte_nautilus.execution.fills import LedgerError, PackageLedger
+from odte_nautilus.nautilus_internals import is_leg_fill, leg_parent
 from odte_nautilus.orders import package_tags, to_contract
 from odte_nautilus.packages import (
     AGGREGATED_SPREAD_QUOTES,
@@ -404,7 +405,7 @@ class OdteStrategy(Strategy):
     def on_order_filled(self, event) -> None:
         cid = event.client_order_id.value
         now = self.clock.timestamp_ns()
-        if "-LEG-" in cid:
+        if is_leg_fill(cid):
             self._on_leg_fill(event, cid)
             return
         package_id = self._order_package.get(cid)
@@ -516,12 +517,12 @@ class OdteStrategy(Strategy):
     def _on_leg_fill(self, event, cid: str) -> None:
         instrument = self.cache.instrument(event.instrument_id)
         contract = to_contract(instrument)
-        settlement = cid.startswith(f"{event.instrument_id.venue.value}-LEG-")
-        if settlement:
+        parent = leg_parent(cid)
+        settlement = parent is None  # the venue's expiry settlement, not a leg of an order of ours
+        if parent is None:
             package_id = self._settling_package(contract.instrument_id)
             role, kind = "exit", ExitKind.SETTLEMENT.value
         else:
-            parent = cid.split("-LEG-", 1)[0]
             package_id = self._order_package.get(parent, "")
             exit_kind = self._exit_kinds.get(parent)
             role, kind = ("entry", "") if exit_kind is None else ("exit", exit_kind.value)
@@ -571,7 +572,7 @@ class OdteStrategy(Strategy):
             try:
                 ledger.settle(value)
             except LedgerError as exc:
-                self.log.error(f"settlement of {package_id}: {exc}")
+                self._risk_event(package_id, f"the settlement at {value} cannot be booked: {exc}", now)
                 continue
             self._sync(package_id, now)
 
