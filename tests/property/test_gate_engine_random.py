@@ -23,9 +23,12 @@ from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.execution.messages import SubmitOrder
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import OrderFilled
+from nautilus_trader.model.identifiers import InstrumentId, is_generic_spread_id
 from nautilus_trader.model.objects import Price, Quantity
 
 from tests.integration.test_gate_adversarial import BOOK, C, CW, FLY, GAMMA, LOWER, MANUAL, P, PW, STRADDLE, THETA, THETA_2
+from odte_nautilus.runtime import runtime_for
+from tests import strategy_kit as kit
 from tests.integration.test_gate_adversarial import Hostile, Node, quotes
 
 LEGS = [C, P, CW, PW]
@@ -110,13 +113,14 @@ actions = st.builds(
 class Watcher:
     """Checks the engine's own books after every fill and at every quiet moment."""
 
-    node: Node
+    gate: object  # the node's EngineGate: its exposure reads the engine's cache
+    cache: object
     violations: list[str] = field(default_factory=list)
     kill_ns: int | None = None
     net: dict = field(default_factory=dict)  # (strategy or None, instrument) -> contracts
 
     def on_fill(self, fill: OrderFilled) -> None:
-        if fill.instrument_id == FLY.id or fill.instrument_id == STRADDLE.id:
+        if is_generic_spread_id(fill.instrument_id):
             return  # a package fill: its legs follow as leg fills
         change = int(fill.last_qty) * (1 if fill.order_side == OrderSide.BUY else -1)
         for book in (fill.strategy_id.value, None):
@@ -130,11 +134,11 @@ class Watcher:
 
     def _sent_after_kill(self, fill: OrderFilled) -> bool:
         cid = fill.client_order_id.value.split("-LEG-")[0]
-        order = self.node.engine.cache.order(type(fill.client_order_id)(cid))
+        order = self.cache.order(type(fill.client_order_id)(cid))
         return order is not None and order.ts_init > self.kill_ns
 
     def quiet(self, now_ns: int) -> None:
-        exposure = self.node.runtime.gate.exposure
+        exposure = self.gate.exposure
         exposure.invalidate()
         snapshot = exposure.snapshot()
         for name, book in [("account", snapshot.account), *snapshot.strategies.items()]:
@@ -148,12 +152,13 @@ class Watcher:
 
 
 class WatcherActor(Actor):
-    def __init__(self, watcher: Watcher) -> None:
+    def __init__(self, watcher: Watcher, quiet_on=C.id) -> None:
         super().__init__(ActorConfig(component_id="Watcher"))
         self.watcher = watcher
+        self.quiet_on = quiet_on
 
     def on_start(self) -> None:
-        self.subscribe_quote_ticks(C.id)
+        self.subscribe_quote_ticks(self.quiet_on)
         self.msgbus.subscribe("events.order.*", self._on_order_event)
 
     def _on_order_event(self, event) -> None:
@@ -168,7 +173,7 @@ class WatcherActor(Actor):
 @given(script=st.lists(actions, min_size=1, max_size=14))
 def test_no_order_flow_breaks_an_invariant_in_the_engine(tmp_path_factory, script):
     node = Node(tmp_path_factory.mktemp("flow"))
-    watcher = Watcher(node)
+    watcher = Watcher(node.runtime.gate, node.engine.cache)
 
     def kill(s):
         watcher.kill_ns = s.clock.timestamp_ns()
@@ -186,3 +191,88 @@ def test_no_order_flow_breaks_an_invariant_in_the_engine(tmp_path_factory, scrip
     finally:
         node.close()
     assert watcher.violations == []
+
+
+# -- the project's own strategy on the node, among hostile ones ----------------------------------------------
+
+KIT_LEGS = [kit.C(5550), kit.P(5550), kit.C(5565), kit.P(5535)]
+
+
+def _kit_touch(key: tuple, side: OrderSide) -> float:
+    bid, ask = kit.opening_quote(*key)
+    return ask if side == OrderSide.BUY else bid
+
+
+def _kit_action(s, a: Action) -> None:
+    """The plain strategies' actions on single legs of the scripted chain (packages are the harvester's)."""
+    key = KIT_LEGS[LEGS.index(a.leg)]
+    iid = InstrumentId.from_str(kit.option_id(key))
+    if a.name in ("modify_qty", "cancel"):
+        ACTIONS[a.name](s, a)
+        return
+    if a.name == "modify_price":
+        _on_last(s, lambda o: s.modify_order(o, price=Price(_kit_touch(key, o.side), 2)))
+        return
+    if a.name == "close_all":
+        s.close_all_positions(iid)
+        return
+    rest = a.name.endswith("rest")
+    price = (0.05 if a.side == OrderSide.BUY else 50.0) if rest else _kit_touch(key, a.side)
+    order = s.order_factory.limit(iid, a.side, Quantity.from_int(a.qty), Price(price, 2))
+    if a.name == "straight_to_exec":
+        _straight(s, order)
+    else:
+        s.submit_order(order)
+        if a.name == "fill_then_cancel":
+            s.cancel_order(order)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(script=st.lists(actions, min_size=1, max_size=10))
+def test_no_order_flow_breaks_an_invariant_beside_a_theta_harvester(tmp_path_factory, script):
+    """The Theta Harvester trades its flies (entries from 10:00, stops, the EOD flatten) while plain
+    strategies send single-leg orders, modifies, cancels and bypasses, and somebody pulls the kill switch."""
+    harvester = kit.theta_harvester()
+    plans: list[dict] = [{} for _ in STRATEGIES[1:]]
+    kills: dict[int, int] = {}
+    for action in script:
+        if action.name == "kill":
+            kills[action.minute] = 1
+            continue
+        slot = action.strategy % len(plans)
+        act = lambda s, a=action: _kit_action(s, a)  # noqa: E731
+        previous = plans[slot].get(action.minute)
+        plans[slot][action.minute] = act if previous is None else (lambda s, p=previous, n=act: (p(s), n(s)))
+    trigger = kit.C(5550)
+    hostiles = [
+        Hostile(plan, strategy_id=sid, trigger=_Key(trigger)) for plan, sid in zip(plans, STRATEGIES[1:], strict=True)
+    ]
+    day = kit.start_day(tmp_path_factory.mktemp("kit-flow"), kit.Market(), [harvester, *hostiles])
+    gate = runtime_for(day.engine.kernel.trader_id.value).gate
+    watcher = Watcher(gate, day.cache)
+
+    def kill_at(s) -> None:
+        watcher.kill_ns = s.clock.timestamp_ns()
+        day.book.kill(by="property", reason="random", now_ns=watcher.kill_ns)
+
+    for minute in kills:
+        hostiles[0].script[minute] = (
+            kill_at if minute not in hostiles[0].script else (lambda s, p=hostiles[0].script[minute]: (p(s), kill_at(s)))
+        )
+    day.engine.add_actor(WatcherActor(watcher, quiet_on=InstrumentId.from_str(kit.option_id(trigger))))
+    try:
+        day.run()
+    finally:
+        day.close()
+    assert watcher.violations == []
+
+
+@dataclass(frozen=True)
+class _Key:
+    """An instrument id holder for ``Hostile``'s trigger (it reads ``.id``)."""
+
+    key: tuple
+
+    @property
+    def id(self) -> InstrumentId:
+        return InstrumentId.from_str(kit.option_id(self.key))
