@@ -156,8 +156,11 @@ def compare(config: BacktestConfig, runs: int, scratch: Path) -> tuple[Timing, T
         for name, make in sides.items():
             t = timed_run(config, make, scratch / f"{name}-{i}")
             results[name].append(t)
-            print(f"  run {i + 1} {name:<10} replay {t.replay_s:6.2f} s (cpu {t.replay_cpu_s:6.2f})  "
-                  f"load+replay {t.loop_s:6.2f} s  whole run {t.wall_s:6.2f} s", flush=True)
+            print(
+                f"  run {i + 1} {name:<10} replay {t.replay_s:6.2f} s (cpu {t.replay_cpu_s:6.2f})  "
+                f"load+replay {t.loop_s:6.2f} s  whole run {t.wall_s:6.2f} s",
+                flush=True,
+            )
     return medians(results["strategies"]), medians(results["idle"])
 
 
@@ -166,8 +169,10 @@ def report(busy: Timing, quiet: Timing, runs: int) -> float:
     print(f"[1] {busy.days} sessions, {busy.quotes:,} option quotes; quotes per second (median of {runs} runs) of")
     print(f"    {'':<28}{'replay wall':>13}{'replay cpu':>13}{'load+replay':>13}{'whole run':>11}")
     for name, t in (("strategies, every check on", busy), ("do-nothing strategy", quiet)):
-        print(f"    {name:<28}{t.rate(t.replay_s):>13,.0f}{t.rate(t.replay_cpu_s):>13,.0f}"
-              f"{t.rate(t.loop_s):>13,.0f}{t.wall_s:>10.2f}s")
+        print(
+            f"    {name:<28}{t.rate(t.replay_s):>13,.0f}{t.rate(t.replay_cpu_s):>13,.0f}"
+            f"{t.rate(t.loop_s):>13,.0f}{t.wall_s:>10.2f}s"
+        )
     clocks = ("replay_s", "replay_cpu_s", "loop_s")
     ratios = [busy.rate(getattr(busy, c)) / quiet.rate(getattr(quiet, c)) for c in clocks]
     print(f"    {'ratio strategies / idle':<28}" + "".join(f"{r:>13.2f}" for r in ratios))
@@ -222,9 +227,11 @@ def main() -> int:
 
         print("\n=== results ===")
         ratio = report(busy, quiet, args.runs)
-        print(f"[2] one day, {day.quotes:,} quotes: whole run {day.wall_s:.2f} s with the strategies "
-              f"(load+replay {day.loop_s:.2f} s, replay {day.replay_s:.2f} s); do-nothing {day_idle.wall_s:.2f} s "
-              f"(load+replay {day_idle.loop_s:.2f} s, replay {day_idle.replay_s:.2f} s)")
+        print(
+            f"[2] one day, {day.quotes:,} quotes: whole run {day.wall_s:.2f} s with the strategies "
+            f"(load+replay {day.loop_s:.2f} s, replay {day.replay_s:.2f} s); do-nothing {day_idle.wall_s:.2f} s "
+            f"(load+replay {day_idle.loop_s:.2f} s, replay {day_idle.replay_s:.2f} s)"
+        )
         day_verdict = "meets" if day.wall_s <= TARGET_DAY_S else "OVER"
         print(f"    one-day wall time {day.wall_s:.2f} s: {day_verdict} the target <= {TARGET_DAY_S:g} s")
 

@@ -45,10 +45,20 @@ def main() -> None:
         catalog_io.write_files([catalog_io.quotes_file(work / "ours", q, 2) for q in series])
         ours = time.perf_counter() - started
 
-        prebuilt = [QuoteTick.from_raw_arrays_to_list(InstrumentId.from_str(q.instrument_id), 2, 0, q.bid, q.ask,
-                                                      q.bid_size, q.ask_size, q.ts,
-                                                      q.ts + np.uint64(catalog_io.QUOTE_INIT_DELAY_NS))
-                    for q in series]
+        prebuilt = [
+            QuoteTick.from_raw_arrays_to_list(
+                InstrumentId.from_str(q.instrument_id),
+                2,
+                0,
+                q.bid,
+                q.ask,
+                q.bid_size,
+                q.ask_size,
+                q.ts,
+                q.ts + np.uint64(catalog_io.QUOTE_INIT_DELAY_NS),
+            )
+            for q in series
+        ]
         catalog = ParquetDataCatalog(str(work / "theirs"))
         started = time.perf_counter()
         for ticks in prebuilt:

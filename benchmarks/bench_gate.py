@@ -93,8 +93,17 @@ LEGS = {"fly": FLY_LEGS, "strangle": STRANGLE_LEGS, "wide": WIDE_LEGS, "fly_2": 
 SPREADS = {name: (spread(legs), legs) for name, legs in LEGS.items()}
 OPTIONS = {opt.id: opt for legs in (FLY_LEGS, STRANGLE_LEGS, WIDE_LEGS, FLY_2_LEGS, NEW_FLY_LEGS) for opt, _ in legs}
 MIDS = {  # option mids at 10:00; from 10:02 the flies' bodies have decayed and the wings gained (all winners)
-    5060: 1.0, 5075: 2.0, 5080: 2.0, 5090: 1.5, 5095: 8.0, 5100: 10.0, 5110: 6.0, 5115: 2.0, 5120: 2.0,
-    5130: 1.5, 5140: 1.0,
+    5060: 1.0,
+    5075: 2.0,
+    5080: 2.0,
+    5090: 1.5,
+    5095: 8.0,
+    5100: 10.0,
+    5110: 6.0,
+    5115: 2.0,
+    5120: 2.0,
+    5130: 1.5,
+    5140: 1.0,
 }
 LATER = {5100: 5.0, 5120: 3.0, 5080: 3.0}
 
@@ -321,27 +330,39 @@ class Bench:
 def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-gate-") as tmp:
         book = RiskBook(
-            load_policy("multi_strategy_paper"), Path(tmp) / "state.sqlite", Path(tmp) / "decisions.jsonl",
-            nav=100_000.0, durable=True,
+            load_policy("multi_strategy_paper"),
+            Path(tmp) / "state.sqlite",
+            Path(tmp) / "decisions.jsonl",
+            nav=100_000.0,
+            durable=True,
         )
         eng = engine(index(), *EARLY_BOOK)
         runtime = attach(eng.kernel, book)
         bench = Bench(runtime, profile="--profile" in argv)
-        theta = Trader(THETA, {
-            1: lambda s: s.limit("fly", OrderSide.BUY, 2, _ask("fly")),
-            3: lambda s: s.limit("fly", OrderSide.SELL, 1, -1.0),  # resting exit, far from the bid
-            MEASURE_AT: bench.measure,
-        })
-        gamma = Trader(GAMMA, {
-            1: lambda s: s.limit("strangle", OrderSide.BUY, 1, _ask("strangle")),
-            3: lambda s: (
-                s.limit("strangle", OrderSide.SELL, 1, 20.0),  # resting exit
-                s.limit("wide", OrderSide.BUY, 1, 0.5),  # working entry, below the ask
-            ),
-        })
-        theta_2 = Trader(THETA_2, {
-            4: lambda s: s.limit("fly_2", OrderSide.BUY, 1, -20.0, emulation_trigger=TriggerType.BID_ASK),
-        })
+        theta = Trader(
+            THETA,
+            {
+                1: lambda s: s.limit("fly", OrderSide.BUY, 2, _ask("fly")),
+                3: lambda s: s.limit("fly", OrderSide.SELL, 1, -1.0),  # resting exit, far from the bid
+                MEASURE_AT: bench.measure,
+            },
+        )
+        gamma = Trader(
+            GAMMA,
+            {
+                1: lambda s: s.limit("strangle", OrderSide.BUY, 1, _ask("strangle")),
+                3: lambda s: (
+                    s.limit("strangle", OrderSide.SELL, 1, 20.0),  # resting exit
+                    s.limit("wide", OrderSide.BUY, 1, 0.5),  # working entry, below the ask
+                ),
+            },
+        )
+        theta_2 = Trader(
+            THETA_2,
+            {
+                4: lambda s: s.limit("fly_2", OrderSide.BUY, 1, -20.0, emulation_trigger=TriggerType.BID_ASK),
+            },
+        )
         traders = (theta, gamma, theta_2)
         for trader in traders:
             eng.add_strategy(trader)

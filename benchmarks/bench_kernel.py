@@ -190,7 +190,9 @@ def main() -> int:
     scopes = worst.index.scopes
     assert set(scopes) == {THETA, None}, scopes  # both scopes computed: the sender's and the account's
     index = worst.index
-    assert exposure_of(index, worst, THETA).working and len(exposure_of(index, worst, None).working) == len(worst.working)
+    assert exposure_of(index, worst, THETA).working and len(exposure_of(index, worst, None).working) == len(
+        worst.working
+    )
 
     budget = f"median {BUDGET_MEDIAN_NS / 1000:g} us, p99 {BUDGET_P99_NS / 1000:g} us"
     runs = f"{REPEATS} runs x {CHECKS_PER_REPEAT:,} checks, median of the runs (min-max over the runs)"
@@ -217,7 +219,9 @@ def main() -> int:
     verdict |= over
     fresh_runs = _repeated(kernel.check, allowed, None, lambda: replace(worst))
     text, _ = spread_line("  allowed entry, fresh snapshot  ", fresh_runs, BUDGET_MEDIAN_NS, BUDGET_P99_NS, False)
-    print(text + " - scopes and index built by the check, as on the first gate decision after an order or position event")
+    print(
+        text + " - scopes and index built by the check, as on the first gate decision after an order or position event"
+    )
     print("built before a check, once per intent or per snapshot (outside the budget, but paid per order):")
     names = ("kind", "strategy_id", "symbol", "package_id", "legs", "quantity", "price", "ts_ns", "exit_kind")
     fields = [getattr(allowed, name) for name in names]

@@ -112,10 +112,13 @@ def selected_sessions(config: BacktestConfig) -> list[CatalogSession]:
     sessions = [
         s
         for s in catalog_sessions(config.catalog)
-        if (config.start is None or s.session.day >= config.start) and (config.end is None or s.session.day <= config.end)
+        if (config.start is None or s.session.day >= config.start)
+        and (config.end is None or s.session.day <= config.end)
     ]
     if not sessions:
-        raise BacktestConfigError(f"{config.catalog}: no trading sessions with option quotes between {config.start} and {config.end}")
+        raise BacktestConfigError(
+            f"{config.catalog}: no trading sessions with option quotes between {config.start} and {config.end}"
+        )
     return sessions
 
 

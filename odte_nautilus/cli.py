@@ -62,7 +62,13 @@ def backtest(
     run_dir = out or Path("runs") / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     try:
         days = len(selected_sessions(cfg))
-        columns = [TextColumn("[bold]backtest"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[day]}"), TimeElapsedColumn()]
+        columns = [
+            TextColumn("[bold]backtest"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[day]}"),
+            TimeElapsedColumn(),
+        ]
         with Progress(*columns, console=console) as progress:
             task = progress.add_task("days", total=days, day="")
             result = run_backtest(cfg, run_dir, on_day=lambda day, _: progress.update(task, advance=1, day=str(day)))
@@ -73,7 +79,9 @@ def backtest(
         raise typer.Exit(1) from None
     console.print(render_table(result.summary))
     audit = result.summary["audit"]
-    console.print(f"invariant audit: {'passed' if audit['ok'] else 'FAILED'}; {result.days} days, {result.quotes:,} quotes")
+    console.print(
+        f"invariant audit: {'passed' if audit['ok'] else 'FAILED'}; {result.days} days, {result.quotes:,} quotes"
+    )
     console.print(f"run folder: {run_dir} (report: {run_dir / 'report.html'})")
 
 

@@ -93,7 +93,11 @@ def signed_price(order: Order, cache, price: float | None = None) -> float:
         px = order.price.as_double()
     else:
         quote = cache.quote_tick(order.instrument_id)
-        px = 0.0 if quote is None else cache.price(order.instrument_id, PriceType.ASK if buy else PriceType.BID).as_double()
+        px = (
+            0.0
+            if quote is None
+            else cache.price(order.instrument_id, PriceType.ASK if buy else PriceType.BID).as_double()
+        )
     return px if buy else -px
 
 

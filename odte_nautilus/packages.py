@@ -60,7 +60,9 @@ def ensure_spread(legs: tuple[Leg, ...], cache, structure: str) -> OptionSpread:
     existing = cache.instrument(spread_id(legs))
     if existing is not None:
         return existing
-    spread = option_spread([(cache.instrument(leg_instrument_id(leg.contract.instrument_id)), leg.ratio) for leg in legs], structure)
+    spread = option_spread(
+        [(cache.instrument(leg_instrument_id(leg.contract.instrument_id)), leg.ratio) for leg in legs], structure
+    )
     cache.add_instrument(spread)
     return spread
 

@@ -88,9 +88,7 @@ class DrawdownLadder(_Strict):
     @model_validator(mode="after")
     def _soft_below_hard(self) -> Self:
         if self.soft_stop_pct >= self.hard_stop_pct:
-            raise ValueError(
-                f"soft_stop_pct ({self.soft_stop_pct}) must be below hard_stop_pct ({self.hard_stop_pct})"
-            )
+            raise ValueError(f"soft_stop_pct ({self.soft_stop_pct}) must be below hard_stop_pct ({self.hard_stop_pct})")
         return self
 
 
@@ -108,9 +106,7 @@ class LossStreak(_Strict):
     @model_validator(mode="after")
     def _half_before_stop(self) -> Self:
         if self.half_size_after >= self.stop_after:
-            raise ValueError(
-                f"half_size_after ({self.half_size_after}) must be below stop_after ({self.stop_after})"
-            )
+            raise ValueError(f"half_size_after ({self.half_size_after}) must be below stop_after ({self.stop_after})")
         return self
 
 

@@ -391,7 +391,12 @@ class OdteStrategy(Strategy):
         wanted = any(p.stop is not None for p in self.packages.values())
         cfg = self.stop_config
         for name, enabled, interval, callback in (
-            (HARD_TIMER, self.config.hard_stop_timer, timedelta(milliseconds=cfg.hard_interval_ms), self._on_hard_timer),
+            (
+                HARD_TIMER,
+                self.config.hard_stop_timer,
+                timedelta(milliseconds=cfg.hard_interval_ms),
+                self._on_hard_timer,
+            ),
             (SLOW_TIMER, self.config.slow_stop_timer, timedelta(seconds=cfg.slow_interval_s), self._on_slow_timer),
         ):
             running = name in self.clock.timer_names
@@ -410,7 +415,9 @@ class OdteStrategy(Strategy):
             return
         package_id = self._order_package.get(cid)
         if package_id is None:
-            self._risk_event("", f"fill of {event.last_qty} on {event.instrument_id} by order {cid}, which no package sent", now)
+            self._risk_event(
+                "", f"fill of {event.last_qty} on {event.instrument_id} by order {cid}, which no package sent", now
+            )
             return
         if package_id in self.packages and event.commission is not None:
             # A combo fill carries the commission of all its leg fills, which arrive right after it.

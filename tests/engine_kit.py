@@ -114,9 +114,6 @@ class Scripted(Strategy):
         self.filled.append(event)
 
     def limit(self, instrument, side: OrderSide, qty: int, price: float, tags=None):
-        order = self.order_factory.limit(
-            instrument.id, side, Quantity.from_int(qty), Price(price, 2), tags=tags
-        )
+        order = self.order_factory.limit(instrument.id, side, Quantity.from_int(qty), Price(price, 2), tags=tags)
         self.submit_order(order)
         return order
-

@@ -136,8 +136,15 @@ class Market:
             for key, instrument in options.items():
                 bid, ask = book[key]
                 out.append(
-                    QuoteTick(instrument.id, Price(bid, 2), Price(ask, 2), Quantity.from_int(50),
-                              Quantity.from_int(50), ts, ts)
+                    QuoteTick(
+                        instrument.id,
+                        Price(bid, 2),
+                        Price(ask, 2),
+                        Quantity.from_int(50),
+                        Quantity.from_int(50),
+                        ts,
+                        ts,
+                    )
                 )
         return out
 
@@ -185,7 +192,8 @@ class DayRun:
 
     def fills(self, role: str | None = None, package_id: str | None = None) -> list[LegFill]:
         return [
-            f for f in self.recorder.fills
+            f
+            for f in self.recorder.fills
             if (role is None or f.role == role) and (package_id is None or f.package_id == package_id)
         ]
 
@@ -237,9 +245,7 @@ def start_day(
         fee_model=PerContractFeeModel(Money(FEE, USD)),
     )
     engine.add_instrument(underlying_instrument(SPX, SESSION.open_ns))
-    options = {
-        (right, k): session_option(SPX, SESSION, OptionRight(right), k) for k in STRIKES for right in ("C", "P")
-    }
+    options = {(right, k): session_option(SPX, SESSION, OptionRight(right), k) for k in STRIKES for right in ("C", "P")}
     for option in options.values():
         engine.add_instrument(option)
     book = RiskBook(load_policy(profile), folder / "state.sqlite", folder / "decisions.jsonl", nav=balance)

@@ -145,10 +145,24 @@ def quotes_table(series: QuoteSeries, price_precision: int) -> pa.Table:
 def bars_table(series: BarSeries, price_precision: int) -> pa.Table:
     bar_type = BarType.from_str(series.bar_type)
     bars = [
-        Bar(bar_type, Price(o, price_precision), Price(h, price_precision), Price(lo, price_precision),
-            Price(c, price_precision), Quantity(v, SIZE_PRECISION), t, t)
-        for o, h, lo, c, v, t in zip(series.open.tolist(), series.high.tolist(), series.low.tolist(),
-                                      series.close.tolist(), series.volume.tolist(), series.ts.tolist())
+        Bar(
+            bar_type,
+            Price(o, price_precision),
+            Price(h, price_precision),
+            Price(lo, price_precision),
+            Price(c, price_precision),
+            Quantity(v, SIZE_PRECISION),
+            t,
+            t,
+        )
+        for o, h, lo, c, v, t in zip(
+            series.open.tolist(),
+            series.high.tolist(),
+            series.low.tolist(),
+            series.close.tolist(),
+            series.volume.tolist(),
+            series.ts.tolist(),
+        )
     ]
     return ArrowSerializer.serialize_batch(bars, Bar)
 
@@ -173,6 +187,7 @@ def quotes_file(root: str | Path, series: QuoteSeries, price_precision: int) -> 
 def write_files(files: list[CatalogFile], on_rows=None) -> None:
     """Write catalog files with a small thread pool: per-file overhead dominates and pyarrow releases the
     GIL. A file's bytes do not depend on the order. ``on_rows(n)`` is called as each file lands."""
+
     def write(file: CatalogFile) -> int:
         write_table(*file)
         return file[0].num_rows
@@ -190,8 +205,14 @@ def write_session(root: str | Path, data: SessionData, on_quotes=None) -> int:
     ``on_quotes(n)`` is called as each quote file lands. Returns the number of quotes.
     """
     bars = data.bars
-    files = [(bars_table(bars, data.spec.underlying_price_precision), data_dir(root, Bar, bars.bar_type),
-              int(bars.ts[0]), int(bars.ts[-1]))]
+    files = [
+        (
+            bars_table(bars, data.spec.underlying_price_precision),
+            data_dir(root, Bar, bars.bar_type),
+            int(bars.ts[0]),
+            int(bars.ts[-1]),
+        )
+    ]
     if not _files(data_dir(root, type(data.underlying), data.underlying.id.value)):
         files.append(instrument_file(root, data.underlying))  # one definition for the whole catalog, not per day
     files += [instrument_file(root, option) for option in data.options]
@@ -353,8 +374,9 @@ def catalog_sessions(root: str | Path) -> list[CatalogSession]:
     for (day, name), ids in sorted(found.items()):
         session = session_on(day)
         if session is None:
-            raise OutsideSessionError(str(Path(root)), f"{name} {day} ({ids[0]})",
-                                      f"option quotes on {day}, when {CALENDAR} is closed")
+            raise OutsideSessionError(
+                str(Path(root)), f"{name} {day} ({ids[0]})", f"option quotes on {day}, when {CALENDAR} is closed"
+            )
         result.append(CatalogSession(underlying_spec(name), session, tuple(ids)))
     return result
 
@@ -384,8 +406,12 @@ def read_session(root: str | Path, part: CatalogSession) -> SessionData:
 def session_files(root: str | Path, part: CatalogSession) -> list[Path]:
     """Every file a session's checks read: its options' quotes and definitions, the bars, the underlying."""
     spec, session = part.spec, part.session
-    files = [f for iid in part.instrument_ids for cls in (QuoteTick, OptionContract)
-             for f in _files(data_dir(root, cls, iid))]
+    files = [
+        f
+        for iid in part.instrument_ids
+        for cls in (QuoteTick, OptionContract)
+        for f in _files(data_dir(root, cls, iid))
+    ]
     files += [f for f in _files(data_dir(root, Bar, spec.bar_type)) if _overlaps(f, session.open_ns, session.close_ns)]
     files += [f for cls in (IndexInstrument, Equity) for f in _files(data_dir(root, cls, spec.underlying_id))]
     return files

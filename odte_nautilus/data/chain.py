@@ -25,15 +25,21 @@ def model_prices(spot, vols, years, strike: float, right: OptionRight, spec: Und
     """Black-Scholes prices through Nautilus (b = r - q), one call per quote time (~0.5 us each)."""
     r, b, is_call = spec.rate, spec.rate - spec.dividend_yield, right is OptionRight.CALL
     return np.fromiter(
-        (black_scholes_greeks(s, r, b, v, is_call, strike, t).price
-         for s, v, t in zip(spot.tolist(), vols.tolist(), years.tolist())),
+        (
+            black_scholes_greeks(s, r, b, v, is_call, strike, t).price
+            for s, v, t in zip(spot.tolist(), vols.tolist(), years.tolist())
+        ),
         dtype=np.float64,
         count=len(spot),
     )
 
 
 def quote_prices(
-    price: np.ndarray, moneyness: np.ndarray, minutes_left: np.ndarray, spec: UnderlyingSpec, rng: np.random.Generator,
+    price: np.ndarray,
+    moneyness: np.ndarray,
+    minutes_left: np.ndarray,
+    spec: UnderlyingSpec,
+    rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bid and ask around a model price: wider for dearer, farther and later options, always on the grid."""
     style = spec.quotes
@@ -75,7 +81,9 @@ def underlying_bars(path: DayPath, spec: UnderlyingSpec, rng: np.random.Generato
     volume = np.zeros(minutes) if spec.is_index else np.round(rng.lognormal(np.log(40_000), 0.5, minutes))
     return BarSeries(
         bar_type=spec.bar_type,
-        ts=(path.session.open_ns + np.arange(1, minutes + 1, dtype=np.uint64) * MINUTE * NS_PER_SECOND).astype(np.uint64),
+        ts=(path.session.open_ns + np.arange(1, minutes + 1, dtype=np.uint64) * MINUTE * NS_PER_SECOND).astype(
+            np.uint64
+        ),
         open=np.round(windows[:, 0], precision),
         high=np.round(windows.max(axis=1), precision),
         low=np.round(windows.min(axis=1), precision),

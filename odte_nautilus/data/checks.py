@@ -53,14 +53,18 @@ class DataCheckError(ValueError):
 
 class IndexVolumeError(DataCheckError):
     code = CheckCode.INDEX_VOLUME
-    fix = ("An index has no volume, so this series is another instrument under the index's id (a "
-           "wrong-instrument join, e.g. SPY or ES bars). Load the index's own file.")
+    fix = (
+        "An index has no volume, so this series is another instrument under the index's id (a "
+        "wrong-instrument join, e.g. SPY or ES bars). Load the index's own file."
+    )
 
 
 class MultiplierError(DataCheckError):
     code = CheckCode.MULTIPLIER
-    fix = ("SPX, SPXW and SPY options have multiplier 100. Nautilus's Databento loader reads 1 from "
-           "unit_of_measure_qty: import through `odte catalog import databento`, which sets 100.")
+    fix = (
+        "SPX, SPXW and SPY options have multiplier 100. Nautilus's Databento loader reads 1 from "
+        "unit_of_measure_qty: import through `odte catalog import databento`, which sets 100."
+    )
 
 
 class CrossedQuoteError(DataCheckError):
@@ -70,21 +74,27 @@ class CrossedQuoteError(DataCheckError):
 
 class OffTickError(DataCheckError):
     code = CheckCode.OFF_TICK
-    fix = ("Quotes must lie on the contract's grid (SPXW: $0.05 below $3, $0.10 from $3; SPY: $0.01) and be "
-           "non-negative: check the price scale of the source (cents? a strike column read as a price?).")
+    fix = (
+        "Quotes must lie on the contract's grid (SPXW: $0.05 below $3, $0.10 from $3; SPY: $0.01) and be "
+        "non-negative: check the price scale of the source (cents? a strike column read as a price?)."
+    )
 
 
 class OutsideSessionError(DataCheckError):
     code = CheckCode.OUTSIDE_SESSION
-    fix = ("Quotes must lie in the regular session (09:30 to the close, 13:00 on early closes). Check the "
-           "time zone (CSV times are New York local unless they carry an offset) or filter extended hours.")
+    fix = (
+        "Quotes must lie in the regular session (09:30 to the close, 13:00 on early closes). Check the "
+        "time zone (CSV times are New York local unless they carry an offset) or filter extended hours."
+    )
 
 
 class ExpiryNotSessionError(DataCheckError):
     code = CheckCode.EXPIRY_NOT_SESSION
-    fix = ("The catalog holds 0DTE sessions: every option must expire at the close of the session it is "
-           "quoted in (16:00 New York, 13:00 on early closes). Pull only expiration == quote date "
-           "(or pass --skip-non-0dte); AM-settled SPX monthlies are never 0DTE.")
+    fix = (
+        "The catalog holds 0DTE sessions: every option must expire at the close of the session it is "
+        "quoted in (16:00 New York, 13:00 on early closes). Pull only expiration == quote date "
+        "(or pass --skip-non-0dte); AM-settled SPX monthlies are never 0DTE."
+    )
 
 
 class DuplicateTimestampError(DataCheckError):
@@ -94,14 +104,18 @@ class DuplicateTimestampError(DataCheckError):
 
 class StrikeGridHoleError(DataCheckError):
     code = CheckCode.STRIKE_GRID_HOLE
-    fix = (f"The {ATM_BAND} strikes either side of the opening ATM must all be listed and quoted, calls and "
-           "puts (the strategies trade there). Pull a wider strike range.")
+    fix = (
+        f"The {ATM_BAND} strikes either side of the opening ATM must all be listed and quoted, calls and "
+        "puts (the strategies trade there). Pull a wider strike range."
+    )
 
 
 class MissingUnderlyingError(DataCheckError):
     code = CheckCode.MISSING_UNDERLYING
-    fix = ("Import the underlying's 1-minute bars for the same session (`--index FILE`), with a bar stamped "
-           "at the close: the backtester cash-settles 0DTE options on it, and without it positions never close.")
+    fix = (
+        "Import the underlying's 1-minute bars for the same session (`--index FILE`), with a bar stamped "
+        "at the close: the backtester cash-settles 0DTE options on it, and without it positions never close."
+    )
 
 
 class MissingDefinitionError(DataCheckError):
@@ -117,17 +131,25 @@ def _at(origin: Origin, index: int, instrument_id: str) -> tuple[str, str]:
 def _check_underlying(data: SessionData) -> None:
     spec, session, bars = data.spec, data.session, data.bars
     if data.underlying is None or bars is None or len(bars) == 0:
-        raise MissingUnderlyingError(data.instruments_origin.file, spec.underlying_id,
-                                     f"no {spec.underlying_id} bars for the session of {session.day}")
+        raise MissingUnderlyingError(
+            data.instruments_origin.file,
+            spec.underlying_id,
+            f"no {spec.underlying_id} bars for the session of {session.day}",
+        )
     if spec.is_index:
         loud = np.flatnonzero(bars.volume != 0)
         if len(loud):
             i = int(loud[0])
-            raise IndexVolumeError(*_at(bars.origin, i, spec.underlying_id),
-                                   f"index bar at {session.ny(int(bars.ts[i]))} has volume {bars.volume[i]:g}")
+            raise IndexVolumeError(
+                *_at(bars.origin, i, spec.underlying_id),
+                f"index bar at {session.ny(int(bars.ts[i]))} has volume {bars.volume[i]:g}",
+            )
     if not np.any(bars.ts == np.uint64(session.close_ns)):
-        raise MissingUnderlyingError(bars.origin.file, spec.underlying_id,
-                                     f"no bar stamped at the close {session.ny(session.close_ns)} (the settlement level)")
+        raise MissingUnderlyingError(
+            bars.origin.file,
+            spec.underlying_id,
+            f"no bar stamped at the close {session.ny(session.close_ns)} (the settlement level)",
+        )
 
 
 def _check_instruments(data: SessionData) -> None:
@@ -141,8 +163,11 @@ def _check_instruments(data: SessionData) -> None:
             raise MissingUnderlyingError(file, iid, f"settles against {settles_on}, not {spec.underlying_id}")
         if option.expiration_ns != session.close_ns:
             raise ExpiryNotSessionError(
-                file, iid, f"expires {session.ny(option.expiration_ns)} but is quoted in the session of "
-                           f"{session.day} closing {session.ny(session.close_ns)}")
+                file,
+                iid,
+                f"expires {session.ny(option.expiration_ns)} but is quoted in the session of "
+                f"{session.day} closing {session.ny(session.close_ns)}",
+            )
     defined = {o.id.value for o in data.options}
     for iid, series in data.quotes.items():
         if iid not in defined:
@@ -155,14 +180,18 @@ def check_quotes(series: QuoteSeries, data: SessionData) -> None:
     outside = np.flatnonzero(~data.session.contains(series.ts))
     if len(outside):
         i = int(outside[0])
-        raise OutsideSessionError(*_at(origin, i, iid),
-                                  f"quote at {session.ny(int(series.ts[i]))} (New York) is outside the session "
-                                  f"{session.ny(session.open_ns)}-{session.ny(session.close_ns)[-8:]}")
+        raise OutsideSessionError(
+            *_at(origin, i, iid),
+            f"quote at {session.ny(int(series.ts[i]))} (New York) is outside the session "
+            f"{session.ny(session.open_ns)}-{session.ny(session.close_ns)[-8:]}",
+        )
     duplicate = np.flatnonzero(np.diff(series.ts.astype(np.int64)) <= 0)
     if len(duplicate):
         i = int(duplicate[0]) + 1
-        raise DuplicateTimestampError(*_at(origin, i, iid),
-                                      f"timestamp {session.ny(int(series.ts[i]))} repeats (or goes back) for this instrument")
+        raise DuplicateTimestampError(
+            *_at(origin, i, iid),
+            f"timestamp {session.ny(int(series.ts[i]))} repeats (or goes back) for this instrument",
+        )
     crossed = np.flatnonzero(series.bid > series.ask)
     if len(crossed):
         i = int(crossed[0])
@@ -179,14 +208,21 @@ def _check_strike_grid(data: SessionData) -> None:
     spec = data.spec
     open_level = float(data.bars.open[0])
     atm = round(open_level / spec.strike_step) * spec.strike_step
-    quoted = {(o.strike_price.as_double(), OptionRight.CALL if o.option_kind == OptionKind.CALL else OptionRight.PUT)
-              for o in data.options if len(data.quotes.get(o.id.value, ())) > 0}
+    quoted = {
+        (o.strike_price.as_double(), OptionRight.CALL if o.option_kind == OptionKind.CALL else OptionRight.PUT)
+        for o in data.options
+        if len(data.quotes.get(o.id.value, ())) > 0
+    }
     wanted = [atm + spec.strike_step * k for k in range(-ATM_BAND, ATM_BAND + 1)]
-    missing = [f"{right.value}{strike:g}" for strike in wanted for right in OptionRight
-               if (strike, right) not in quoted]
+    missing = [
+        f"{right.value}{strike:g}" for strike in wanted for right in OptionRight if (strike, right) not in quoted
+    ]
     if missing:
-        raise StrikeGridHoleError(data.instruments_origin.file, f"session {data.session.day}",
-                                  f"opening level {open_level:g} (ATM {atm:g}) but no quoted {', '.join(missing)}")
+        raise StrikeGridHoleError(
+            data.instruments_origin.file,
+            f"session {data.session.day}",
+            f"opening level {open_level:g} (ATM {atm:g}) but no quoted {', '.join(missing)}",
+        )
 
 
 def check_session(data: SessionData) -> None:
@@ -242,7 +278,9 @@ def record_passed(path: str | Path, data: SessionData) -> None:
     checked = sidecar.read_checked(path)
     checked[_checked_key(data.spec.name, data.session.day)] = {
         "fingerprint": catalog_io.fingerprint(path, catalog_io.written_part(data)),
-        "options": len(data.options), "quotes": data.quote_count}
+        "options": len(data.options),
+        "quotes": data.quote_count,
+    }
     sidecar.write_checked(path, checked)
 
 

@@ -26,22 +26,35 @@ catalog_app = typer.Typer(
     help="The market-data catalog: the calibrated synthetic SPXW 0DTE sample, importers, sanity figures.",
     no_args_is_help=True,
 )
-import_app = typer.Typer(help="Import real data (Databento OPRA DBN, vendor CSV) into the catalog, checked.",
-                         no_args_is_help=True)
+import_app = typer.Typer(
+    help="Import real data (Databento OPRA DBN, vendor CSV) into the catalog, checked.", no_args_is_help=True
+)
 catalog_app.add_typer(import_app, name="import")
 
 console = Console(stderr=True)
 
 PathOption = Annotated[Path, typer.Option("--path", help="Catalog folder (a Nautilus ParquetDataCatalog).")]
 UnderlyingOption = Annotated[str, typer.Option("--underlying", help="SPX (SPXW options) or SPY.")]
-IndexOption = Annotated[Path, typer.Option(
-    "--index", exists=True, dir_okay=False,
-    help="The underlying's own 1-minute bars: CSV ts,open,high,low,close[,volume] (ts = bar close, New York "
-         "local unless offset) or a Databento ohlcv-1m DBN file. An index must carry no volume.")]
-RootsOption = Annotated[list[str] | None, typer.Option(
-    "--root", help="Option roots to import (repeatable); default: the PM-settled 0DTE root (SPXW / SPY).")]
-SkipOption = Annotated[bool, typer.Option(
-    "--skip-non-0dte", help="Drop quotes of options not expiring in their quote's session instead of refusing them.")]
+IndexOption = Annotated[
+    Path,
+    typer.Option(
+        "--index",
+        exists=True,
+        dir_okay=False,
+        help="The underlying's own 1-minute bars: CSV ts,open,high,low,close[,volume] (ts = bar close, New York "
+        "local unless offset) or a Databento ohlcv-1m DBN file. An index must carry no volume.",
+    ),
+]
+RootsOption = Annotated[
+    list[str] | None,
+    typer.Option("--root", help="Option roots to import (repeatable); default: the PM-settled 0DTE root (SPXW / SPY)."),
+]
+SkipOption = Annotated[
+    bool,
+    typer.Option(
+        "--skip-non-0dte", help="Drop quotes of options not expiring in their quote's session instead of refusing them."
+    ),
+]
 
 
 @contextmanager
@@ -65,8 +78,13 @@ def sample(
     underlying: UnderlyingOption = "SPX",
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same bytes.")] = 10,
     freq: Annotated[str, typer.Option("--freq", help="Quote interval: 1m or 1s.")] = "1m",
-    start: Annotated[str, typer.Option("--start", help="First session (YYYY-MM-DD); the default window covers "
-                                                       "the 2024-08-05 crash-and-IV-crush day.")] = "2024-07-22",
+    start: Annotated[
+        str,
+        typer.Option(
+            "--start",
+            help="First session (YYYY-MM-DD); the default window covers the 2024-08-05 crash-and-IV-crush day.",
+        ),
+    ] = "2024-07-22",
     strikes: Annotated[int, typer.Option("--strikes", min=1, help="Strikes either side of the opening ATM.")] = 40,
 ) -> None:
     """Write the calibrated synthetic 0DTE market (deterministic from --seed) as a Nautilus catalog."""
@@ -74,8 +92,14 @@ def sample(
     from odte_nautilus.data.sessions import trading_sessions
 
     try:
-        config = SampleConfig(days=days, seed=seed, underlying=underlying.upper(), freq=freq,
-                              start=date.fromisoformat(start), strikes_each_side=strikes)
+        config = SampleConfig(
+            days=days,
+            seed=seed,
+            underlying=underlying.upper(),
+            freq=freq,
+            start=date.fromisoformat(start),
+            strikes_each_side=strikes,
+        )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     instruments = 2 * (2 * strikes + 1)
@@ -87,8 +111,10 @@ def sample(
     except SampleConflictError as exc:
         _refuse(exc)
     seconds = time.perf_counter() - started
-    console.print(f"{report.sessions} sessions ({report.written} written, {report.quotes:,} quotes) "
-                  f"in {seconds:.1f} s -> {path}", soft_wrap=True)
+    console.print(
+        f"{report.sessions} sessions ({report.written} written, {report.quotes:,} quotes) in {seconds:.1f} s -> {path}",
+        soft_wrap=True,
+    )
 
 
 @catalog_app.command()
@@ -100,8 +126,11 @@ def stats(path: PathOption = DEFAULT_PATH) -> None:
         _refuse(FileNotFoundError(f"no catalog at {path}: run `odte catalog sample` or an import first"))
     result = catalog_stats(path)
     out = Console()
-    out.print(f"catalog {path}: {result.sessions} sessions ({', '.join(result.underlyings) or '-'}), "
-              f"{result.instruments:,} option instruments, {result.quotes:,} quotes", soft_wrap=True)
+    out.print(
+        f"catalog {path}: {result.sessions} sessions ({', '.join(result.underlyings) or '-'}), "
+        f"{result.instruments:,} option instruments, {result.quotes:,} quotes",
+        soft_wrap=True,
+    )
     table = Table(title="Sanity figures (published: Vilkov 2026, SPXW 0DTE 2016-2026)")
     for column in ("figure", "this catalog", "published", "band", "verdict"):
         table.add_column(column)
@@ -112,8 +141,12 @@ def stats(path: PathOption = DEFAULT_PATH) -> None:
 
 @import_app.command("databento")
 def import_databento_cmd(
-    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False,
-                                                help="OPRA definition and quote DBN files (cbbo-1s/1m, tcbbo, mbp-1).")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            exists=True, dir_okay=False, help="OPRA definition and quote DBN files (cbbo-1s/1m, tcbbo, mbp-1)."
+        ),
+    ],
     index: IndexOption,
     path: PathOption = DEFAULT_PATH,
     underlying: UnderlyingOption = "SPX",
@@ -123,8 +156,10 @@ def import_databento_cmd(
     """Import Databento OPRA files through Nautilus's loader, with its known traps fixed."""
     from odte_nautilus.data.import_databento import import_databento
 
-    _run_import(lambda advance: import_databento(files, index, path, underlying.upper(), _roots(root),
-                                                 skip_non_0dte, advance), path)
+    _run_import(
+        lambda advance: import_databento(files, index, path, underlying.upper(), _roots(root), skip_non_0dte, advance),
+        path,
+    )
 
 
 @import_app.command("csv")
@@ -140,8 +175,12 @@ def import_csv_cmd(
     """Import vendor CSV quotes through a declared column layout."""
     from odte_nautilus.data.import_csv import import_csv
 
-    _run_import(lambda advance: import_csv(files, layout, index, path, underlying.upper(), _roots(root),
-                                           skip_non_0dte, advance), path)
+    _run_import(
+        lambda advance: import_csv(
+            files, layout, index, path, underlying.upper(), _roots(root), skip_non_0dte, advance
+        ),
+        path,
+    )
 
 
 def _roots(root: list[str] | None) -> tuple[str, ...] | None:

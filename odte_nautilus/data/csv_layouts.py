@@ -54,8 +54,14 @@ class ContractColumns:
     right: str
     expiration_format: str | None = None  # None: ISO dates
     strike_scale: float = 1.0
-    rights: dict[str, OptionRight] = field(default_factory=lambda: {
-        "C": OptionRight.CALL, "P": OptionRight.PUT, "CALL": OptionRight.CALL, "PUT": OptionRight.PUT})
+    rights: dict[str, OptionRight] = field(
+        default_factory=lambda: {
+            "C": OptionRight.CALL,
+            "P": OptionRight.PUT,
+            "CALL": OptionRight.CALL,
+            "PUT": OptionRight.PUT,
+        }
+    )
 
     def columns(self) -> tuple[str, ...]:
         return (self.root, self.expiration, self.strike, self.right)
@@ -93,7 +99,10 @@ LAYOUTS: dict[str, CsvLayout] = {
         CsvLayout(
             name="cboe",
             description="Cboe DataShop Option Quotes (interval snapshots): quote_datetime New York local",
-            bid="bid", ask="ask", bid_size="bid_size", ask_size="ask_size",
+            bid="bid",
+            ask="ask",
+            bid_size="bid_size",
+            ask_size="ask_size",
             time=LocalTime("quote_datetime"),
             contract=ContractColumns(root="root", expiration="expiration", strike="strike", right="option_type"),
             open_interest="open_interest",
@@ -101,15 +110,27 @@ LAYOUTS: dict[str, CsvLayout] = {
         CsvLayout(
             name="thetadata",
             description="ThetaData v2 hist/option/quote (bulk): date YYYYMMDD + ms_of_day, strike in 1/10 cent",
-            bid="bid", ask="ask", bid_size="bid_size", ask_size="ask_size",
+            bid="bid",
+            ask="ask",
+            bid_size="bid_size",
+            ask_size="ask_size",
             time=DateAndMillis("date", "ms_of_day"),
-            contract=ContractColumns(root="root", expiration="expiration", strike="strike", right="right",
-                                     expiration_format="%Y%m%d", strike_scale=0.001),
+            contract=ContractColumns(
+                root="root",
+                expiration="expiration",
+                strike="strike",
+                right="right",
+                expiration_format="%Y%m%d",
+                strike_scale=0.001,
+            ),
         ),
         CsvLayout(
             name="massive",
             description="Massive (ex-Polygon) flat files us_options_opra/quotes_v1: sip_timestamp in ns",
-            bid="bid_price", ask="ask_price", bid_size="bid_size", ask_size="ask_size",
+            bid="bid_price",
+            ask="ask_price",
+            bid_size="bid_size",
+            ask_size="ask_size",
             time=EpochNanos("sip_timestamp"),
             contract=OccTicker("ticker"),
         ),

@@ -14,7 +14,13 @@ import numpy as np
 import pandas as pd
 
 from odte_nautilus.data.csv_layouts import LAYOUTS, ContractColumns, CsvLayout, DateAndMillis, EpochNanos, LocalTime
-from odte_nautilus.data.importing import ImportReport, assemble_sessions, parse_times, read_underlying_file, write_checked_sessions
+from odte_nautilus.data.importing import (
+    ImportReport,
+    assemble_sessions,
+    parse_times,
+    read_underlying_file,
+    write_checked_sessions,
+)
 from odte_nautilus.data.sessions import NY
 from odte_nautilus.data.symbology import SymbologyError, parse_occ
 from odte_nautilus.data.underlyings import underlying_spec
@@ -44,19 +50,28 @@ def _times(frame: pd.DataFrame, rule, file: str) -> np.ndarray:
 
 def _contracts(frame: pd.DataFrame, rule, file: str) -> pd.DataFrame:
     if isinstance(rule, ContractColumns):
-        rights = frame[rule.right].astype(str).str.strip().str.upper().map(
-            {k.upper(): v.value for k, v in rule.rights.items()})
+        rights = (
+            frame[rule.right]
+            .astype(str)
+            .str.strip()
+            .str.upper()
+            .map({k.upper(): v.value for k, v in rule.rights.items()})
+        )
         bad = np.flatnonzero(rights.isna().to_numpy())
         if len(bad):
             i = int(bad[0])
-            raise CsvFormatError(file, f"row {i + 1 + HEADER_ROWS}", f"option right {frame[rule.right].iloc[i]!r} is not C/P")
+            raise CsvFormatError(
+                file, f"row {i + 1 + HEADER_ROWS}", f"option right {frame[rule.right].iloc[i]!r} is not C/P"
+            )
         expiry = pd.to_datetime(frame[rule.expiration].astype(str), format=rule.expiration_format or "ISO8601")
-        return pd.DataFrame({
-            "root": frame[rule.root].astype(str).str.strip().str.lstrip("^"),
-            "expiry": expiry.dt.date,
-            "right": rights,
-            "strike": frame[rule.strike].to_numpy(dtype=np.float64) * rule.strike_scale,
-        })
+        return pd.DataFrame(
+            {
+                "root": frame[rule.root].astype(str).str.strip().str.lstrip("^"),
+                "expiry": expiry.dt.date,
+                "right": rights,
+                "strike": frame[rule.strike].to_numpy(dtype=np.float64) * rule.strike_scale,
+            }
+        )
     keys = {}
     for i, ticker in enumerate(frame[rule.column].astype(str)):
         if ticker not in keys:
@@ -65,12 +80,14 @@ def _contracts(frame: pd.DataFrame, rule, file: str) -> pd.DataFrame:
             except SymbologyError as exc:
                 raise CsvFormatError(file, f"row {i + 1 + HEADER_ROWS}", str(exc)) from exc
     tickers = frame[rule.column].astype(str)
-    return pd.DataFrame({
-        "root": tickers.map(lambda t: keys[t].root),
-        "expiry": tickers.map(lambda t: keys[t].expiry),
-        "right": tickers.map(lambda t: keys[t].right.value),
-        "strike": tickers.map(lambda t: keys[t].strike),
-    })
+    return pd.DataFrame(
+        {
+            "root": tickers.map(lambda t: keys[t].root),
+            "expiry": tickers.map(lambda t: keys[t].expiry),
+            "right": tickers.map(lambda t: keys[t].right.value),
+            "strike": tickers.map(lambda t: keys[t].strike),
+        }
+    )
 
 
 def read_layout_file(path: Path, layout: CsvLayout, file_index: int) -> pd.DataFrame:
@@ -82,8 +99,12 @@ def read_layout_file(path: Path, layout: CsvLayout, file_index: int) -> pd.DataF
         raise CsvFormatError(str(path), "header", f"layout {layout.name!r} needs columns {missing}")
     rows = _contracts(frame, layout.contract, str(path))
     rows["ts"] = _times(frame, layout.time, str(path))
-    for column, source in (("bid", layout.bid), ("ask", layout.ask), ("bid_size", layout.bid_size),
-                           ("ask_size", layout.ask_size)):
+    for column, source in (
+        ("bid", layout.bid),
+        ("ask", layout.ask),
+        ("bid_size", layout.bid_size),
+        ("ask_size", layout.ask_size),
+    ):
         rows[column] = pd.to_numeric(frame[source], errors="coerce").to_numpy(dtype=np.float64)
     rows["row"] = np.arange(1, len(frame) + 1) + HEADER_ROWS
     rows["file"] = file_index
@@ -109,7 +130,13 @@ def import_csv(
     paths = [Path(f) for f in files]
     rows = pd.concat([read_layout_file(p, LAYOUTS[layout], i) for i, p in enumerate(paths)], ignore_index=True)
     sessions, report = assemble_sessions(
-        spec, rows, tuple(map(str, paths)), read_underlying_file(index_file, spec),
-        instruments_file=str(paths[0]), roots=roots, skip_non_0dte=skip_non_0dte)
+        spec,
+        rows,
+        tuple(map(str, paths)),
+        read_underlying_file(index_file, spec),
+        instruments_file=str(paths[0]),
+        roots=roots,
+        skip_non_0dte=skip_non_0dte,
+    )
     write_checked_sessions(path, sessions, on_quotes)
     return report

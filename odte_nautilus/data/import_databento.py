@@ -57,12 +57,15 @@ def _definitions(loader: DatabentoDataLoader, paths: list[Path], spec: Underlyin
             if not isinstance(instrument, OptionContract):
                 continue
             multiplier = int(instrument.multiplier)
-            multipliers[instrument.raw_symbol.value] = spec.multiplier if multiplier == LOADER_TRAP_MULTIPLIER else multiplier
+            multipliers[instrument.raw_symbol.value] = (
+                spec.multiplier if multiplier == LOADER_TRAP_MULTIPLIER else multiplier
+            )
     return multipliers
 
 
-def _quote_rows(loader: DatabentoDataLoader, paths: list[Path], multipliers: dict[str, int],
-                spec: UnderlyingSpec) -> pd.DataFrame:
+def _quote_rows(
+    loader: DatabentoDataLoader, paths: list[Path], multipliers: dict[str, int], spec: UnderlyingSpec
+) -> pd.DataFrame:
     frames = []
     for index, path in enumerate(paths):
         # An explicit precision: a quote without a definition must reach our named error, not the loader's.
@@ -74,26 +77,31 @@ def _quote_rows(loader: DatabentoDataLoader, paths: list[Path], multipliers: dic
             if symbol in keys:
                 continue
             if symbol not in multipliers:
-                raise MissingDefinitionError(str(path), f"record {record} ({symbol})",
-                                             "quoted but not in any definition file of this import")
+                raise MissingDefinitionError(
+                    str(path), f"record {record} ({symbol})", "quoted but not in any definition file of this import"
+                )
             try:
                 keys[symbol] = parse_occ(symbol)
             except SymbologyError as exc:
                 raise MissingDefinitionError(str(path), f"record {record}", str(exc)) from exc
-        frames.append(pd.DataFrame({
-            "root": [keys[s].root for s in symbols],
-            "expiry": [keys[s].expiry for s in symbols],
-            "right": [keys[s].right.value for s in symbols],
-            "strike": [keys[s].strike for s in symbols],
-            "ts": np.fromiter((q.ts_event for q in quotes), dtype=np.int64, count=len(quotes)),
-            "bid": [q.bid_price.as_double() for q in quotes],
-            "ask": [q.ask_price.as_double() for q in quotes],
-            "bid_size": [q.bid_size.as_double() for q in quotes],
-            "ask_size": [q.ask_size.as_double() for q in quotes],
-            "row": np.arange(1, len(quotes) + 1),
-            "file": index,
-            "multiplier": [multipliers[s] for s in symbols],
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "root": [keys[s].root for s in symbols],
+                    "expiry": [keys[s].expiry for s in symbols],
+                    "right": [keys[s].right.value for s in symbols],
+                    "strike": [keys[s].strike for s in symbols],
+                    "ts": np.fromiter((q.ts_event for q in quotes), dtype=np.int64, count=len(quotes)),
+                    "bid": [q.bid_price.as_double() for q in quotes],
+                    "ask": [q.ask_price.as_double() for q in quotes],
+                    "bid_size": [q.bid_size.as_double() for q in quotes],
+                    "ask_size": [q.ask_size.as_double() for q in quotes],
+                    "row": np.arange(1, len(quotes) + 1),
+                    "file": index,
+                    "multiplier": [multipliers[s] for s in symbols],
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -115,14 +123,22 @@ def import_databento(
     definitions = by_schema.pop(DEFINITION, [])
     quote_files = [f for schema in QUOTE_SCHEMAS for f in by_schema.pop(schema, [])]
     if by_schema:
-        raise DatabentoFileError(f"unsupported schemas {sorted(by_schema)} in {sorted(map(str, sum(by_schema.values(), [])))}: "
-                                 f"pass a definition file and quote files ({', '.join(QUOTE_SCHEMAS)})")
+        raise DatabentoFileError(
+            f"unsupported schemas {sorted(by_schema)} in {sorted(map(str, sum(by_schema.values(), [])))}: "
+            f"pass a definition file and quote files ({', '.join(QUOTE_SCHEMAS)})"
+        )
     if not definitions or not quote_files:
         raise DatabentoFileError("pass at least one definition file and one quote file")
     multipliers = _definitions(loader, definitions, spec)
     rows = _quote_rows(loader, quote_files, multipliers, spec)
     sessions, report = assemble_sessions(
-        spec, rows, tuple(map(str, quote_files)), read_underlying_file(index_file, spec),
-        instruments_file=str(definitions[0]), roots=roots, skip_non_0dte=skip_non_0dte)
+        spec,
+        rows,
+        tuple(map(str, quote_files)),
+        read_underlying_file(index_file, spec),
+        instruments_file=str(definitions[0]),
+        roots=roots,
+        skip_non_0dte=skip_non_0dte,
+    )
     write_checked_sessions(path, sessions, on_quotes)
     return report

@@ -101,8 +101,9 @@ def assemble_sessions(
         session = session_on(day.astype(object))
         if session is None:
             first = part.iloc[0]
-            raise OutsideSessionError(files[int(first["file"])], f"row {int(first['row'])}",
-                                      f"quote on {day}, when the exchange is closed")
+            raise OutsideSessionError(
+                files[int(first["file"])], f"row {int(first['row'])}", f"quote on {day}, when the exchange is closed"
+            )
         options, quotes, open_interest = [], {}, {}
         for (root, expiry, right, strike), group in part.groupby(["root", "expiry", "right", "strike"], sort=True):
             key = OptionKey(str(root), expiry, OptionRight(right), float(strike))
@@ -121,16 +122,18 @@ def assemble_sessions(
             )
             if "open_interest" in group and group["open_interest"].notna().any():
                 open_interest[iid] = int(group["open_interest"].dropna().iloc[0])
-        sessions.append(SessionData(
-            session=session,
-            spec=spec,
-            underlying=underlying_instrument(spec, session.open_ns),
-            bars=bars.get(session.day),
-            options=options,
-            quotes=quotes,
-            instruments_origin=Origin(instruments_file),
-            open_interest=open_interest,
-        ))
+        sessions.append(
+            SessionData(
+                session=session,
+                spec=spec,
+                underlying=underlying_instrument(spec, session.open_ns),
+                bars=bars.get(session.day),
+                options=options,
+                quotes=quotes,
+                instruments_origin=Origin(instruments_file),
+                open_interest=open_interest,
+            )
+        )
         report.sessions.append(session.day)
         report.options += len(options)
         report.quotes += sum(len(q) for q in quotes.values())
@@ -141,7 +144,11 @@ def write_checked_sessions(path: str | Path, sessions: list[SessionData], on_quo
     """Check every session, refuse sessions the catalog already holds, then write them all."""
     for data in sessions:
         check_session(data)
-    held = {(part.spec.name, part.session.day) for part in catalog_io.catalog_sessions(path)} if Path(path).exists() else set()
+    held = (
+        {(part.spec.name, part.session.day) for part in catalog_io.catalog_sessions(path)}
+        if Path(path).exists()
+        else set()
+    )
     clash = [f"{d.spec.name} {d.session.day}" for d in sessions if (d.spec.name, d.session.day) in held]
     if clash:
         raise ImportConflictError(f"{path} already holds {', '.join(clash)}: import into a fresh --path")
@@ -168,20 +175,24 @@ def read_underlying_file(path: str | Path, spec: UnderlyingSpec) -> dict[date, B
         from nautilus_trader.adapters.databento.loaders import DatabentoDataLoader
 
         bars = DatabentoDataLoader().from_dbn_file(path, price_precision=spec.underlying_price_precision)
-        frame = pd.DataFrame({
-            "ts": [b.ts_event for b in bars],
-            "open": [b.open.as_double() for b in bars],
-            "high": [b.high.as_double() for b in bars],
-            "low": [b.low.as_double() for b in bars],
-            "close": [b.close.as_double() for b in bars],
-            "volume": [b.volume.as_double() for b in bars],
-            "row": np.arange(1, len(bars) + 1),
-        })
+        frame = pd.DataFrame(
+            {
+                "ts": [b.ts_event for b in bars],
+                "open": [b.open.as_double() for b in bars],
+                "high": [b.high.as_double() for b in bars],
+                "low": [b.low.as_double() for b in bars],
+                "close": [b.close.as_double() for b in bars],
+                "volume": [b.volume.as_double() for b in bars],
+                "row": np.arange(1, len(bars) + 1),
+            }
+        )
         return bars_by_day(frame, spec, str(path))
     frame = pd.read_csv(path)
     missing = [c for c in ("ts", "open", "high", "low", "close") if c not in frame.columns]
     if missing:
-        raise ValueError(f"{path}: the underlying file needs columns ts,open,high,low,close[,volume]; missing {missing}")
+        raise ValueError(
+            f"{path}: the underlying file needs columns ts,open,high,low,close[,volume]; missing {missing}"
+        )
     frame["ts"] = parse_times(frame["ts"])
     if "volume" not in frame.columns:
         frame["volume"] = 0.0

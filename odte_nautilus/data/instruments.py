@@ -46,15 +46,23 @@ def ensure_tick_scheme(scheme: TickScheme) -> str:
 
 def underlying_instrument(spec: UnderlyingSpec, ts_ns: int) -> IndexInstrument | Equity:
     """The index (``^SPX.CBOE``) or ETF (``SPY.SMART``) the options settle against."""
-    increment = Price(10 ** -spec.underlying_price_precision, spec.underlying_price_precision)
+    increment = Price(10**-spec.underlying_price_precision, spec.underlying_price_precision)
     iid = InstrumentId.from_str(spec.underlying_id)
     if spec.is_index:
         return IndexInstrument(
-            iid, Symbol(spec.symbol), USD, spec.underlying_price_precision, 0, increment,
-            Quantity.from_int(1), ts_ns, ts_ns,
+            iid,
+            Symbol(spec.symbol),
+            USD,
+            spec.underlying_price_precision,
+            0,
+            increment,
+            Quantity.from_int(1),
+            ts_ns,
+            ts_ns,
         )
-    return Equity(iid, Symbol(spec.symbol), USD, spec.underlying_price_precision, increment,
-                  Quantity.from_int(1), ts_ns, ts_ns)
+    return Equity(
+        iid, Symbol(spec.symbol), USD, spec.underlying_price_precision, increment, Quantity.from_int(1), ts_ns, ts_ns
+    )
 
 
 def option_contract(

@@ -54,8 +54,13 @@ class SampleConfig:
     def manifest(self) -> dict:
         """What the catalog records about how it was built (no dates of building: determinism)."""
         identity = {k: v for k, v in asdict(self).items() if k not in ("days", "params")}
-        return {"source": "synthetic", "generator": GENERATOR_VERSION, **identity, "start": self.start.isoformat(),
-                "params": asdict(self.params)}
+        return {
+            "source": "synthetic",
+            "generator": GENERATOR_VERSION,
+            **identity,
+            "start": self.start.isoformat(),
+            "params": asdict(self.params),
+        }
 
 
 def market_days(config: SampleConfig) -> Iterator[DayPath]:
@@ -106,7 +111,8 @@ def build_sample(
         raise SampleConflictError(
             f"{path} already holds a catalog built as {manifest.get('source')} "
             f"(seed {manifest.get('seed')}, {manifest.get('underlying')}, {manifest.get('freq')}): "
-            "choose another --path or delete that folder")
+            "choose another --path or delete that folder"
+        )
     if not manifest and catalog_io.has_market_data(path):
         raise SampleConflictError(f"{path} already holds market data that is not this sample: choose another --path")
     sessions = written = quotes = 0

@@ -33,8 +33,7 @@ def _atm_session(root: Path, part: CatalogSession) -> SessionData:
         by_strike.setdefault(parse_option_id(iid).strike, []).append(iid)
     strike = atm_strike([k for k, ids in by_strike.items() if len(ids) == 2], spot)
     ids = by_strike[strike]
-    return SessionData(session, spec, None, bars, [], catalog_io.read_many_quotes(root, ids),
-                       Origin(str(root)))
+    return SessionData(session, spec, None, bars, [], catalog_io.read_many_quotes(root, ids), Origin(str(root)))
 
 
 def catalog_stats(path: str | Path) -> CatalogStats:
@@ -59,8 +58,10 @@ def stats_rows(stats: CatalogStats) -> list[tuple[str, str, str, str, str]]:
         verdict = "-" if value is None else ("ok" if band.holds(value) else "OUTSIDE")
         shown = "-" if value is None else f"{value:.3f}"
         rows.append((band.label, shown, f"{band.published:.3f}", f"{band.low:.2f}-{band.high:.2f}", verdict))
-    for key, label, published in (("long_pnl_mean_pct", "long straddle P&L, mean (% of spot)", -0.0011),
-                                  ("long_pnl_median_pct", "long straddle P&L, median (% of spot)", -0.08)):
+    for key, label, published in (
+        ("long_pnl_mean_pct", "long straddle P&L, mean (% of spot)", -0.0011),
+        ("long_pnl_median_pct", "long straddle P&L, median (% of spot)", -0.08),
+    ):
         value = stats.figures.get(key)
         rows.append((label, "-" if value is None else f"{value:.3f}", f"{published:.3f}", "", ""))
     return rows

@@ -278,24 +278,19 @@ class _Replay:
             self._flag(
                 MAX_OPEN_PACKAGES_PER_SYMBOL,
                 ts,
-                f"{package} opened with {len(siblings)} live {strategy} packages on {underlying}"
-                f" (limit {per_symbol})",
+                f"{package} opened with {len(siblings)} live {strategy} packages on {underlying} (limit {per_symbol})",
             )
 
     def _check_add_to_loser(self, ts_ns: int, ts: str, package: str) -> None:
         losers = sorted(
             p
             for p in self.live
-            if p != package
-            and p in self.losers
-            and self.owner[p] == self.owner[package]
-            and self.opened_ns[p] < ts_ns
+            if p != package and p in self.losers and self.owner[p] == self.owner[package] and self.opened_ns[p] < ts_ns
         )
         for loser in losers:
             strategy, underlying = self.owner[package]
             self._flag(
                 FORBID_ADD_TO_LOSER,
                 ts,
-                f"{package} opened while {loser} ({strategy} on {underlying}) was live and ended with a"
-                " realized loss",
+                f"{package} opened while {loser} ({strategy} on {underlying}) was live and ended with a realized loss",
             )

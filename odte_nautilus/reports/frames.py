@@ -48,9 +48,7 @@ def _line(index: object) -> str:
 def require_columns(frame: pd.DataFrame, columns: tuple[str, ...], source: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise RunDataError(
-            f"{source}: missing column(s) {', '.join(missing)}; expected at least: {', '.join(columns)}"
-        )
+        raise RunDataError(f"{source}: missing column(s) {', '.join(missing)}; expected at least: {', '.join(columns)}")
 
 
 def parse_utc_ns(values: pd.Series, source: str, column: str) -> pd.Series:

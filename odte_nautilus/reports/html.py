@@ -52,7 +52,7 @@ def write_report(run_dir: str | Path, summary: dict, audit: AuditResult, assumpt
     ]
     body = "\n".join(f"<section><h2>{escape(title)}</h2>\n{html}\n</section>" for title, html in sections)
     page = (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>Backtest report: {escape(run_dir.name)}</title><style>{_STYLE}</style></head>\n<body>\n"
         f"<h1>Backtest report</h1><p>Run folder: <code>{escape(run_dir.name)}</code></p>\n{body}\n</body></html>\n"
     )

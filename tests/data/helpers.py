@@ -43,20 +43,22 @@ def catalog_shape(path: Path) -> dict:
     shape = {"sessions": [], "data_types": sorted(p.name for p in (Path(path) / "data").iterdir())}
     for part in parts:
         data = catalog_io.read_session(path, part)
-        shape["sessions"].append({
-            "day": part.session.day.isoformat(),
-            "underlying": data.underlying.id.value,
-            "underlying_type": type(data.underlying).__name__,
-            "bar_type": data.bars.bar_type,
-            "bars_end_at_close": int(data.bars.ts[-1]) == part.session.close_ns,
-            "options": sorted(o.id.value for o in data.options),
-            "multipliers": sorted({int(o.multiplier) for o in data.options}),
-            "venues": sorted({o.id.venue.value for o in data.options}),
-            "expire_at_close": all(o.expiration_ns == part.session.close_ns for o in data.options),
-            "option_underlyings": sorted({o.underlying for o in data.options}),
-            "asset_classes": sorted({o.asset_class.name for o in data.options}),
-            "quote_count": data.quote_count,
-        })
+        shape["sessions"].append(
+            {
+                "day": part.session.day.isoformat(),
+                "underlying": data.underlying.id.value,
+                "underlying_type": type(data.underlying).__name__,
+                "bar_type": data.bars.bar_type,
+                "bars_end_at_close": int(data.bars.ts[-1]) == part.session.close_ns,
+                "options": sorted(o.id.value for o in data.options),
+                "multipliers": sorted({int(o.multiplier) for o in data.options}),
+                "venues": sorted({o.id.venue.value for o in data.options}),
+                "expire_at_close": all(o.expiration_ns == part.session.close_ns for o in data.options),
+                "option_underlyings": sorted({o.underlying for o in data.options}),
+                "asset_classes": sorted({o.asset_class.name for o in data.options}),
+                "quote_count": data.quote_count,
+            }
+        )
     return shape
 
 
@@ -68,11 +70,22 @@ def quote_frame(data: SessionData) -> pd.DataFrame:
     frames = []
     for iid, q in data.quotes.items():
         key = parse_option_id(iid)
-        frames.append(pd.DataFrame({
-            "root": key.root, "expiry": key.expiry, "right": key.right.value, "strike": key.strike,
-            "ts": q.ts.astype(np.int64), "bid": q.bid, "ask": q.ask, "bid_size": q.bid_size, "ask_size": q.ask_size,
-            "open_interest": data.open_interest.get(iid, 0),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "root": key.root,
+                    "expiry": key.expiry,
+                    "right": key.right.value,
+                    "strike": key.strike,
+                    "ts": q.ts.astype(np.int64),
+                    "bid": q.bid,
+                    "ask": q.ask,
+                    "bid_size": q.bid_size,
+                    "ask_size": q.ask_size,
+                    "open_interest": data.open_interest.get(iid, 0),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -82,12 +95,21 @@ def _ny_text(ts: pd.Series) -> pd.Series:
 
 def write_cboe_csv(data: SessionData, path: Path) -> Path:
     q = quote_frame(data)
-    pd.DataFrame({
-        "underlying_symbol": "^SPX", "quote_datetime": _ny_text(q["ts"]), "root": q["root"],
-        "expiration": q["expiry"].astype(str), "strike": q["strike"], "option_type": q["right"],
-        "bid_size": q["bid_size"].astype(int), "bid": q["bid"], "ask_size": q["ask_size"].astype(int), "ask": q["ask"],
-        "open_interest": q["open_interest"],
-    }).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "underlying_symbol": "^SPX",
+            "quote_datetime": _ny_text(q["ts"]),
+            "root": q["root"],
+            "expiration": q["expiry"].astype(str),
+            "strike": q["strike"],
+            "option_type": q["right"],
+            "bid_size": q["bid_size"].astype(int),
+            "bid": q["bid"],
+            "ask_size": q["ask_size"].astype(int),
+            "ask": q["ask"],
+            "open_interest": q["open_interest"],
+        }
+    ).to_csv(path, index=False)
     return path
 
 
@@ -95,33 +117,60 @@ def write_thetadata_csv(data: SessionData, path: Path) -> Path:
     q = quote_frame(data)
     local = pd.to_datetime(q["ts"], utc=True).dt.tz_convert(NY)
     midnight = local.dt.normalize()
-    pd.DataFrame({
-        "root": q["root"], "expiration": q["expiry"].map(lambda d: d.strftime("%Y%m%d")),
-        "strike": (q["strike"] * 1000).round().astype(int), "right": q["right"],
-        "ms_of_day": ((local - midnight).dt.total_seconds() * 1000).round().astype(int),
-        "bid_size": q["bid_size"].astype(int), "bid_exchange": 5, "bid": q["bid"], "bid_condition": 50,
-        "ask_size": q["ask_size"].astype(int), "ask_exchange": 5, "ask": q["ask"], "ask_condition": 50,
-        "date": local.dt.strftime("%Y%m%d"),
-    }).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "root": q["root"],
+            "expiration": q["expiry"].map(lambda d: d.strftime("%Y%m%d")),
+            "strike": (q["strike"] * 1000).round().astype(int),
+            "right": q["right"],
+            "ms_of_day": ((local - midnight).dt.total_seconds() * 1000).round().astype(int),
+            "bid_size": q["bid_size"].astype(int),
+            "bid_exchange": 5,
+            "bid": q["bid"],
+            "bid_condition": 50,
+            "ask_size": q["ask_size"].astype(int),
+            "ask_exchange": 5,
+            "ask": q["ask"],
+            "ask_condition": 50,
+            "date": local.dt.strftime("%Y%m%d"),
+        }
+    ).to_csv(path, index=False)
     return path
 
 
 def write_massive_csv(data: SessionData, path: Path) -> Path:
     q = quote_frame(data)
-    tickers = [f"O:{occ_symbol(r, e, k, s).replace(' ', '')}" for r, e, k, s in
-               zip(q["root"], q["expiry"], q["right"], q["strike"])]
-    pd.DataFrame({
-        "ticker": tickers, "ask_exchange": 302, "ask_price": q["ask"], "ask_size": q["ask_size"].astype(int),
-        "bid_exchange": 302, "bid_price": q["bid"], "bid_size": q["bid_size"].astype(int),
-        "sequence_number": np.arange(len(q)), "sip_timestamp": q["ts"],
-    }).to_csv(path, index=False)
+    tickers = [
+        f"O:{occ_symbol(r, e, k, s).replace(' ', '')}"
+        for r, e, k, s in zip(q["root"], q["expiry"], q["right"], q["strike"])
+    ]
+    pd.DataFrame(
+        {
+            "ticker": tickers,
+            "ask_exchange": 302,
+            "ask_price": q["ask"],
+            "ask_size": q["ask_size"].astype(int),
+            "bid_exchange": 302,
+            "bid_price": q["bid"],
+            "bid_size": q["bid_size"].astype(int),
+            "sequence_number": np.arange(len(q)),
+            "sip_timestamp": q["ts"],
+        }
+    ).to_csv(path, index=False)
     return path
 
 
 def write_index_csv(data: SessionData, path: Path, volume: np.ndarray | None = None) -> Path:
     bars = data.bars
-    frame = pd.DataFrame({"ts": _ny_text(pd.Series(bars.ts.astype(np.int64))), "open": bars.open, "high": bars.high,
-                          "low": bars.low, "close": bars.close})
+    frame = pd.DataFrame(
+        {
+            "ts": _ny_text(pd.Series(bars.ts.astype(np.int64))),
+            "open": bars.open,
+            "high": bars.high,
+            "low": bars.low,
+            "close": bars.close,
+        }
+    )
     if volume is not None:
         frame["volume"] = volume
     frame.to_csv(path, index=False)
@@ -147,13 +196,22 @@ class _Mapping:  # databento_dbn's SymbolMapping protocol
     intervals: list
 
 
-def _write_dbn(path: Path, schema, records, symbols: dict[int, str], start_ns: int, dataset: str = "OPRA.PILLAR") -> Path:
+def _write_dbn(
+    path: Path, schema, records, symbols: dict[int, str], start_ns: int, dataset: str = "OPRA.PILLAR"
+) -> Path:
     day = pd.Timestamp(start_ns, tz="UTC").tz_convert(NY).date()
     metadata = dbn.Metadata(
-        dataset=dataset, start=start_ns, stype_in=dbn.SType.RAW_SYMBOL, stype_out=dbn.SType.INSTRUMENT_ID,
-        schema=schema, symbols=list(symbols.values()), end=start_ns + 86_400 * 10**9,
-        mappings=[_Mapping(s, [_Interval(day, day + pd.Timedelta(days=1).to_pytimedelta(), str(i))])
-                  for i, s in symbols.items()],
+        dataset=dataset,
+        start=start_ns,
+        stype_in=dbn.SType.RAW_SYMBOL,
+        stype_out=dbn.SType.INSTRUMENT_ID,
+        schema=schema,
+        symbols=list(symbols.values()),
+        end=start_ns + 86_400 * 10**9,
+        mappings=[
+            _Mapping(s, [_Interval(day, day + pd.Timedelta(days=1).to_pytimedelta(), str(i))])
+            for i, s in symbols.items()
+        ],
     )
     raw = bytes(metadata) + b"".join(bytes(r) for r in records)
     with open(path, "wb") as f:
@@ -163,23 +221,38 @@ def _write_dbn(path: Path, schema, records, symbols: dict[int, str], start_ns: i
     return path
 
 
-def definition_record(instrument_id: int, symbol: str, expiry: date, strike: float, ts_ns: int,
-                      unit_of_measure_qty: float | None = None):
+def definition_record(
+    instrument_id: int, symbol: str, expiry: date, strike: float, ts_ns: int, unit_of_measure_qty: float | None = None
+):
     key_right = symbol[12]
     midnight = pd.Timestamp(expiry, tz="UTC").value
     extra = {} if unit_of_measure_qty is None else {"unit_of_measure_qty": int(unit_of_measure_qty * _PX)}
     return dbn.InstrumentDefMsg(
-        publisher_id=_OPRA_CBOE, instrument_id=instrument_id, ts_event=ts_ns, ts_recv=ts_ns,
-        min_price_increment=int(0.05 * _PX), display_factor=_PX, raw_symbol=symbol, asset=symbol[:6].strip(),
-        security_type="OOF", instrument_class=dbn.InstrumentClass.CALL if key_right == "C" else dbn.InstrumentClass.PUT,
-        security_update_action=dbn.SecurityUpdateAction.ADD, expiration=midnight,
-        activation=midnight - 30 * 86_400 * 10**9, strike_price=int(round(strike * _PX)), currency="USD",
-        exchange="XCBO", underlying="SPX", strike_price_currency="USD", **extra,
+        publisher_id=_OPRA_CBOE,
+        instrument_id=instrument_id,
+        ts_event=ts_ns,
+        ts_recv=ts_ns,
+        min_price_increment=int(0.05 * _PX),
+        display_factor=_PX,
+        raw_symbol=symbol,
+        asset=symbol[:6].strip(),
+        security_type="OOF",
+        instrument_class=dbn.InstrumentClass.CALL if key_right == "C" else dbn.InstrumentClass.PUT,
+        security_update_action=dbn.SecurityUpdateAction.ADD,
+        expiration=midnight,
+        activation=midnight - 30 * 86_400 * 10**9,
+        strike_price=int(round(strike * _PX)),
+        currency="USD",
+        exchange="XCBO",
+        underlying="SPX",
+        strike_price_currency="USD",
+        **extra,
     )
 
 
-def write_dbn_fixture(data: SessionData, folder: Path, extra_definitions: list[tuple[str, date, float]] = (),
-                      quote_filter=None) -> tuple[Path, Path]:
+def write_dbn_fixture(
+    data: SessionData, folder: Path, extra_definitions: list[tuple[str, date, float]] = (), quote_filter=None
+) -> tuple[Path, Path]:
     """A definition file and a cbbo-1m file holding the session's options and quotes (as real OPRA: the
     definitions carry no usable multiplier, so Nautilus loads 1)."""
     symbols = {}
@@ -203,12 +276,30 @@ def write_dbn_fixture(data: SessionData, folder: Path, extra_definitions: list[t
             if quote_filter is not None and not quote_filter(option.id.value, i):
                 continue
             t = int(q.ts[i])
-            records.append((t, n, dbn.CBBOMsg(
-                rtype=dbn.RType.CBBO_1M, publisher_id=_OPRA_CBOE, instrument_id=n, ts_event=t,
-                price=int(round(q.bid[i] * _PX)), size=1, side=dbn.Side.NONE, ts_recv=t,
-                levels=dbn.ConsolidatedBidAskPair(bid_px=int(round(q.bid[i] * _PX)), ask_px=int(round(q.ask[i] * _PX)),
-                                                  bid_sz=int(q.bid_size[i]), ask_sz=int(q.ask_size[i]),
-                                                  bid_pb=_OPRA_CBOE, ask_pb=_OPRA_CBOE))))
+            records.append(
+                (
+                    t,
+                    n,
+                    dbn.CBBOMsg(
+                        rtype=dbn.RType.CBBO_1M,
+                        publisher_id=_OPRA_CBOE,
+                        instrument_id=n,
+                        ts_event=t,
+                        price=int(round(q.bid[i] * _PX)),
+                        size=1,
+                        side=dbn.Side.NONE,
+                        ts_recv=t,
+                        levels=dbn.ConsolidatedBidAskPair(
+                            bid_px=int(round(q.bid[i] * _PX)),
+                            ask_px=int(round(q.ask[i] * _PX)),
+                            bid_sz=int(q.bid_size[i]),
+                            ask_sz=int(q.ask_size[i]),
+                            bid_pb=_OPRA_CBOE,
+                            ask_pb=_OPRA_CBOE,
+                        ),
+                    ),
+                )
+            )
     records.sort(key=lambda r: (r[0], r[1]))
     definitions = _write_dbn(folder / "definition.dbn.zst", dbn.Schema.DEFINITION, defs, symbols, ts0)
     quotes = _write_dbn(folder / "cbbo-1m.dbn.zst", dbn.Schema.CBBO_1M, [r for _, _, r in records], symbols, ts0)
@@ -218,10 +309,20 @@ def write_dbn_fixture(data: SessionData, folder: Path, extra_definitions: list[t
 def write_index_dbn(data: SessionData, path: Path, volume: int = 0) -> Path:
     """The index as a DBIX.CORE-style ohlcv-1m file (bar records stamped at their open)."""
     bars = data.bars
-    records = [dbn.OHLCVMsg(rtype=dbn.RType.OHLCV_1M, publisher_id=1, instrument_id=1, ts_event=int(t) - 60 * 10**9,
-                            open=int(round(o * _PX)), high=int(round(h * _PX)), low=int(round(lo * _PX)),
-                            close=int(round(c * _PX)), volume=volume)
-               for t, o, h, lo, c in zip(bars.ts, bars.open, bars.high, bars.low, bars.close)]
+    records = [
+        dbn.OHLCVMsg(
+            rtype=dbn.RType.OHLCV_1M,
+            publisher_id=1,
+            instrument_id=1,
+            ts_event=int(t) - 60 * 10**9,
+            open=int(round(o * _PX)),
+            high=int(round(h * _PX)),
+            low=int(round(lo * _PX)),
+            close=int(round(c * _PX)),
+            volume=volume,
+        )
+        for t, o, h, lo, c in zip(bars.ts, bars.open, bars.high, bars.low, bars.close)
+    ]
     return _write_dbn(path, dbn.Schema.OHLCV_1M, records, {1: "SPX"}, int(bars.ts[0]) - 60 * 10**9, dataset="DBIX.CORE")
 
 

@@ -27,14 +27,18 @@ def test_files_are_byte_identical_to_catalog_write_data(tmp_path, session_data):
     for option in session_data.options[:4]:
         q = session_data.quotes[option.id.value]
         ts_init = q.ts + np.uint64(catalog_io.QUOTE_INIT_DELAY_NS)
-        theirs.write_data(QuoteTick.from_raw_arrays_to_list(option.id, 2, 0, q.bid, q.ask, q.bid_size, q.ask_size,
-                                                           q.ts, ts_init))
+        theirs.write_data(
+            QuoteTick.from_raw_arrays_to_list(option.id, 2, 0, q.bid, q.ask, q.bid_size, q.ask_size, q.ts, ts_init)
+        )
         theirs.write_data([option])
     bars = session_data.bars
     bar_type = BarType.from_str(bars.bar_type)
-    theirs.write_data([Bar(bar_type, Price(o, 2), Price(h, 2), Price(lo, 2), Price(c, 2), Quantity(v, 0), t, t)
-                       for o, h, lo, c, v, t in zip(bars.open, bars.high, bars.low, bars.close, bars.volume,
-                                                    bars.ts.tolist())])
+    theirs.write_data(
+        [
+            Bar(bar_type, Price(o, 2), Price(h, 2), Price(lo, 2), Price(c, 2), Quantity(v, 0), t, t)
+            for o, h, lo, c, v, t in zip(bars.open, bars.high, bars.low, bars.close, bars.volume, bars.ts.tolist())
+        ]
+    )
     theirs.write_data([session_data.underlying])
     reference = _digests(tmp_path / "theirs")
     assert len(reference) == 10

@@ -54,6 +54,7 @@ def test_far_strikes_quote_wider_relative_spreads(session_data):
 
 def test_last_hour_is_wider_than_midday_for_the_same_premium(session_data):
     """Compare spread per dollar of premium across all options: the last hour quotes wider."""
+
     def per_dollar(window):
         spread = np.concatenate([(q.ask - q.bid)[window] for q in session_data.quotes.values()])
         mid = np.concatenate([((q.ask + q.bid) / 2)[window] for q in session_data.quotes.values()])

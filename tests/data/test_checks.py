@@ -57,8 +57,9 @@ def test_index_with_volume_is_a_wrong_instrument_join(session_data):
 
 def test_multiplier_must_be_100(session_data):
     key = parse_option_id(_first(session_data))
-    wrong = option_contract(session_data.spec, key, session_data.session.close_ns, session_data.session.open_ns,
-                            multiplier=1)
+    wrong = option_contract(
+        session_data.spec, key, session_data.session.close_ns, session_data.session.open_ns, multiplier=1
+    )
     with pytest.raises(MultiplierError, match="multiplier 1 is not 100"):
         check_session(dataclasses.replace(session_data, options=[wrong, *session_data.options[1:]]))
 
@@ -100,8 +101,9 @@ def test_quote_outside_the_session(session_data):
 def test_expiry_not_the_sessions(session_data):
     """A 16:00 expiry on a day whose session closes earlier, or any other day, is not this session's."""
     key = parse_option_id(_first(session_data))
-    late = option_contract(session_data.spec, key, session_data.session.close_ns + 15 * 60 * 10**9,
-                           session_data.session.open_ns)
+    late = option_contract(
+        session_data.spec, key, session_data.session.close_ns + 15 * 60 * 10**9, session_data.session.open_ns
+    )
     with pytest.raises(ExpiryNotSessionError, match="expires 2024-07-22 16:15:00"):
         check_session(dataclasses.replace(session_data, options=[late, *session_data.options[1:]]))
 
@@ -129,10 +131,22 @@ def test_missing_underlying_series(session_data, case):
     data = dataclasses.replace(session_data, bars=None)
     if case == "no close bar":  # nothing to cash-settle on at 16:00
         bars = session_data.bars
-        data = dataclasses.replace(session_data, bars=dataclasses.replace(
-            bars, ts=bars.ts[:-1], open=bars.open[:-1], high=bars.high[:-1], low=bars.low[:-1],
-            close=bars.close[:-1], volume=bars.volume[:-1]))
-    with pytest.raises(MissingUnderlyingError, match="no bar stamped at the close" if case == "no close bar" else r"no \^SPX\.CBOE bars"):
+        data = dataclasses.replace(
+            session_data,
+            bars=dataclasses.replace(
+                bars,
+                ts=bars.ts[:-1],
+                open=bars.open[:-1],
+                high=bars.high[:-1],
+                low=bars.low[:-1],
+                close=bars.close[:-1],
+                volume=bars.volume[:-1],
+            ),
+        )
+    with pytest.raises(
+        MissingUnderlyingError,
+        match="no bar stamped at the close" if case == "no close bar" else r"no \^SPX\.CBOE bars",
+    ):
         check_session(data)
 
 

@@ -38,15 +38,21 @@ def test_import_refusal_exits_2_and_writes_nothing(tmp_path, session_data):
     frame.to_csv(quotes, index=False)
     index = write_index_csv(session_data, tmp_path / "spx.csv")
     path = tmp_path / "catalog"
-    result = runner.invoke(app, ["catalog", "import", "csv", str(quotes), "--layout", "cboe", "--index", str(index),
-                                 "--path", str(path)])
+    result = runner.invoke(
+        app, ["catalog", "import", "csv", str(quotes), "--layout", "cboe", "--index", str(index), "--path", str(path)]
+    )
     assert result.exit_code == DATA_ERROR_EXIT
     assert "crossed_quote" in result.output and "row 2" in result.output
     assert not path.exists()
 
 
 def test_every_command_has_help():
-    for args in (["catalog"], ["catalog", "sample"], ["catalog", "stats"], ["catalog", "import", "databento"],
-                 ["catalog", "import", "csv"]):
+    for args in (
+        ["catalog"],
+        ["catalog", "sample"],
+        ["catalog", "stats"],
+        ["catalog", "import", "databento"],
+        ["catalog", "import", "csv"],
+    ):
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output

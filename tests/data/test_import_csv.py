@@ -50,7 +50,9 @@ def _edit(path, row, column, value):
         ("quote_datetime", "2024-07-22 08:15:00", OutsideSessionError, "08:15:00"),
     ],
 )
-def test_bad_rows_are_refused_by_file_and_row_and_nothing_is_written(tmp_path, session_data, column, value, error, text):
+def test_bad_rows_are_refused_by_file_and_row_and_nothing_is_written(
+    tmp_path, session_data, column, value, error, text
+):
     quotes, index = _fixture(tmp_path, session_data, "cboe")
     frame = pd.read_csv(quotes)
     row = int(np.flatnonzero((frame["bid"] < 2.5).to_numpy())[3]) + 2  # a cheap option's quote

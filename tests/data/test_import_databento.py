@@ -89,8 +89,16 @@ def test_a_real_multiplier_other_than_100_is_refused(tmp_path, session_data):
     for n, option in enumerate(session_data.options, start=1):
         key = parse_option_id(option.id.value)
         symbols[n] = occ_symbol(key.root, key.expiry, key.right, key.strike)
-        records.append(definition_record(n, symbols[n], key.expiry, key.strike, session_data.session.open_ns - 10**12,
-                                         unit_of_measure_qty=10 if n == 1 else None))
+        records.append(
+            definition_record(
+                n,
+                symbols[n],
+                key.expiry,
+                key.strike,
+                session_data.session.open_ns - 10**12,
+                unit_of_measure_qty=10 if n == 1 else None,
+            )
+        )
     _write_dbn(definitions, dbn.Schema.DEFINITION, records, symbols, session_data.session.open_ns - 10**12)
     index = write_index_dbn(session_data, folder / "spx.dbn.zst")
     with pytest.raises(MultiplierError, match="multiplier 10 is not 100"):
@@ -103,13 +111,17 @@ def test_quotes_without_a_definition_are_refused(tmp_path, session_data):
     folder.mkdir()
     _, quotes = write_dbn_fixture(session_data, folder)
     first = session_data.options[0].id.value
-    partial = dataclasses.replace(session_data, options=session_data.options[1:],
-                                  quotes={k: v for k, v in session_data.quotes.items() if k != first})
+    partial = dataclasses.replace(
+        session_data,
+        options=session_data.options[1:],
+        quotes={k: v for k, v in session_data.quotes.items() if k != first},
+    )
     (tmp_path / "partial").mkdir()
     partial_definitions, _ = write_dbn_fixture(partial, tmp_path / "partial")
     with pytest.raises(MissingDefinitionError, match="cbbo-1m.dbn.zst"):
-        import_databento([partial_definitions, quotes], write_index_dbn(session_data, folder / "spx.dbn.zst"),
-                         tmp_path / "catalog")
+        import_databento(
+            [partial_definitions, quotes], write_index_dbn(session_data, folder / "spx.dbn.zst"), tmp_path / "catalog"
+        )
 
 
 def test_am_settled_monthlies_are_not_0dte(tmp_path, session_data):

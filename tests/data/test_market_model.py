@@ -26,7 +26,7 @@ def _path(day=date(2024, 7, 22), regime=Regime.CALM, seed=3):
 
 def test_intraday_volatility_is_u_shaped():
     profile = intraday_profile(23_400, MarketParams(), front_load=0.0)
-    first, midday, last = profile[: 15 * MINUTE].mean(), profile[11_000:12_000].mean(), profile[-15 * MINUTE:].mean()
+    first, midday, last = profile[: 15 * MINUTE].mean(), profile[11_000:12_000].mean(), profile[-15 * MINUTE :].mean()
     assert first > 1.5 * midday and last > 1.2 * midday
     assert np.isclose(profile.sum(), 1.0)
 

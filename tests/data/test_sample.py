@@ -16,7 +16,9 @@ from tests.data.helpers import EARLY_CLOSE_DAY, TINY
 
 
 def _digests(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*.parquet"))}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*.parquet"))
+    }
 
 
 def test_same_seed_gives_byte_identical_files(tmp_path, tiny_catalog):

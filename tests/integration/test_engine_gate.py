@@ -68,7 +68,11 @@ def test_order_sent_straight_to_the_engine_bypassing_any_strategy_is_still_refus
         order = s.order_factory.limit(C.id, OrderSide.SELL, Quantity.from_int(1), Price(10.0, 2))
         s.cache.add_order(order)
         command = SubmitOrder(
-            trader_id=TraderId("TESTER-000"), strategy_id=s.id, order=order, command_id=UUID4(), ts_init=s.clock.timestamp_ns()
+            trader_id=TraderId("TESTER-000"),
+            strategy_id=s.id,
+            order=order,
+            command_id=UUID4(),
+            ts_init=s.clock.timestamp_ns(),
         )
         s.msgbus.send("RiskEngine.execute", command)
 

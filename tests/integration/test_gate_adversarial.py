@@ -183,7 +183,9 @@ def test_an_order_list_of_two_exits_each_fine_alone_is_denied_whole(node):
     n = node()
 
     def two_exits(s):
-        orders = [s.order_factory.limit(FLY.id, OrderSide.SELL, Quantity.from_int(1), Price(-12.4, 2)) for _ in range(2)]
+        orders = [
+            s.order_factory.limit(FLY.id, OrderSide.SELL, Quantity.from_int(1), Price(-12.4, 2)) for _ in range(2)
+        ]
         s.submit_order_list(s.order_factory.create_list(orders))
 
     s = Hostile({1: enter_fly, 3: two_exits})
@@ -208,7 +210,9 @@ def test_reduce_only_grants_nothing(node):
     n = node()
 
     def reduce_only_entry(s):
-        order = s.order_factory.limit(STRADDLE.id, OrderSide.BUY, Quantity.from_int(1), Price(20.4, 2), reduce_only=True)
+        order = s.order_factory.limit(
+            STRADDLE.id, OrderSide.BUY, Quantity.from_int(1), Price(20.4, 2), reduce_only=True
+        )
         s.submit_order(order)
 
     s = Hostile({1: kill(n), 2: reduce_only_entry})
@@ -302,7 +306,11 @@ def test_an_order_sent_straight_to_the_execution_engine_meets_the_kernel(node):
         order = s.order_factory.limit(C.id, OrderSide.SELL, Quantity.from_int(1), Price(10.0, 2))
         s.cache.add_order(order)
         command = SubmitOrder(
-            trader_id=TraderId("TESTER-000"), strategy_id=s.id, order=order, command_id=UUID4(), ts_init=s.clock.timestamp_ns()
+            trader_id=TraderId("TESTER-000"),
+            strategy_id=s.id,
+            order=order,
+            command_id=UUID4(),
+            ts_init=s.clock.timestamp_ns(),
         )
         s.msgbus.send("ExecEngine.execute", command)
 
@@ -449,7 +457,10 @@ def test_the_eod_flatten_reaches_strategies_that_keep_no_ledger(node):
 
 def test_another_strategys_long_does_not_cover_a_short(node):
     n = node()
-    wing_holder = Hostile({1: lambda s: s.limit(CW, OrderSide.BUY, 1, 2.1), 3: lambda s: s.limit(CW, OrderSide.SELL, 1, 2.0)}, strategy_id=THETA_2)
+    wing_holder = Hostile(
+        {1: lambda s: s.limit(CW, OrderSide.BUY, 1, 2.1), 3: lambda s: s.limit(CW, OrderSide.SELL, 1, 2.0)},
+        strategy_id=THETA_2,
+    )
     naked = Hostile({2: lambda s: s.limit(C, OrderSide.SELL, 1, 10.0)})
     n.run([wing_holder, naked], quotes())
     assert naked.codes() == ["NO_NAKED_SHORT"]
@@ -470,13 +481,23 @@ def test_five_manual_fly_orders_in_one_callback_cannot_pass_the_limits(node):
 
 def test_distinct_manual_fly_orders_in_one_callback_meet_the_rate_limit(node):
     n = node()
-    flies = [FLY, spread([(C, -1), (P, -1), (option("C", 5125), 1), (PW, 1)]), spread([(C, -1), (P, -1), (CW, 1), (option("P", 5075), 1)])]
+    flies = [
+        FLY,
+        spread([(C, -1), (P, -1), (option("C", 5125), 1), (PW, 1)]),
+        spread([(C, -1), (P, -1), (CW, 1), (option("P", 5075), 1)]),
+    ]
     for extra in flies[1:]:
         n.engine.add_instrument(extra)
         for leg in (option("C", 5125), option("P", 5075)):
             if n.engine.cache.instrument(leg.id) is None:
                 n.engine.add_instrument(leg)
-    book = {**BOOK, option("C", 5125): (1.5, 1.6), option("P", 5075): (1.5, 1.6), flies[1]: (-12.4, -11.8), flies[2]: (-12.4, -11.8)}
+    book = {
+        **BOOK,
+        option("C", 5125): (1.5, 1.6),
+        option("P", 5075): (1.5, 1.6),
+        flies[1]: (-12.4, -11.8),
+        flies[2]: (-12.4, -11.8),
+    }
     s = Hostile({1: lambda s: [s.limit(fly, OrderSide.BUY, 1, -11.0) for fly in flies]})
     n.run([s], quotes(book=book))
     per_minute = n.book.policy.rate_limits.packages_per_minute_per_strategy
@@ -508,8 +529,23 @@ def test_the_node_flattens_again_on_the_next_session(node):
     """The guard sets its alert anew for every session, not only the first."""
     monday = date(2024, 3, 18)
     n = node()
-    legs = {option(r, k, monday): (b, a) for (r, k), (b, a) in {("C", 5100): (10.0, 10.2), ("P", 5100): (10.0, 10.2), ("C", 5120): (2.0, 2.1), ("P", 5080): (2.0, 2.1)}.items()}
-    fly = spread([(option("C", 5100, monday), -1), (option("P", 5100, monday), -1), (option("C", 5120, monday), 1), (option("P", 5080, monday), 1)])
+    legs = {
+        option(r, k, monday): (b, a)
+        for (r, k), (b, a) in {
+            ("C", 5100): (10.0, 10.2),
+            ("P", 5100): (10.0, 10.2),
+            ("C", 5120): (2.0, 2.1),
+            ("P", 5080): (2.0, 2.1),
+        }.items()
+    }
+    fly = spread(
+        [
+            (option("C", 5100, monday), -1),
+            (option("P", 5100, monday), -1),
+            (option("C", 5120, monday), 1),
+            (option("P", 5080, monday), 1),
+        ]
+    )
     for instrument in (*legs, fly):
         n.engine.add_instrument(instrument)
     book = {**legs, fly: (-12.4, -11.8)}
@@ -551,7 +587,9 @@ def test_the_kill_switch_cancels_a_working_entry_of_a_strategy_not_on_the_node(n
         factory = OrderFactory(s.trader_id, StrategyId("ThetaHarvester-007"), s.clock)
         order = factory.limit(FLY.id, OrderSide.BUY, Quantity.from_int(1), Price(-20.0, 2))
         s.cache.add_order(order)
-        s.msgbus.send("RiskEngine.execute", SubmitOrder(s.trader_id, order.strategy_id, order, UUID4(), s.clock.timestamp_ns()))
+        s.msgbus.send(
+            "RiskEngine.execute", SubmitOrder(s.trader_id, order.strategy_id, order, UUID4(), s.clock.timestamp_ns())
+        )
         sent["order"] = order
 
     n.run([Hostile({1: stranger_rests, 2: kill(n)})], quotes())
@@ -565,6 +603,9 @@ def test_a_cancelled_manual_entry_leaves_no_phantom_package(node):
     def rest(s):
         sent["order"] = s.limit(STRANGLE, OrderSide.BUY, 1, 0.05)
 
-    s = Hostile({1: rest, 2: lambda s: s.cancel_order(sent["order"]), 3: lambda s: s.limit(STRANGLE, OrderSide.BUY, 1, 4.2)}, strategy_id=GAMMA)
+    s = Hostile(
+        {1: rest, 2: lambda s: s.cancel_order(sent["order"]), 3: lambda s: s.limit(STRANGLE, OrderSide.BUY, 1, 4.2)},
+        strategy_id=GAMMA,
+    )
     n.run([s], quotes())
     assert s.denied == [] and n.positions() == {CW.id.symbol.value: 1.0, PW.id.symbol.value: 1.0}

@@ -39,7 +39,9 @@ def _order_in_the_name_of(owner: str, strike: int):
 
     def build(sender: Strategy):
         factory = OrderFactory(sender.trader_id, StrategyId(owner), sender.clock)
-        order = factory.limit(InstrumentId.from_str(option_id(C(strike))), OrderSide.BUY, Quantity.from_int(1), Price(99.0, 2))
+        order = factory.limit(
+            InstrumentId.from_str(option_id(C(strike))), OrderSide.BUY, Quantity.from_int(1), Price(99.0, 2)
+        )
         sender.cache.add_order(order)
         command = SubmitOrder(sender.trader_id, order.strategy_id, order, UUID4(), sender.clock.timestamp_ns())
         sender.msgbus.send("RiskEngine.execute", command)
@@ -60,5 +62,9 @@ def test_regression_fill_of_an_unknown_order_stops_the_strategy(tmp_path):
         alerts = day.journal("alert")
         assert [a["strategy"] for a in alerts] == ["ThetaHarvester-001"]
         assert "no package sent" in alerts[0]["reason"]
-        after = [d["decision"] for d in day.decisions() if d["strategy"] == "ThetaHarvester-001" and d["ts_ns"] > alerts[0]["ts_ns"]]
+        after = [
+            d["decision"]
+            for d in day.decisions()
+            if d["strategy"] == "ThetaHarvester-001" and d["ts_ns"] > alerts[0]["ts_ns"]
+        ]
         assert after and {(d["allowed"], d["code"]) for d in after} == {(False, "STRATEGY_DISABLED")}  # no entry since

@@ -58,9 +58,7 @@ STOPS = {
     # The index jumps 12 points at the 10:05 bar while every quote stands still -> the adverse move.
     ExitKind.STOP_UNDERLYING_MOVE: Scenario("fly", Market().index("10:05", 5562.0), at("10:05"), at("10:05")),
     # Nothing moves at all: 8 minutes after the 10:00:30 fill without 5 points of progress.
-    ExitKind.STOP_NO_PROGRESS: Scenario(
-        "strangle", Market(), quoted_at("10:08"), quoted_at("10:08") + SLOW_CADENCE_NS
-    ),
+    ExitKind.STOP_NO_PROGRESS: Scenario("strangle", Market(), quoted_at("10:08"), quoted_at("10:08") + SLOW_CADENCE_NS),
     # 3.90/4.10 on both legs: the mark 8.00 is 21.6 % under 10.20 (not 35 %) with the index flat.
     ExitKind.STOP_IV_CRUSH: Scenario(
         "strangle",
@@ -118,12 +116,7 @@ def test_each_stop_dimension_fires_alone_and_names_the_exit(days, kind):
 def test_a_partial_take_profit_closes_part_and_the_full_one_closes_the_rest(days):
     """Gamma Scalper, 2 strangles, partial at +30 %, full at +60 %. 10:03: the legs reprice to 6.90/7.10
     (mark 14.00, +37 %); 10:06: to 8.50/8.70 (mark 17.20, +69 %)."""
-    market = (
-        Market()
-        .index("10:03", 5556.0)
-        .quote("10:03", _both((6.9, 7.1)))
-        .quote("10:06", _both((8.5, 8.7)))
-    )
+    market = Market().index("10:03", 5556.0).quote("10:03", _both((6.9, 7.1))).quote("10:06", _both((8.5, 8.7)))
     strategy = gamma_scalper(
         max_entries_per_day=1, strength_sizes=(2, 2), take_profit_partial_pct=30.0, take_profit_full_pct=60.0
     )

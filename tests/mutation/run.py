@@ -41,25 +41,43 @@ from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[2]
 
-GATE_TESTS = ["tests/integration/test_engine_gate.py", "tests/integration/test_gate*.py", "tests/contract/*.py",
-              "tests/integration/test_risk_events.py"]
+GATE_TESTS = [
+    "tests/integration/test_engine_gate.py",
+    "tests/integration/test_gate*.py",
+    "tests/contract/*.py",
+    "tests/integration/test_risk_events.py",
+]
 
 # target file -> the pytest selection that covers it (globs; fastest first, since -x stops at the first failure)
 DEFAULT_TABLE = {
-    "risk/rules.py": ["tests/unit/test_rules_entry.py", "tests/unit/test_rules_exit.py", "tests/unit/test_kernel.py",
-                      "tests/unit/test_rules_worst_case.py"],
+    "risk/rules.py": [
+        "tests/unit/test_rules_entry.py",
+        "tests/unit/test_rules_exit.py",
+        "tests/unit/test_kernel.py",
+        "tests/unit/test_rules_worst_case.py",
+    ],
     "risk/exposure.py": ["tests/unit/test_rules_worst_case.py", "tests/property/test_exposure_properties.py"],
     "odte_nautilus/gate.py": GATE_TESTS,
     "odte_nautilus/node_exposure.py": GATE_TESTS,
     "odte_nautilus/node_books.py": GATE_TESTS,
     "odte_nautilus/node_guard.py": GATE_TESTS,
-    "risk/ladder.py": ["tests/unit/test_ladder.py", "tests/unit/test_rules_entry.py", "tests/unit/test_book.py",
-                       "tests/property/test_risk_system_stateful.py"],
+    "risk/ladder.py": [
+        "tests/unit/test_ladder.py",
+        "tests/unit/test_rules_entry.py",
+        "tests/unit/test_book.py",
+        "tests/property/test_risk_system_stateful.py",
+    ],
     "risk/stops.py": ["tests/unit/test_stops.py", "tests/integration/test_strategy_stops.py"],
-    "odte_nautilus/execution/fills.py": ["tests/unit/test_fill_routing.py", "tests/regression/test_incidents.py",
-                                         "tests/property/test_fill_routing_stateful.py"],
-    "odte_nautilus/execution/package_fsm.py": ["tests/unit/test_package_fsm.py", "tests/unit/test_fill_routing.py",
-                                               "tests/regression/test_incidents.py"],
+    "odte_nautilus/execution/fills.py": [
+        "tests/unit/test_fill_routing.py",
+        "tests/regression/test_incidents.py",
+        "tests/property/test_fill_routing_stateful.py",
+    ],
+    "odte_nautilus/execution/package_fsm.py": [
+        "tests/unit/test_package_fsm.py",
+        "tests/unit/test_fill_routing.py",
+        "tests/regression/test_incidents.py",
+    ],
 }
 
 # Fixed hypothesis seed: the property tests then judge every mutant (and the baseline) on the same examples.
@@ -90,9 +108,15 @@ if _root:
 # --- mutations ---------------------------------------------------------------------------------------
 
 # operators swapped both ways: comparisons, and/or, +/-
-PAIRS = [(ast.Lt, "<", ast.LtE, "<="), (ast.Gt, ">", ast.GtE, ">="), (ast.Eq, "==", ast.NotEq, "!="),
-         (ast.Is, "is", ast.IsNot, "is not"), (ast.In, "in", ast.NotIn, "not in"), (ast.And, "and", ast.Or, "or"),
-         (ast.Add, "+", ast.Sub, "-")]
+PAIRS = [
+    (ast.Lt, "<", ast.LtE, "<="),
+    (ast.Gt, ">", ast.GtE, ">="),
+    (ast.Eq, "==", ast.NotEq, "!="),
+    (ast.Is, "is", ast.IsNot, "is not"),
+    (ast.In, "in", ast.NotIn, "not in"),
+    (ast.And, "and", ast.Or, "or"),
+    (ast.Add, "+", ast.Sub, "-"),
+]
 SWAPS = {a: b for a, _, b, _ in PAIRS} | {b: a for a, _, b, _ in PAIRS}
 SYMBOL = {a: x for a, x, _, _ in PAIRS} | {b: y for _, _, b, y in PAIRS}
 LOG_METHODS = {"debug", "info", "warning", "warn", "error", "exception", "critical", "log"}
@@ -116,8 +140,12 @@ def is_log_call(node: ast.AST) -> bool:
 
 
 def returns_value(fn: ast.AST) -> bool:
-    return any(isinstance(n, ast.Return) and n.value is not None and not (
-        isinstance(n.value, ast.Constant) and n.value.value is None) for n in ast.walk(fn))
+    return any(
+        isinstance(n, ast.Return)
+        and n.value is not None
+        and not (isinstance(n.value, ast.Constant) and n.value.value is None)
+        for n in ast.walk(fn)
+    )
 
 
 def sites(tree: ast.Module) -> list[Site]:
@@ -136,8 +164,10 @@ def sites(tree: ast.Module) -> list[Site]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             where = f"{where}.{node.name}" if where else node.name
             if not isinstance(node, ast.ClassDef) and returns_value(node):
-                add("body -> return None (function/rule removed)",
-                    lambda: setattr(node, "body", [ast.Return(ast.Constant(None))]))
+                add(
+                    "body -> return None (function/rule removed)",
+                    lambda: setattr(node, "body", [ast.Return(ast.Constant(None))]),
+                )
         elif isinstance(node, ast.Compare):
             for i, op in enumerate(node.ops):
                 if type(op) in SWAPS:
@@ -186,6 +216,7 @@ def mutant_source(source: str, index: int | None) -> str:
 
 # --- running -----------------------------------------------------------------------------------------
 
+
 class Mutant(NamedTuple):
     file: str
     index: int
@@ -196,18 +227,33 @@ class Mutant(NamedTuple):
 
 
 def copy_tree(src: Path, dst: Path) -> Path:
-    top = lambda d, names: [n for n in names if n == "__pycache__" or n.endswith(".egg-info")  # noqa: E731
-                            or (Path(d) == src and n in LEFT_BEHIND)]
+    top = lambda d, names: [
+        n
+        for n in names
+        if n == "__pycache__"
+        or n.endswith(".egg-info")  # noqa: E731
+        or (Path(d) == src and n in LEFT_BEHIND)
+    ]
     shutil.copytree(src, dst, ignore=top, symlinks=True)
     return dst
 
 
 def run_tests(copy: Path, boot: Path, tests: list[str], timeout: float) -> int | None:
     """The selection's exit code in ``copy``, or None after a timeout (the whole process group is killed)."""
-    env = {**os.environ, "MUTATION_ROOT": str(copy), "PYTHONDONTWRITEBYTECODE": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(boot), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, *PYTEST, *tests], cwd=copy, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    env = {
+        **os.environ,
+        "MUTATION_ROOT": str(copy),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(boot), os.environ.get("PYTHONPATH")])),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, *PYTEST, *tests],
+        cwd=copy,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -233,8 +279,10 @@ def check_baseline(copy: Path, boot: Path, file: str, tests: list[str]) -> float
         code = run_tests(copy, boot, tests, timeout=900)
         seconds = time.monotonic() - start
         if code != 0:
-            sys.exit(f"baseline fails for {file} (pytest exit {code}); run: .venv/bin/python -m pytest -x "
-                     f"{' '.join(tests)}  - fix it (or wait for whoever is editing it) and retry")
+            sys.exit(
+                f"baseline fails for {file} (pytest exit {code}); run: .venv/bin/python -m pytest -x "
+                f"{' '.join(tests)}  - fix it (or wait for whoever is editing it) and retry"
+            )
         target.write_text('raise ImportError("mutation canary")\n')
         if run_tests(copy, boot, tests, timeout=900) == 0:
             sys.exit(f"canary survived for {file}: {' '.join(tests)} do not import the copy's {file}")
@@ -265,16 +313,20 @@ def run(args: argparse.Namespace) -> str:
                 sys.exit(f"{file}: no test file matches {patterns}")
             source = (snapshot / file).read_text()
             lines = source.splitlines()
-            found = [Mutant(file, i, s.line, s.where, s.what, lines[s.line - 1].strip()[:70])
-                     for i, s in enumerate(sites(ast.parse(source)))]
+            found = [
+                Mutant(file, i, s.line, s.where, s.what, lines[s.line - 1].strip()[:70])
+                for i, s in enumerate(sites(ast.parse(source)))
+            ]
             if args.function:
                 found = [m for m in found if m.where.split(".")[-1] == args.function or m.where == args.function]
             if args.limit and len(found) > args.limit:
                 found = sorted(random.Random(args.seed).sample(found, args.limit))
             seconds = check_baseline(snapshot, boot, file, tests[file])
             timeouts[file] = max(3 * seconds, seconds + 10)
-            print(f"{file}: {len(found)} mutants, baseline {seconds:.1f} s, tests {' '.join(tests[file])}",
-                  file=sys.stderr)
+            print(
+                f"{file}: {len(found)} mutants, baseline {seconds:.1f} s, tests {' '.join(tests[file])}",
+                file=sys.stderr,
+            )
             plan += found
 
         free: queue.Queue[Path] = queue.Queue()  # the copies not in use: one per job
@@ -304,12 +356,16 @@ def run(args: argparse.Namespace) -> str:
 
 
 def report(args: argparse.Namespace, tests: dict[str, list[str]], plan: list[Mutant], outcomes: list[str]) -> str:
-    head = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True,
-                          text=True).stdout.strip()
-    lines = [f"mutation run {time.strftime('%Y-%m-%d %H:%M:%S')} on {head or '?'}"
-             + (f", sample of {args.limit} per file (seed {args.seed})" if args.limit else "")
-             + (f", function {args.function}" if args.function else ""), "",
-             f"{'file':42} {'tried':>6} {'killed':>7} {'survived':>9} {'timeouts':>9} {'kill rate':>10}"]
+    head = subprocess.run(
+        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True
+    ).stdout.strip()
+    lines = [
+        f"mutation run {time.strftime('%Y-%m-%d %H:%M:%S')} on {head or '?'}"
+        + (f", sample of {args.limit} per file (seed {args.seed})" if args.limit else "")
+        + (f", function {args.function}" if args.function else ""),
+        "",
+        f"{'file':42} {'tried':>6} {'killed':>7} {'survived':>9} {'timeouts':>9} {'kill rate':>10}",
+    ]
     for file in dict.fromkeys(m.file for m in plan):
         got = [o for m, o in zip(plan, outcomes) if m.file == file]
         killed = got.count("killed") + got.count("timeout")

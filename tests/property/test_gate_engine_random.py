@@ -26,7 +26,20 @@ from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId, is_generic_spread_id
 from nautilus_trader.model.objects import Price, Quantity
 
-from tests.integration.test_gate_adversarial import BOOK, C, CW, FLY, GAMMA, LOWER, MANUAL, P, PW, STRADDLE, THETA, THETA_2
+from tests.integration.test_gate_adversarial import (
+    BOOK,
+    C,
+    CW,
+    FLY,
+    GAMMA,
+    LOWER,
+    MANUAL,
+    P,
+    PW,
+    STRADDLE,
+    THETA,
+    THETA_2,
+)
 from odte_nautilus.runtime import runtime_for
 from tests import strategy_kit as kit
 from tests.integration.test_gate_adversarial import Hostile, Node, quotes
@@ -57,7 +70,9 @@ ACTIONS = {
     "cancel": lambda s, a: _on_last(s, s.cancel_order),
     "fill_then_cancel": lambda s, a: _fill_then_cancel(s, a),
     "list": lambda s, a: s.submit_order_list(
-        s.order_factory.create_list([_limit(s, FLY, a.side, 1, -11.8 if a.side == OrderSide.BUY else -12.4) for _ in range(2)])
+        s.order_factory.create_list(
+            [_limit(s, FLY, a.side, 1, -11.8 if a.side == OrderSide.BUY else -12.4) for _ in range(2)]
+        )
     ),
     "close_all": lambda s, a: s.close_all_positions(a.leg.id),
     "straight_to_exec": lambda s, a: _straight(s, _limit(s, a.leg, a.side, a.qty, _touch(a.leg, a.side))),
@@ -169,7 +184,9 @@ class WatcherActor(Actor):
         self.watcher.quiet(tick.ts_event)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(script=st.lists(actions, min_size=1, max_size=14))
 def test_no_order_flow_breaks_an_invariant_in_the_engine(tmp_path_factory, script):
     node = Node(tmp_path_factory.mktemp("flow"))
@@ -227,7 +244,9 @@ def _kit_action(s, a: Action) -> None:
             s.cancel_order(order)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(script=st.lists(actions, min_size=1, max_size=10))
 def test_no_order_flow_breaks_an_invariant_beside_a_theta_harvester(tmp_path_factory, script):
     """The Theta Harvester trades its flies (entries from 10:00, stops, the EOD flatten) while plain
@@ -257,7 +276,9 @@ def test_no_order_flow_breaks_an_invariant_beside_a_theta_harvester(tmp_path_fac
 
     for minute in kills:
         hostiles[0].script[minute] = (
-            kill_at if minute not in hostiles[0].script else (lambda s, p=hostiles[0].script[minute]: (p(s), kill_at(s)))
+            kill_at
+            if minute not in hostiles[0].script
+            else (lambda s, p=hostiles[0].script[minute]: (p(s), kill_at(s)))
         )
     day.engine.add_actor(WatcherActor(watcher, quiet_on=InstrumentId.from_str(kit.option_id(trigger))))
     try:

@@ -70,7 +70,11 @@ class RiskSystem(RuleBasedStateMachine):
 
     def _sync(self, ledger: PackageLedger, unrealized: float = 0.0) -> None:
         self.book.track([ledger.view(unrealized)])
-        if ledger.state is PackageState.FLAT and ledger.orders and any(o.filled_qty for o in ledger.orders if not o.is_entry):
+        if (
+            ledger.state is PackageState.FLAT
+            and ledger.orders
+            and any(o.filled_qty for o in ledger.orders if not o.is_entry)
+        ):
             self.book.record_close(ledger.strategy_id, ledger.realized_pnl, self.now)
             del self.ledgers[ledger.package_id]
 
@@ -103,14 +107,18 @@ class RiskSystem(RuleBasedStateMachine):
         assert not before.day_locked, "entry allowed on a locked day"
         assert not before.kill_switch, "entry allowed under the kill switch"
         assert not before.global_breaker, "entry allowed while RISK-OFF"
-        assert before.session is not None and before.now_ns < before.session.flatten_ns, "entry allowed after the flatten"
+        assert before.session is not None and before.now_ns < before.session.flatten_ns, (
+            "entry allowed after the flatten"
+        )
         assert intent.open_risk != float("inf"), "a naked short entry was allowed"
         if p.invariants.one_position_only:
             assert not live, "two packages under one_position_only"
         if p.max_trades_per_day is not None:
             assert before.trades_today < p.max_trades_per_day, "trade count above the cap"
         if p.loss_streak is not None:
-            assert streak_stage(before.loss_streak, p.loss_streak) is not StreakStage.STOP, "entry after the streak stop"
+            assert streak_stage(before.loss_streak, p.loss_streak) is not StreakStage.STOP, (
+                "entry after the streak stop"
+            )
         if p.drawdown_ladder is not None:
             stage = ladder_stage(before.day_pnl(), before.nav, p.drawdown_ladder)
             assert stage is not LadderStage.HARD_STOP, "entry after the hard stop"
@@ -151,7 +159,11 @@ class RiskSystem(RuleBasedStateMachine):
         if ledger is None:
             return
         for order in [o for o in ledger.orders if o.working]:
-            event = Rejected(order.order_id, "venue") if reject else Cancelled(order.order_id, order.filled_qty, order.avg_price or 0.0, from_error)
+            event = (
+                Rejected(order.order_id, "venue")
+                if reject
+                else Cancelled(order.order_id, order.filled_qty, order.avg_price or 0.0, from_error)
+            )
             try:
                 ledger.apply(event)
             except LedgerError:
@@ -165,7 +177,17 @@ class RiskSystem(RuleBasedStateMachine):
             return
         qty = max(1, ledger.quantity // 2) if kind is ExitKind.TAKE_PROFIT_PARTIAL else ledger.quantity
         price = -(ledger.avg_entry_price or 1.0)
-        intent = Intent(IntentKind.EXIT, ledger.strategy_id, ledger.symbol, package_id, reversed_legs(ledger.legs), qty, price, self.now, kind)
+        intent = Intent(
+            IntentKind.EXIT,
+            ledger.strategy_id,
+            ledger.symbol,
+            package_id,
+            reversed_legs(ledger.legs),
+            qty,
+            price,
+            self.now,
+            kind,
+        )
         decision = self.book.check(intent, self.book.state(intent.ts_ns, self.holdings()))
         assert decision.allowed, f"a package exit was refused: {decision.code} {decision.reason}"
         ledger.submit_exit(f"{package_id}-X{next(self.ids)}", kind, qty)

@@ -258,7 +258,9 @@ def test_two_packages_crossing_zero_at_the_same_instant_are_two_orders_not_a_rev
     cover = [leg_fill(iso(9, 50), "X-0", "C5120", "BUY", qty=2)]
     long_one = [leg_fill(iso(10, 0), "X-1", "C5100", "BUY")]
     both = [leg_fill(iso(10, 5), "X-1", "C5100", "SELL", role="exit"), leg_fill(iso(10, 5), "X-2", "C5100", "SELL")]
-    assert FORBID_REVERSE_WITHOUT_FLAT not in rules_of(audit_run(fills_frame(cover, long_one, both), NO_POSITIONS, RULES))
+    assert FORBID_REVERSE_WITHOUT_FLAT not in rules_of(
+        audit_run(fills_frame(cover, long_one, both), NO_POSITIONS, RULES)
+    )
 
 
 def test_going_flat_at_one_instant_and_short_at_the_next_is_not_a_reverse():

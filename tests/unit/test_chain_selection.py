@@ -145,5 +145,10 @@ def test_legs_carry_the_chains_underlying_expiry_and_multiplier():
     chain = OptionChain("SPY", 123, [link], multiplier=10)
     c = chain.contract(link)
     assert (c.instrument_id, c.underlying, c.right, c.strike, c.expiry_ns, c.multiplier) == (
-        "X.CBOE", "SPY", OptionRight.CALL, 500.0, 123, 10,
+        "X.CBOE",
+        "SPY",
+        OptionRight.CALL,
+        500.0,
+        123,
+        10,
     )

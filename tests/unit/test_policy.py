@@ -149,9 +149,7 @@ def _drop(raw: dict, dotted: str) -> dict:
 
 @pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("dotted", REQUIRED)
-def test_a_profile_missing_a_seed_000_invariant_is_refused_naming_it(
-    tmp_path: Path, profile: str, dotted: str
-) -> None:
+def test_a_profile_missing_a_seed_000_invariant_is_refused_naming_it(tmp_path: Path, profile: str, dotted: str) -> None:
     """No default stands in for a missing invariant: the key must be written in every profile."""
     path = write(tmp_path, _drop(shipped(profile), dotted))
     with pytest.raises(PolicyError) as refused:
@@ -279,8 +277,10 @@ def test_an_unknown_profile_name_lists_the_shipped_ones() -> None:
 
 def test_a_strategy_may_carry_its_own_four_dimensional_stop(tmp_path):
     """The profile's stop arms every strategy's packages unless the strategy's limits give their own."""
-    text = (RISK_PROFILE_DIR / "multi_strategy_paper.yaml").read_text().replace(
-        "    max_contracts: 3\n", "    max_contracts: 3\n    stop:\n      adverse_underlying_points: 25\n", 1
+    text = (
+        (RISK_PROFILE_DIR / "multi_strategy_paper.yaml")
+        .read_text()
+        .replace("    max_contracts: 3\n", "    max_contracts: 3\n    stop:\n      adverse_underlying_points: 25\n", 1)
     )
     path = tmp_path / "tuned.yaml"
     path.write_text(text)
@@ -290,8 +290,10 @@ def test_a_strategy_may_carry_its_own_four_dimensional_stop(tmp_path):
 
 
 def test_a_strategy_stop_is_validated_like_the_profile_stop(tmp_path):
-    text = (RISK_PROFILE_DIR / "multi_strategy_paper.yaml").read_text().replace(
-        "    max_contracts: 3\n", "    max_contracts: 3\n    stop:\n      premium_stop_pct: 10\n", 1
+    text = (
+        (RISK_PROFILE_DIR / "multi_strategy_paper.yaml")
+        .read_text()
+        .replace("    max_contracts: 3\n", "    max_contracts: 3\n    stop:\n      premium_stop_pct: 10\n", 1)
     )
     path = tmp_path / "bad.yaml"
     path.write_text(text)

@@ -81,7 +81,10 @@ def test_a_working_buy_does_not_count_as_cover():
 
 
 def test_another_strategys_working_sell_counts_against_the_account():
-    world = state(**books(a=held((CW, 1)), b=held((C, -1), (contract("C", 5130), 1))), working=(order(B, (contract("C", 5130), -1)),))
+    world = state(
+        **books(a=held((CW, 1)), b=held((C, -1), (contract("C", 5130), 1))),
+        working=(order(B, (contract("C", 5130), -1)),),
+    )
     sell_wing = replace(entry((Leg(CW, -1),), strategy=A, price=-2.0), kind=IntentKind.EXIT)
     assert MULTI.check(sell_wing, world).code is Code.NO_NAKED_SHORT  # b's sell could leave the account short
 
@@ -149,7 +152,9 @@ def test_derive_kind(changes, book, working, kind):
 
 def test_a_strategys_book_holds_only_its_own_working_orders():
     c5130 = contract("C", 5130)
-    world = state(**books(a=held((C, -1), (CW, 1)), b=held((c5130, 1))), working=(order(B, (c5130, -1), kind=IntentKind.EXIT),))
+    world = state(
+        **books(a=held((C, -1), (CW, 1)), b=held((c5130, 1))), working=(order(B, (c5130, -1), kind=IntentKind.EXIT),)
+    )
     assert MULTI.check(long_put(A), world).allowed  # b's working sell touches neither a's book nor the account's cover
 
 
@@ -169,7 +174,12 @@ def test_an_exit_in_another_group_is_not_trapped_by_an_uncovered_short():
 def test_a_new_package_on_other_strikes_is_no_reversal():
     world = state(**books(a=held((C, -1), (CW, 1))))
     other_fly = entry(
-        (Leg(contract("C", 5200), -1), Leg(contract("P", 5200), -1), Leg(contract("C", 5220), 1), Leg(contract("P", 5180), 1)),
+        (
+            Leg(contract("C", 5200), -1),
+            Leg(contract("P", 5200), -1),
+            Leg(contract("C", 5220), 1),
+            Leg(contract("P", 5180), 1),
+        ),
         strategy=A,
         price=-12.0,
     )
