@@ -60,19 +60,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the test kit's builders
 
-from benchmarks.budget import spread_line  # noqa: E402
+from nautilus_trader.config import StrategyConfig
+from nautilus_trader.model.data import QuoteTick
+from nautilus_trader.model.enums import OrderSide, TriggerType
+from nautilus_trader.model.objects import Price, Quantity
+from nautilus_trader.trading.strategy import Strategy
 
-from nautilus_trader.config import StrategyConfig  # noqa: E402
-from nautilus_trader.model.data import QuoteTick  # noqa: E402
-from nautilus_trader.model.enums import OrderSide, TriggerType  # noqa: E402
-from nautilus_trader.model.objects import Price, Quantity  # noqa: E402
-from nautilus_trader.trading.strategy import Strategy  # noqa: E402
-
-from odte_nautilus.risk.book import RiskBook  # noqa: E402
-from odte_nautilus.risk.model import IntentKind, PackageState  # noqa: E402
-from odte_nautilus.risk.policy import load_policy  # noqa: E402
-from odte_nautilus.runtime import attach, detach  # noqa: E402
-from tests.engine_kit import engine, index, minute_quotes, option, spread  # noqa: E402
+from benchmarks.budget import spread_line
+from odte_nautilus.risk.book import RiskBook
+from odte_nautilus.risk.model import IntentKind, PackageState
+from odte_nautilus.risk.policy import load_policy
+from odte_nautilus.runtime import attach, detach
+from tests.engine_kit import engine, index, minute_quotes, option, spread
 
 BUDGET_MEDIAN_NS = 10_000
 BUDGET_P99_NS = 50_000
@@ -208,7 +207,7 @@ class Bench:
         self.over = False
 
     def _expect(self, order, kind: IntentKind) -> None:
-        reason, intent = self.gate._decide(order, 1, None)  # noqa: SLF001
+        reason, intent = self.gate._decide(order, 1, None)
         assert reason is None and intent is not None and intent.kind is kind, (reason, intent)
 
     def _node_as_designed(self, s: Trader) -> None:
@@ -232,7 +231,7 @@ class Bench:
             f"the order path, gate._decide(order, 1, None) ({REPEATS} runs x {CALLS_PER_REPEAT:,} calls each,"
             " median of the runs (min-max over the runs), journal line written and flushed per call):"
         )
-        decide = gate._decide  # noqa: SLF001
+        decide = gate._decide
         for name, order in (("allowed entry", entry), ("derived exit ", exit_)):
             for regime, before in (("memoised snapshot ", None), ("after an event    ", exposure.invalidate)):
                 runs = _runs(lambda o=order: decide(o, 1, None), before)
@@ -259,7 +258,7 @@ class Bench:
         ctx: dict = {}
 
         def intent() -> None:
-            ctx["intent"] = gate._intent(order, 1, None)  # noqa: SLF001
+            ctx["intent"] = gate._intent(order, 1, None)
 
         def marks() -> None:
             ctx["snapshot"] = exposure.snapshot()
@@ -307,7 +306,7 @@ class Bench:
             self.lines.append(f"{name}: alone {statistics.median(_runs(call, before_call)[0]) / 1000:6.2f} us")
 
     def _profile(self, entry, exit_) -> None:
-        decide, exposure = self.gate._decide, self.gate.exposure  # noqa: SLF001
+        decide, exposure = self.gate._decide, self.gate.exposure
         for name, order, before in (
             ("allowed entry, memoised snapshot", entry, None),
             ("allowed entry, after an event", entry, exposure.invalidate),

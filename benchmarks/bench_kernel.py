@@ -46,20 +46,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the test kit's builders
 
-from benchmarks.budget import spread_line  # noqa: E402
-
-from odte_nautilus.risk.exposure import WorkingOrder  # noqa: E402
-from odte_nautilus.risk.kernel import Kernel  # noqa: E402
-from odte_nautilus.risk.model import (  # noqa: E402
+from benchmarks.budget import spread_line
+from odte_nautilus.risk.exposure import WorkingOrder
+from odte_nautilus.risk.kernel import Kernel
+from odte_nautilus.risk.model import (
     Intent,
     IntentKind,
     PackageState,
     StateIndex,
     holdings_of_packages,
 )
-from odte_nautilus.risk.policy import load_policy  # noqa: E402
-from odte_nautilus.risk.rules import exposure_of  # noqa: E402
-from tests.kit import entry, iron_butterfly, long_strangle, ny_ns, package_view, reversed_legs, state  # noqa: E402
+from odte_nautilus.risk.policy import load_policy
+from odte_nautilus.risk.rules import exposure_of
+from tests.kit import entry, iron_butterfly, long_strangle, ny_ns, package_view, reversed_legs, state
 
 BUDGET_MEDIAN_NS = 5_000
 BUDGET_P99_NS = 25_000

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -59,7 +59,7 @@ def backtest(
         from odte_nautilus.data.cli import sample
 
         sample(path=cfg.catalog)
-    run_dir = out or Path("runs") / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = out or Path("runs") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     try:
         days = len(selected_sessions(cfg))
         columns = [

@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from nautilus_trader.execution.messages import CancelOrder, ModifyOrder, SubmitOrder, SubmitOrderList
 from nautilus_trader.core.uuid import UUID4
+from nautilus_trader.execution.messages import CancelOrder, ModifyOrder, SubmitOrder, SubmitOrderList
 from nautilus_trader.model.orders import Order
 
 from odte_nautilus.nautilus_internals import (

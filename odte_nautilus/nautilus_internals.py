@@ -54,12 +54,12 @@ def deny(risk_engine, msgbus, clock, command, reason: str) -> None:
                 ),
             )
         elif not order.is_closed:
-            risk_engine._deny_order(order, reason)  # noqa: SLF001
+            risk_engine._deny_order(order, reason)
 
 
 def reject_modify(risk_engine, order, reason: str) -> None:
     """``OrderModifyRejected``: the order returns from PENDING_UPDATE as it was, and its sender learns why."""
-    risk_engine._reject_modify_order(order, reason)  # noqa: SLF001
+    risk_engine._reject_modify_order(order, reason)
 
 
 def leg_parent(client_order_id: str) -> str | None:

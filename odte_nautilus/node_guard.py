@@ -26,8 +26,8 @@ from nautilus_trader.config import ActorConfig
 from odte_nautilus.gate import EngineGate
 from odte_nautilus.orders import package_tags
 from odte_nautilus.risk.model import ExitKind, SessionWindow
-from odte_nautilus.risk.session import trading_date
 from odte_nautilus.risk.rate_limits import NS_PER_SECOND
+from odte_nautilus.risk.session import trading_date
 
 FLATTEN_ALERT = "odte-node-flatten"
 SWEEP_TIMER = "odte-node-sweep"

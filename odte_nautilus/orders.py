@@ -14,7 +14,7 @@ from nautilus_trader.model.identifiers import InstrumentId, generic_spread_id_to
 from nautilus_trader.model.instruments import Instrument, OptionContract
 from nautilus_trader.model.orders import Order
 
-from odte_nautilus.risk.model import Contract, ExitKind, Holding, Intent, IntentKind, Leg, OptionRight
+from odte_nautilus.risk.model import Contract, ExitKind, Intent, IntentKind, Leg, OptionRight
 
 PACKAGE_TAG = "odte:package="
 EXIT_TAG = "odte:exit="

@@ -59,6 +59,7 @@ class AuditJournal:
         self._lock = threading.Lock()
         self._flush = flush_each_line
         buffering = 1 if flush_each_line else -1  # line-buffered, or the default buffer
+        # The journal holds its file open for its whole life (close() closes it), so no with-block.
         self._file: TextIO = open(self.path, "a+", encoding="utf-8", buffering=buffering)  # noqa: SIM115
         if self._file.tell() > 0 and not _ends_with_newline(self.path):
             # The last write was cut short by a crash: close its line and say so, so that read() can tell

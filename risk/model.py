@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from datetime import date
 from enum import StrEnum
-from typing import NamedTuple
-
-from typing import TYPE_CHECKING
+from functools import lru_cache
+from typing import TYPE_CHECKING, NamedTuple
 
 from odte_nautilus.risk.rate_limits import merged_entry_times
 

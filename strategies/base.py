@@ -33,9 +33,9 @@ from odte_nautilus.orders import package_tags, to_contract
 from odte_nautilus.packages import (
     AGGREGATED_SPREAD_QUOTES,
     CacheMids,
-    legs_quoted_since,
     ensure_spread,
     far_touch,
+    legs_quoted_since,
     marketable_limit,
     package_mid,
 )

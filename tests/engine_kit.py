@@ -87,7 +87,7 @@ class Scripted(Strategy):
     def __init__(
         self,
         trigger: InstrumentId,
-        script: dict[int, Callable[["Scripted"], None]],
+        script: dict[int, Callable[[Scripted], None]],
         strategy_id: str = "ThetaHarvester-001",
     ) -> None:
         name, tag = strategy_id.rsplit("-", 1)  # Nautilus builds the id from a name and an order id tag

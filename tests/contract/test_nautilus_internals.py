@@ -11,7 +11,7 @@ from nautilus_trader.model.objects import Price, Quantity
 from nautilus_trader.risk.engine import RiskEngine
 
 from odte_nautilus.nautilus_internals import EMULATOR_ENDPOINT, EXEC_ENDPOINT, leg_parent
-from tests.integration.test_gate_adversarial import C, FLY, P, Hostile, Node, quotes
+from tests.integration.test_gate_adversarial import FLY, C, Hostile, Node, P, quotes
 
 
 def _gate_decisions(node: Node) -> int:

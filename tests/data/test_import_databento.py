@@ -24,10 +24,10 @@ from tests.data.helpers import (
     _write_dbn,
     catalog_shape,
     definition_record,
+    with_root,
     write_dbn_fixture,
     write_index_csv,
     write_index_dbn,
-    with_root,
 )
 
 

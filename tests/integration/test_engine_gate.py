@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.execution.messages import SubmitOrder
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import TraderId
 from nautilus_trader.model.objects import Price, Quantity
-from nautilus_trader.core.uuid import UUID4
 
 from odte_nautilus.gate import EngineGate
 from odte_nautilus.orders import package_tags

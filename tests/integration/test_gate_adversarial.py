@@ -25,7 +25,7 @@ from odte_nautilus.risk.book import RiskBook
 from odte_nautilus.risk.model import ExitKind
 from odte_nautilus.risk.policy import load_policy
 from odte_nautilus.runtime import attach, detach
-from tests.engine_kit import Scripted, engine, index, minute_quotes, option, quote, spread
+from tests.engine_kit import Scripted, engine, index, minute_quotes, option, spread
 from tests.kit import ny_ns
 
 C, P = option("C", 5100), option("P", 5100)

@@ -6,8 +6,8 @@ the strategy kept trading beside contracts it did not know it held.
 
 from __future__ import annotations
 
-from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.common.factories import OrderFactory
+from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.execution.messages import SubmitOrder
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId

@@ -15,16 +15,15 @@ One scripted day serves every test here (its run takes the time; the tests only 
 from __future__ import annotations
 
 import pytest
+from nautilus_trader.model.enums import OrderSide
+from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.objects import Price, Quantity
 
 from odte_nautilus.risk.book import EOD_LOCK_REASON, RiskBook
 from odte_nautilus.risk.decision import ReasonCode
 from odte_nautilus.risk.model import Intent, IntentKind
 from odte_nautilus.risk.policy import load_policy
 from odte_nautilus.risk.session import TradingCalendar
-from nautilus_trader.model.enums import OrderSide
-from nautilus_trader.model.identifiers import InstrumentId
-from nautilus_trader.model.objects import Price, Quantity
-
 from odte_nautilus.strategies.theta_harvester import ThetaHarvester
 from tests.strategy_kit import (
     SESSION,
@@ -77,7 +76,7 @@ def _tagged(day, kind: str) -> list:
 
 
 def test_the_flatten_is_at_close_minus_15_minutes():
-    assert FLATTEN_NS == at("15:45")
+    assert at("15:45") == FLATTEN_NS
 
 
 def test_working_orders_are_cancelled_at_the_flatten_before_any_package_is_flattened(day):

@@ -26,23 +26,25 @@ from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId, is_generic_spread_id
 from nautilus_trader.model.objects import Price, Quantity
 
+from odte_nautilus.runtime import runtime_for
+from tests import strategy_kit as kit
 from tests.integration.test_gate_adversarial import (
     BOOK,
-    C,
     CW,
     FLY,
     GAMMA,
     LOWER,
     MANUAL,
-    P,
     PW,
     STRADDLE,
     THETA,
     THETA_2,
+    C,
+    Hostile,
+    Node,
+    P,
+    quotes,
 )
-from odte_nautilus.runtime import runtime_for
-from tests import strategy_kit as kit
-from tests.integration.test_gate_adversarial import Hostile, Node, quotes
 
 LEGS = [C, P, CW, PW]
 STRATEGIES = [THETA, THETA_2, GAMMA, MANUAL]

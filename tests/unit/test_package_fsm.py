@@ -18,7 +18,6 @@ from odte_nautilus.execution.package_fsm import (
 )
 from odte_nautilus.risk.model import PackageState
 
-
 # The specification, written out independently of the module: adding or removing an arrow breaks this file.
 EXPECTED_ARROWS = {
     (FLAT, Trigger.SUBMIT_ENTRY): PENDING_ENTRY,
