@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import pairwise
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +38,7 @@ class SizeLadder:
             raise ValueError(
                 f"a size ladder needs one more size than thresholds: thresholds {self.thresholds}, sizes {self.sizes}"
             )
-        if not all(math.isfinite(t) for t in self.thresholds) or any(
-            a >= b for a, b in zip(self.thresholds, self.thresholds[1:])
-        ):
+        if not all(math.isfinite(t) for t in self.thresholds) or any(a >= b for a, b in pairwise(self.thresholds)):
             raise ValueError(f"size ladder thresholds must be finite and strictly ascending, got {self.thresholds}")
         if min(self.sizes) < 1 or self.base < 1:
             raise ValueError(

@@ -162,6 +162,7 @@ def bars_table(series: BarSeries, price_precision: int) -> pa.Table:
             series.close.tolist(),
             series.volume.tolist(),
             series.ts.tolist(),
+            strict=True,
         )
     ]
     return ArrowSerializer.serialize_batch(bars, Bar)

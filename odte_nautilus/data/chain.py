@@ -27,7 +27,7 @@ def model_prices(spot, vols, years, strike: float, right: OptionRight, spec: Und
     return np.fromiter(
         (
             black_scholes_greeks(s, r, b, v, is_call, strike, t).price
-            for s, v, t in zip(spot.tolist(), vols.tolist(), years.tolist())
+            for s, v, t in zip(spot.tolist(), vols.tolist(), years.tolist(), strict=True)
         ),
         dtype=np.float64,
         count=len(spot),

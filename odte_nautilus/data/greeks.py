@@ -51,7 +51,7 @@ def greeks_table(data: SessionData) -> pa.Table:
     for strike, rights in sorted(pairs.items()):
         mids = {right: _mids_at(data.quotes[iid], ts) for right, iid in rights.items()}
         vols = np.full(len(ts), np.nan)
-        for i, (s, t) in enumerate(zip(spot.tolist(), years.tolist())):
+        for i, (s, t) in enumerate(zip(spot.tolist(), years.tolist(), strict=True)):
             otm = OptionRight.CALL if strike >= s else OptionRight.PUT
             side = otm if otm in mids else next(iter(mids))
             mid = mids[side][i]
@@ -59,7 +59,7 @@ def greeks_table(data: SessionData) -> pa.Table:
                 vol = imply_vol(s, r, b, side is OptionRight.CALL, strike, t, float(mid))
                 vols[i] = vol if vol > _MIN_IV else np.nan
         for right, iid in sorted(rights.items()):
-            for i, (s, t, v) in enumerate(zip(spot.tolist(), years.tolist(), vols.tolist())):
+            for i, (s, t, v) in enumerate(zip(spot.tolist(), years.tolist(), vols.tolist(), strict=True)):
                 g = black_scholes_greeks(s, r, b, v, right is OptionRight.CALL, strike, t) if np.isfinite(v) else None
                 columns["instrument_id"].append(iid)
                 columns["ts"].append(int(ts[i]))

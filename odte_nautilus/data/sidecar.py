@@ -49,7 +49,7 @@ def load_open_interest(root: str | Path, day: date) -> dict[str, int]:
     table = _read_day(root, "open_interest", day)
     if table is None:
         return {}
-    return dict(zip(table.column("instrument_id").to_pylist(), table.column("open_interest").to_pylist()))
+    return dict(zip(table.column("instrument_id").to_pylist(), table.column("open_interest").to_pylist(), strict=True))
 
 
 def write_greeks(root: str | Path, day: date, table: pa.Table) -> None:

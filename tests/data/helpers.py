@@ -142,7 +142,7 @@ def write_massive_csv(data: SessionData, path: Path) -> Path:
     q = quote_frame(data)
     tickers = [
         f"O:{occ_symbol(r, e, k, s).replace(' ', '')}"
-        for r, e, k, s in zip(q["root"], q["expiry"], q["right"], q["strike"])
+        for r, e, k, s in zip(q["root"], q["expiry"], q["right"], q["strike"], strict=True)
     ]
     pd.DataFrame(
         {
@@ -321,7 +321,7 @@ def write_index_dbn(data: SessionData, path: Path, volume: int = 0) -> Path:
             close=int(round(c * _PX)),
             volume=volume,
         )
-        for t, o, h, lo, c in zip(bars.ts, bars.open, bars.high, bars.low, bars.close)
+        for t, o, h, lo, c in zip(bars.ts, bars.open, bars.high, bars.low, bars.close, strict=True)
     ]
     return _write_dbn(path, dbn.Schema.OHLCV_1M, records, {1: "SPX"}, int(bars.ts[0]) - 60 * 10**9, dataset="DBIX.CORE")
 

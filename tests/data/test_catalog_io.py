@@ -36,7 +36,9 @@ def test_files_are_byte_identical_to_catalog_write_data(tmp_path, session_data):
     theirs.write_data(
         [
             Bar(bar_type, Price(o, 2), Price(h, 2), Price(lo, 2), Price(c, 2), Quantity(v, 0), t, t)
-            for o, h, lo, c, v, t in zip(bars.open, bars.high, bars.low, bars.close, bars.volume, bars.ts.tolist())
+            for o, h, lo, c, v, t in zip(
+                bars.open, bars.high, bars.low, bars.close, bars.volume, bars.ts.tolist(), strict=True
+            )
         ]
     )
     theirs.write_data([session_data.underlying])

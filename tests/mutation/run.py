@@ -367,15 +367,21 @@ def report(args: argparse.Namespace, tests: dict[str, list[str]], plan: list[Mut
         f"{'file':42} {'tried':>6} {'killed':>7} {'survived':>9} {'timeouts':>9} {'kill rate':>10}",
     ]
     for file in dict.fromkeys(m.file for m in plan):
-        got = [o for m, o in zip(plan, outcomes) if m.file == file]
+        got = [o for m, o in zip(plan, outcomes, strict=True) if m.file == file]
         killed = got.count("killed") + got.count("timeout")
         rate = f"{100 * killed / len(got):.1f} %" if got else "-"
         lines.append(f"{file:42} {len(got):6} {killed:7} {got.count('survived'):9} {got.count('timeout'):9} {rate:>10}")
-    survivors = sorted((m for m, o in zip(plan, outcomes) if o == "survived"), key=lambda m: (m.file, m.line))
+    survivors = sorted(
+        (m for m, o in zip(plan, outcomes, strict=True) if o == "survived"), key=lambda m: (m.file, m.line)
+    )
     lines += ["", "tests run per file (pytest -x):"] + [f"  {f}: {' '.join(sel)}" for f, sel in tests.items()]
     lines += ["", "killed includes timeouts. Survivors: add a test that kills each, or write why it is harmless.", ""]
     lines += [f"{m.file}:{m.line}: {m.what}  [{m.where or 'module'}]  | {m.code}" for m in survivors] or ["none"]
-    lines += [f"{m.file}:{m.line}: timeout: {m.what}  | {m.code}" for m, o in zip(plan, outcomes) if o == "timeout"]
+    lines += [
+        f"{m.file}:{m.line}: timeout: {m.what}  | {m.code}"
+        for m, o in zip(plan, outcomes, strict=True)
+        if o == "timeout"
+    ]
     return "\n".join(lines) + "\n"
 
 
