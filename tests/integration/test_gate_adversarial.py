@@ -172,7 +172,10 @@ def test_a_modify_cannot_raise_an_exit_past_the_holding(node):
 
 def test_two_entries_in_one_callback_cannot_open_two_positions_under_one_position_only(node):
     n = node("single_position_0dte")
-    straddle = lambda s: s.limit(STRADDLE, OrderSide.BUY, 1, 20.4)  # noqa: E731
+
+    def straddle(s):
+        return s.limit(STRADDLE, OrderSide.BUY, 1, 20.4)
+
     s = Hostile({1: lambda s: (straddle(s), straddle(s))}, strategy_id=GAMMA)
     n.run([s], quotes())
     assert s.codes() == ["ONE_POSITION_ONLY"]
@@ -199,7 +202,10 @@ def test_an_order_list_of_two_exits_each_fine_alone_is_denied_whole(node):
 
 def test_a_tag_naming_an_exit_grants_nothing(node):
     n = node()
-    tagged_entry = lambda s: s.limit(FLY, OrderSide.BUY, 1, -11.8, tags=package_tags("fly-9", ExitKind.MANUAL))  # noqa: E731
+
+    def tagged_entry(s):
+        return s.limit(FLY, OrderSide.BUY, 1, -11.8, tags=package_tags("fly-9", ExitKind.MANUAL))
+
     s = Hostile({1: kill(n), 2: tagged_entry})
     n.run([s], quotes())
     assert s.codes() == ["KILL_SWITCH"]
@@ -274,7 +280,9 @@ def test_a_price_modify_of_a_working_entry_is_rechecked_under_a_kill_switch_set_
     def rest_entry(s):
         sent["entry"] = s.limit(FLY, OrderSide.BUY, 1, -20.0)
 
-    reprice = lambda s: s.modify_order(sent["entry"], price=Price(-11.8, 2))  # noqa: E731
+    def reprice(s):
+        return s.modify_order(sent["entry"], price=Price(-11.8, 2))
+
     s = Hostile({1: rest_entry, 2: kill_elsewhere(n), 3: reprice})
     n.run([s], quotes())
     assert [r.reason.split(":")[0] for r in s.modify_rejected] == ["KILL_SWITCH"]
@@ -289,7 +297,9 @@ def test_a_token_price_entry_repriced_past_the_open_risk_limit_is_rejected(node)
     def token_entry(s):
         sent["entry"] = s.limit(STRADDLE, OrderSide.BUY, 2, 0.05)  # 2 x 0.05 x 100 = $10 of open risk
 
-    reprice = lambda s: s.modify_order(sent["entry"], price=Price(30.0, 2))  # noqa: E731  # $6,000 > $5,000
+    def reprice(s):
+        return s.modify_order(sent["entry"], price=Price(30.0, 2))  # $6,000 > $5,000
+
     s = Hostile({1: token_entry, 2: reprice}, strategy_id=GAMMA)
     n.run([s], quotes())
     assert [r.reason.split(":")[0] for r in s.modify_rejected] == ["MAX_OPEN_RISK_PER_SYMBOL"]
@@ -350,7 +360,9 @@ def test_a_modify_of_an_emulated_order_is_rechecked(node):
     def emulated_entry(s):
         sent["entry"] = s.emulated_limit(C, OrderSide.BUY, 1, 9.0)
 
-    raise_it = lambda s: s.modify_order(sent["entry"], Quantity.from_int(9))  # noqa: E731
+    def raise_it(s):
+        return s.modify_order(sent["entry"], Quantity.from_int(9))
+
     s = Hostile({1: emulated_entry, 2: raise_it})
     n.run([s], quotes())
     assert [r.reason.split(":")[0] for r in s.modify_rejected] == ["POSITION_SIZE_CAPPED"]
@@ -385,8 +397,13 @@ def test_exec_algorithm_children_meet_the_kernel(node):
 
 def test_a_manual_strategys_loss_counts_against_the_day(node):
     n = node("single_position_0dte", nav=20_000)  # hard stop: 2 % of NAV = $400
-    buy = lambda s: s.limit(STRADDLE, OrderSide.BUY, 1, 20.4)  # noqa: E731
-    sell = lambda s: s.limit(STRADDLE, OrderSide.SELL, 1, 10.0)  # noqa: E731
+
+    def buy(s):
+        return s.limit(STRADDLE, OrderSide.BUY, 1, 20.4)
+
+    def sell(s):
+        return s.limit(STRADDLE, OrderSide.SELL, 1, 10.0)
+
     s = Hostile({1: buy, 3: sell, 5: buy}, strategy_id=GAMMA)
     n.run([s], quotes(3) + quotes(4, LOWER, start=(10, 3)))
     # A $1,040 loss of a strategy no base class knows about reached the hard stop and locked the day.
@@ -439,7 +456,9 @@ def test_the_eod_flatten_reaches_strategies_that_keep_no_ledger(node):
     def rest(s):
         sent["resting"] = s.limit(STRANGLE, OrderSide.BUY, 1, 0.05)  # fills only if the market collapses
 
-    late = lambda s: s.limit(STRANGLE, OrderSide.BUY, 1, 4.2)  # noqa: E731  # 15:50
+    def late(s):
+        return s.limit(STRANGLE, OrderSide.BUY, 1, 4.2)  # 15:50
+
     fly = Hostile({1: enter_fly})
     other = Hostile({1: rest, 21: late}, strategy_id=GAMMA)
     n.run([fly, other], quotes(30, start=(15, 29)))

@@ -227,13 +227,11 @@ class Mutant(NamedTuple):
 
 
 def copy_tree(src: Path, dst: Path) -> Path:
-    top = lambda d, names: [
-        n
-        for n in names
-        if n == "__pycache__"
-        or n.endswith(".egg-info")  # noqa: E731
-        or (Path(d) == src and n in LEFT_BEHIND)
-    ]
+    def top(d: str, names: list[str]) -> list[str]:
+        return [
+            n for n in names if n == "__pycache__" or n.endswith(".egg-info") or (Path(d) == src and n in LEFT_BEHIND)
+        ]
+
     shutil.copytree(src, dst, ignore=top, symlinks=True)
     return dst
 

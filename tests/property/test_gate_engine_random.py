@@ -14,6 +14,7 @@ working orders are checked:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -261,7 +262,7 @@ def test_no_order_flow_breaks_an_invariant_beside_a_theta_harvester(tmp_path_fac
             kills[action.minute] = 1
             continue
         slot = action.strategy % len(plans)
-        act = lambda s, a=action: _kit_action(s, a)  # noqa: E731
+        act = partial(_kit_action, a=action)
         previous = plans[slot].get(action.minute)
         plans[slot][action.minute] = act if previous is None else (lambda s, p=previous, n=act: (p(s), n(s)))
     trigger = kit.C(5550)
