@@ -4,6 +4,7 @@ Seed 000: "SPX bars must not have a volume column — which catches wrong-instru
 """
 
 import dataclasses
+import re
 import shutil
 
 import numpy as np
@@ -78,7 +79,7 @@ def test_price_off_the_tick_grid(session_data):
     ask = session_data.quotes[iid].ask.copy()
     ask[5] = 3.05  # above $3 the SPXW tick is $0.10
     bid = np.minimum(session_data.quotes[iid].bid, 3.0)
-    with pytest.raises(OffTickError, match="ask 3.05 is off the SPXW_OPTIONS grid"):
+    with pytest.raises(OffTickError, match=re.escape("ask 3.05 is off the SPXW_OPTIONS grid")):
         check_session(replace_quotes(session_data, iid, ask=ask, bid=bid))
 
 
@@ -86,7 +87,7 @@ def test_negative_bid_is_off_the_grid(session_data):
     iid = _first(session_data)
     bid = session_data.quotes[iid].bid.copy()
     bid[0] = -0.05
-    with pytest.raises(OffTickError, match="bid -0.05"):
+    with pytest.raises(OffTickError, match=re.escape("bid -0.05")):
         check_session(replace_quotes(session_data, iid, bid=bid))
 
 

@@ -5,6 +5,7 @@ can be compared quote for quote with the sample.
 """
 
 import dataclasses
+import re
 from datetime import date, timedelta
 
 import databento_dbn as dbn
@@ -75,7 +76,7 @@ def test_early_close_expiry_is_moved_to_one_pm(tmp_path):
 
 
 def test_index_with_volume_is_refused_and_nothing_written(tmp_path, session_data):
-    with pytest.raises(IndexVolumeError, match="spx-ohlcv-1m.dbn.zst"):
+    with pytest.raises(IndexVolumeError, match=re.escape("spx-ohlcv-1m.dbn.zst")):
         _import(tmp_path, session_data, index_volume=900)
     assert not (tmp_path / "catalog").exists()
 
@@ -118,7 +119,7 @@ def test_quotes_without_a_definition_are_refused(tmp_path, session_data):
     )
     (tmp_path / "partial").mkdir()
     partial_definitions, _ = write_dbn_fixture(partial, tmp_path / "partial")
-    with pytest.raises(MissingDefinitionError, match="cbbo-1m.dbn.zst"):
+    with pytest.raises(MissingDefinitionError, match=re.escape("cbbo-1m.dbn.zst")):
         import_databento(
             [partial_definitions, quotes], write_index_dbn(session_data, folder / "spx.dbn.zst"), tmp_path / "catalog"
         )

@@ -322,5 +322,5 @@ def test_a_bad_fill_row_is_refused_with_its_line(column, value, expected):
 
 def test_missing_fill_columns_are_named():
     fills = fills_frame(strangle_fills(iso(10, 0), "G-1")).drop(columns=["right", "expiry"])
-    with pytest.raises(RunDataError, match="missing column.*right, expiry"):
+    with pytest.raises(RunDataError, match=r"missing column.*right, expiry"):
         audit_run(fills, NO_POSITIONS, RULES)

@@ -6,6 +6,7 @@ raise ``PolicyError`` naming the file and the key a user has to fix.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -297,5 +298,5 @@ def test_a_strategy_stop_is_validated_like_the_profile_stop(tmp_path):
     )
     path = tmp_path / "bad.yaml"
     path.write_text(text)
-    with pytest.raises(PolicyError, match="strategies.theta_harvester.stop"):
+    with pytest.raises(PolicyError, match=re.escape("strategies.theta_harvester.stop")):
         load_policy(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 import pytest
@@ -171,7 +172,7 @@ def test_a_broken_journal_line_is_named(tmp_path):
 def test_a_decision_without_allowed_is_refused():
     broken = decision(THETA, False, "HARD_STOP")
     del broken["decision"]["allowed"]
-    with pytest.raises(RunDataError, match="no boolean decision.allowed"):
+    with pytest.raises(RunDataError, match=re.escape("no boolean decision.allowed")):
         build_summary(POSITIONS, [broken])
 
 
