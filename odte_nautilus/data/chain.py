@@ -67,7 +67,7 @@ def open_interest(strike: float, right: OptionRight, open_price: float, spec: Un
     pile = 40.0 * spec.quotes.size * np.exp(-0.5 * distance * distance)
     round_bonus = 2.0 if strike % (10 * spec.strike_step) == 0 else 1.4 if strike % (5 * spec.strike_step) == 0 else 1.0
     put_tilt = 1.5 if right is OptionRight.PUT and strike < open_price else 1.0
-    return int(round((pile + 2.0 * spec.quotes.size) * round_bonus * put_tilt * rng.lognormal(0.0, 0.3)))
+    return round((pile + 2.0 * spec.quotes.size) * round_bonus * put_tilt * rng.lognormal(0.0, 0.3))
 
 
 def underlying_bars(path: DayPath, spec: UnderlyingSpec, rng: np.random.Generator, origin: Origin) -> BarSeries:
