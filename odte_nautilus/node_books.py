@@ -111,7 +111,7 @@ class ForeignPackages:
                 continue
             changes: dict = {} if state is None or state is view.state else {"state": state}
             mark = unrealized if i == 0 else 0.0
-            if unrealized is not None and not mark == view.unrealized_pnl:  # a NaN mark is always news
+            if unrealized is not None and mark != view.unrealized_pnl:  # a NaN mark is always news (NaN != NaN)
                 changes["unrealized_pnl"] = mark
             if changes:
                 views.append(replace(view, **changes))

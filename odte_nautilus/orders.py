@@ -67,10 +67,7 @@ def to_contract(instrument: Instrument) -> Contract:
 
 def package_legs(instrument_id: InstrumentId, cache) -> tuple[Leg, ...]:
     """The per-package legs of a generic spread id, or the single leg of a plain option (ratio +1)."""
-    if is_generic_spread_id(instrument_id):
-        pairs = generic_spread_id_to_list(instrument_id)
-    else:
-        pairs = [(instrument_id, 1)]
+    pairs = generic_spread_id_to_list(instrument_id) if is_generic_spread_id(instrument_id) else [(instrument_id, 1)]
     legs = []
     for leg_id, ratio in pairs:
         instrument = cache.instrument(leg_id)

@@ -25,7 +25,8 @@ leg_instrument_id = lru_cache(maxsize=65_536)(InstrumentId.from_str)
 AGGREGATED_SPREAD_QUOTES = {
     "aggregate_spread_quotes": True,
     "update_interval_seconds": None,  # a spread quote per leg quote: no timer in the backtest
-    "disable_vega_pricing": True,  # its vega pricing uses the greeks calculator of model.greeks (whole-day T): wrong for 0DTE
+    # Its vega pricing uses the greeks calculator of model.greeks (whole-day T): wrong for 0DTE.
+    "disable_vega_pricing": True,
 }
 
 

@@ -282,10 +282,7 @@ class PackageView:
 
     @property
     def is_long_premium(self) -> bool:
-        for leg in self.legs:
-            if leg.ratio <= 0:
-                return False
-        return True
+        return all(leg.ratio > 0 for leg in self.legs)
 
 
 def holdings_of_packages(packages: tuple[PackageView, ...]) -> dict[str, Holding]:
@@ -472,8 +469,5 @@ class RiskState:
 
     def day_pnl(self, strategy_id: str | None = None) -> float:
         """Realized plus unrealized P&L of the day, globally or for one strategy."""
-        if strategy_id is None:
-            realized = self.realized_pnl
-        else:
-            realized = self.strategy_realized_pnl.get(strategy_id, 0.0)
+        realized = self.realized_pnl if strategy_id is None else self.strategy_realized_pnl.get(strategy_id, 0.0)
         return realized + sum(p.unrealized_pnl for p in self.live_packages(strategy_id))

@@ -64,8 +64,8 @@ class OdteStrategyConfig(StrategyConfig, frozen=True):
     take_profit_partial_share: float = 0.5
     take_profit_full_pct: float | None = None
     order_timeout_s: int = 90
-    refusal_cooldown_s: int = 300
-    quote_snapshot_ms: int = 1_000  # a package quote acts once every leg was quoted within this window  # after the kernel refuses an entry, wait before planning another
+    refusal_cooldown_s: int = 300  # after the kernel refuses an entry, wait before planning another
+    quote_snapshot_ms: int = 1_000  # a package quote acts once every leg was quoted within this window
     # The hard stop dimensions are evaluated on every package quote; these timers add the seed's cadence
     # (100 ms hard, 5 s slow, from the risk policy) for marks that move between quotes (live). Over
     # minute data a 100 ms timer re-reads unchanged marks 600 times a minute: a backtest config may
@@ -560,7 +560,9 @@ class OdteStrategy(Strategy):
 
     def _settling_package(self, instrument_id: str) -> str:
         for package_id, package in self.packages.items():
-            if package.ledger.quantity and any(l.contract.instrument_id == instrument_id for l in package.ledger.legs):
+            if package.ledger.quantity and any(
+                leg.contract.instrument_id == instrument_id for leg in package.ledger.legs
+            ):
                 return package_id
         return ""
 

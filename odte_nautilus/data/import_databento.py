@@ -123,8 +123,9 @@ def import_databento(
     definitions = by_schema.pop(DEFINITION, [])
     quote_files = [f for schema in QUOTE_SCHEMAS for f in by_schema.pop(schema, [])]
     if by_schema:
+        unsupported = sorted(str(f) for schema_files in by_schema.values() for f in schema_files)
         raise DatabentoFileError(
-            f"unsupported schemas {sorted(by_schema)} in {sorted(map(str, sum(by_schema.values(), [])))}: "
+            f"unsupported schemas {sorted(by_schema)} in {unsupported}: "
             f"pass a definition file and quote files ({', '.join(QUOTE_SCHEMAS)})"
         )
     if not definitions or not quote_files:

@@ -75,6 +75,6 @@ def test_default_20_day_sample_falls_in_the_published_bands():
 
 def test_a_crash_day_loses_for_the_long_straddle():
     config = SampleConfig(days=11, strikes_each_side=12)
-    crash = [day_figure(d) for d in sample_sessions(config) if d.session.day == CRASH_DAY][0]
+    crash = next(day_figure(d) for d in sample_sessions(config) if d.session.day == CRASH_DAY)
     assert crash.straddle_pct > 1.0  # the $70-80 straddle of 2024-08-05
     assert crash.long_pnl_pct < 0  # IV crush

@@ -45,7 +45,7 @@ def positions(eng) -> dict[str, float]:
 
 
 def test_naked_short_from_a_strategy_becomes_order_denied_with_the_reason_code(book):
-    eng, strategy, gate = run(book, {1: lambda s: s.limit(STRADDLE, OrderSide.SELL, 1, 20.0)})
+    eng, strategy, _ = run(book, {1: lambda s: s.limit(STRADDLE, OrderSide.SELL, 1, 20.0)})
     assert [d.reason.split(":")[0] for d in strategy.denied] == ["NO_NAKED_SHORT"]
     assert positions(eng) == {}
 
