@@ -116,6 +116,7 @@ class EngineGate:
                 for earlier, earlier_intent in allowed:
                     self._forget(earlier, earlier_intent)
                 return reason
+            assert intent is not None, "an allowed order has its intent"  # _decide: None only with a reason
             self._record(order, intent)
             allowed.append((order, intent))
         return None
@@ -132,6 +133,7 @@ class EngineGate:
         price = command.price.as_double() if command.price is not None else None
         reason, intent = self._decide(order, leaves, price, replaces_package=True)
         if reason is None:
+            assert intent is not None, "an allowed order has its intent"  # _decide: None only with a reason
             self.exposure.approve(order.client_order_id.value, intent.kind)
             self._track_pending(order, intent)
         return reason

@@ -193,19 +193,20 @@ class OdteStrategy(Strategy):
         """The per-day reset: the chain of today's expiry, the session window, the EOD alert."""
         self.day = day
         self._day_ends_ns = self._ny_ns(day + timedelta(days=1), "00:00")
-        self.session = self.book.calendar.session_window(day, self.book.policy.eod.flatten_minutes_before_close)
+        session = self.book.calendar.session_window(day, self.book.policy.eod.flatten_minutes_before_close)
+        self.session = session
         self._entries_today = 0
         self._flattening = False
-        if self.session is None:
+        if session is None:
             return
         self._entry_window = (self._ny_ns(day, self.config.entry_start), self._ny_ns(day, self.config.entry_end))
-        self.chain = self._todays_chain(day)
-        self.clock.set_time_alert_ns(f"odte-eod-{day}", self.session.flatten_ns, self._on_eod, allow_past=True)
+        self.chain = self._todays_chain(day, session)
+        self.clock.set_time_alert_ns(f"odte-eod-{day}", session.flatten_ns, self._on_eod, allow_past=True)
         self.on_session_start(day)
 
-    def _todays_chain(self, day: date) -> OptionChain:
+    def _todays_chain(self, day: date, session: SessionWindow) -> OptionChain:
         symbol = InstrumentId.from_str(self.config.underlying_id).symbol.value
-        links, expiry_ns = [], self.session.close_ns
+        links, expiry_ns = [], session.close_ns
         for instrument in self.cache.instruments():
             if not isinstance(instrument, OptionContract) or instrument.underlying != symbol:
                 continue
@@ -312,7 +313,7 @@ class OdteStrategy(Strategy):
         if touch is None:
             return
         price = marketable_limit(touch, buy=False, scheme=SPXW_TICKS)
-        if price <= 0 < ledger.avg_entry_price:
+        if price <= 0 < ledger.filled_entry_price:  # OPEN (can_exit): the entry has filled
             # No bid for a debit package: a resting one-tick offer would sell it for a tick once bids return.
             # Try again on the next quote; what never finds a bid expires worthless at settlement.
             return
@@ -344,14 +345,14 @@ class OdteStrategy(Strategy):
         if package.exit_kind is not None:  # decided before; its order was cancelled: re-send, same kind
             self.exit_package(package_id, package.exit_kind)
             return
-        premium = self._premium(package)
-        if premium is None or package.stop is None:
+        premium, stop, spot = self._premium(package), package.stop, self.spot
+        if premium is None or stop is None or spot is None:  # spot: known from the first bar, before any order
             return
-        kind = self._take_profit(package, premium) if slow else None
+        kind = self._take_profit(package, stop, premium) if slow else None
         if kind is None and hard:
-            kind = package.stop.check_hard(premium, self.spot, now)
+            kind = stop.check_hard(premium, spot, now)
         if kind is None and slow:
-            kind = package.stop.check_slow(premium, self.spot, now)
+            kind = stop.check_slow(premium, spot, now)
         if kind is ExitKind.TAKE_PROFIT_PARTIAL:
             package.partial_taken = True
             share = self.config.take_profit_partial_share
@@ -360,10 +361,10 @@ class OdteStrategy(Strategy):
             package.exit_kind = kind
             self.exit_package(package_id, kind)
 
-    def _take_profit(self, package: _Package, premium: float) -> ExitKind | None:
+    def _take_profit(self, package: _Package, stop: PackageStop, premium: float) -> ExitKind | None:
         cfg = self.config
         entry = package.entry_premium
-        gain = (premium - entry) / entry if package.stop.long_premium else (entry - premium) / entry
+        gain = (premium - entry) / entry if stop.long_premium else (entry - premium) / entry
         if cfg.take_profit_full_pct is not None and gain * 100 >= cfg.take_profit_full_pct:
             return ExitKind.TAKE_PROFIT_FULL
         if (
@@ -471,9 +472,12 @@ class OdteStrategy(Strategy):
         package = self.packages[package_id]
         ledger = package.ledger
         if ledger.quantity and package.stop is None:
+            assert self.spot is not None, "a fill comes after the bar its order was planned on"
             package.opened_ns = now
-            package.entry_premium = abs(ledger.avg_entry_price)
-            package.stop = PackageStop.from_fill(self.stop_config, ledger.avg_entry_price, self.spot, now, package.bias)
+            package.entry_premium = abs(ledger.filled_entry_price)
+            package.stop = PackageStop.from_fill(
+                self.stop_config, ledger.filled_entry_price, self.spot, now, package.bias
+            )
         if ledger.state is PackageState.FLAT:
             self._close(package_id, package, now)
         else:
@@ -487,7 +491,7 @@ class OdteStrategy(Strategy):
         mid = package_mid(ledger.legs, self.cache)
         if mid is None or not ledger.quantity:
             return 0.0
-        return (mid - ledger.avg_entry_price) * ledger.legs[0].contract.multiplier * ledger.quantity
+        return (mid - ledger.filled_entry_price) * ledger.legs[0].contract.multiplier * ledger.quantity
 
     def _close(self, package_id: str, package: _Package, now: int) -> None:
         ledger = package.ledger
@@ -500,6 +504,7 @@ class OdteStrategy(Strategy):
         pnl = ledger.realized_pnl - package.fees
         self.book.record_close(self.id.value, pnl, now)
         exit_qty = sum(o.filled_qty for o in exits)
+        assert self.day is not None, "a package closes within a session"
         self.runtime.recorder.package_closed(
             PackageRecord(
                 package_id=package_id,
@@ -509,11 +514,11 @@ class OdteStrategy(Strategy):
                 opened_at=iso_utc(package.opened_ns),
                 closed_at=iso_utc(now),
                 quantity=exit_qty,
-                entry_price=round(ledger.avg_entry_price, 4),
+                entry_price=round(ledger.filled_entry_price, 4),
                 exit_price=round(sum(o.filled_value for o in exits) / exit_qty, 4),
                 realized_pnl=round(pnl, 2),
                 fees=round(package.fees, 2),
-                exit_kinds=";".join(dict.fromkeys(o.exit_kind.value for o in exits)),
+                exit_kinds=";".join(dict.fromkeys(o.exit_kind.value for o in exits if o.exit_kind is not None)),
                 trading_date=self.day.isoformat(),
                 reviews=";".join(r.code.value for r in ledger.reviews),
             )
@@ -571,8 +576,8 @@ class OdteStrategy(Strategy):
         now = self.clock.timestamp_ns()
         for package_id, package in list(self.packages.items()):
             ledger = package.ledger
-            prices = [self._settlement.get(leg.contract.instrument_id) for leg in ledger.legs]
-            if not ledger.quantity or any(p is None for p in prices):
+            prices = [p for leg in ledger.legs if (p := self._settlement.get(leg.contract.instrument_id)) is not None]
+            if not ledger.quantity or len(prices) < len(ledger.legs):  # a leg not settled yet
                 continue
             value = sum(leg.ratio * p for leg, p in zip(ledger.legs, prices, strict=True))
             for order in ledger.orders:

@@ -134,9 +134,10 @@ class OptionChain:
         return self._package(((self.call(call_strike), 1), (self.put(put_strike), 1)))
 
     def _package(self, wanted: tuple[tuple[ChainLink | None, int], ...]) -> tuple[Leg, ...] | None:
-        if any(link is None for link, _ in wanted):
+        listed = [(link, ratio) for link, ratio in wanted if link is not None]
+        if len(listed) < len(wanted):
             return None
-        return tuple(Leg(self.contract(link), ratio) for link, ratio in wanted)
+        return tuple(Leg(self.contract(link), ratio) for link, ratio in listed)
 
 
 def _nearest(strikes: tuple[float, ...], target: float, *, tie_high: bool) -> float | None:

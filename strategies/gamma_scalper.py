@@ -41,13 +41,14 @@ class GammaScalper(OdteStrategy):
         self.open_interest = self.runtime.open_interest(day)
 
     def entry_plan(self, now_ns: int) -> EntryPlan | None:
-        if not self.open_interest:
+        spot, chain = self.spot, self.chain
+        if spot is None or chain is None or not self.open_interest:  # the base plans only once both are known
             return None
-        t = years_to_expiry(now_ns, self.chain.expiry_ns)
-        vol = atm_iv(self.spot, self.chain, self.mids, t) or self.config.fallback_iv
-        gex = gamma_exposure(self.spot, self.chain, self.open_interest, vol, t)
+        t = years_to_expiry(now_ns, chain.expiry_ns)
+        vol = atm_iv(spot, chain, self.mids, t) or self.config.fallback_iv
+        gex = gamma_exposure(spot, chain, self.open_interest, vol, t)
         strength = gex_strength(gex, self.config.gex_threshold)
         if strength < self.config.min_gex_strength:
             return None
-        legs = self.chain.strangle(self.spot, self.config.call_offset_points, self.config.put_offset_points)
+        legs = chain.strangle(spot, self.config.call_offset_points, self.config.put_offset_points)
         return None if legs is None else EntryPlan(legs, self.sizing.size(strength))

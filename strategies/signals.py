@@ -21,6 +21,7 @@ import math
 from collections import deque
 from collections.abc import Mapping
 from datetime import date
+from typing import Protocol
 
 from nautilus_trader.core.nautilus_pyo3 import black_scholes_greeks, imply_vol_and_greeks
 
@@ -28,6 +29,13 @@ from odte_nautilus.data.market_model import SECONDS_PER_YEAR
 from odte_nautilus.data.sessions import NS_PER_SECOND
 from odte_nautilus.risk.model import OptionRight
 from odte_nautilus.strategies.chain import OptionChain
+
+
+class Mids(Protocol):
+    """Instrument id -> mid price, read with ``get``: a dict, or the strategy's view of the quote cache."""
+
+    def get(self, instrument_id: str, /) -> float | None: ...
+
 
 MIN_YEARS = 1.0 / SECONDS_PER_YEAR  # one second: the formulas divide by sqrt(T), so T is never 0
 MIN_RELIABLE_VOL = 1e-6  # the solver's failure value is 1e-8
@@ -80,7 +88,7 @@ def implied_vol(
 def atm_iv(
     spot: float,
     chain: OptionChain,
-    mids: Mapping[str, float],
+    mids: Mids,
     t_years: float,
     rate: float = 0.0,
     carry: float = 0.0,
@@ -93,12 +101,12 @@ def atm_iv(
     the IV percentile ranks, and a fake high percentile sizes up (``None`` then; the strategy uses its
     base size).
     """
-    call_strikes = [k for k in chain.strikes if k >= spot and chain.call(k) is not None]
-    put_strikes = [k for k in chain.strikes if k <= spot and chain.put(k) is not None]
-    if not call_strikes or not put_strikes:
+    calls = [link for k in chain.strikes if k >= spot and (link := chain.call(k)) is not None]
+    puts = [link for k in chain.strikes if k <= spot and (link := chain.put(k)) is not None]
+    if not calls or not puts:
         return None
     vols = []
-    for link in (chain.call(call_strikes[0]), chain.put(put_strikes[-1])):
+    for link in (calls[0], puts[-1]):
         mid = mids.get(link.instrument_id)
         vol = None if mid is None else implied_vol(spot, link.strike, link.right, mid, t_years, rate, carry)
         if vol is None:
@@ -110,7 +118,7 @@ def atm_iv(
 def strike_vols(
     spot: float,
     chain: OptionChain,
-    mids: Mapping[str, float],
+    mids: Mids,
     t_years: float,
     rate: float = 0.0,
     carry: float = 0.0,
@@ -125,7 +133,9 @@ def strike_vols(
     out: dict[str, float] = {}
     for strike in chain.strikes:
         otm = chain.call(strike) if strike >= spot else chain.put(strike)
-        mid = None if otm is None else mids.get(otm.instrument_id)
+        if otm is None:
+            continue
+        mid = mids.get(otm.instrument_id)
         vol = None if mid is None else implied_vol(spot, strike, otm.right, mid, t_years, rate, carry)
         if vol is None:
             continue

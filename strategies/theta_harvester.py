@@ -35,11 +35,14 @@ class ThetaHarvester(OdteStrategy):
         self.iv_history = IvPercentile(window=config.iv_window_days, min_history=config.iv_min_history)
 
     def entry_plan(self, now_ns: int) -> EntryPlan | None:
-        legs = self.chain.iron_butterfly(self.spot, self.config.wing_points)
+        spot, chain, day = self.spot, self.chain, self.day
+        if spot is None or chain is None or day is None:  # the base plans only once all three are known
+            return None
+        legs = chain.iron_butterfly(spot, self.config.wing_points)
         if legs is None:
             return None
-        iv = atm_iv(self.spot, self.chain, self.mids, years_to_expiry(now_ns, self.chain.expiry_ns))
-        percentile = None if iv is None else self.iv_history.percentile(iv, self.day)
+        iv = atm_iv(spot, chain, self.mids, years_to_expiry(now_ns, chain.expiry_ns))
+        percentile = None if iv is None else self.iv_history.percentile(iv, day)
         if iv is not None:
-            self.iv_history.observe(self.day, iv)  # it keeps the first reading of each day
+            self.iv_history.observe(day, iv)  # it keeps the first reading of each day
         return EntryPlan(legs, self.sizing.size(percentile))

@@ -143,6 +143,13 @@ class OrderRecord:
         return self.filled_value / self.filled_qty if self.filled_qty else None
 
     @property
+    def entry_price(self) -> float:
+        """The price an entry was submitted with (``submit_entry`` takes no entry without one)."""
+        if self.expected_price is None:
+            raise LedgerError(f"order {self.order_id} is not an entry: it has no expected price")
+        return self.expected_price
+
+    @property
     def working(self) -> bool:
         return self.closed_by is None and self.filled_qty < self.quantity
 
@@ -237,6 +244,14 @@ class PackageLedger:
         return value / qty if qty else None
 
     @property
+    def filled_entry_price(self) -> float:
+        """``avg_entry_price`` of a package whose entry has filled (what is held or was held has one)."""
+        avg = self.avg_entry_price
+        if avg is None:
+            raise LedgerError(f"package {self.package_id}: no entry fill, so no entry price")
+        return avg
+
+    @property
     def realized_pnl(self) -> float:
         """Dollars realized on the packages closed so far, at the average entry price."""
         exit_qty, exit_value = self._filled(entry=False)
@@ -249,9 +264,10 @@ class PackageLedger:
         """The package as the risk kernel sees it; open risk counts the entry remainder still working."""
         held = self.quantity
         pending = [o for o in self._orders.values() if o.is_entry and o.working]
-        open_risk = sum(max_loss(self.legs, o.expected_price, o.quantity - o.filled_qty) for o in pending)
-        if held:
-            open_risk += max_loss(self.legs, self.avg_entry_price, held)
+        open_risk = sum(max_loss(self.legs, o.entry_price, o.quantity - o.filled_qty) for o in pending)
+        avg_entry = self.avg_entry_price
+        if held and avg_entry is not None:  # None only while no entry filled, and then nothing is held
+            open_risk += max_loss(self.legs, avg_entry, held)
         return PackageView(
             package_id=self.package_id,
             strategy_id=self.strategy_id,
@@ -419,7 +435,7 @@ class PackageLedger:
         if entry.filled_qty and entry.filled_qty < entry.quantity:
             message = f"entry {entry.order_id} filled {entry.filled_qty} of {entry.quantity} ({entry.closed_by})"
             self._reviews.append(Review(ReviewCode.PARTIAL_ENTRY, entry.order_id, message))
-        avg, expected = entry.avg_price, entry.expected_price
+        avg, expected = entry.avg_price, entry.entry_price
         if avg is not None and abs(avg - expected) > ENTRY_PRICE_TOLERANCE * abs(expected) + 1e-9:
             message = (
                 f"entry {entry.order_id} filled at {avg:.4f}, expected {expected:.4f} "
