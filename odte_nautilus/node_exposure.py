@@ -114,15 +114,15 @@ class NodeExposure:
         qty = int(fill.last_qty)
         parent = leg_parent(cid)
         if parent is not None:  # a leg of a package fill is now in the leg's position
-            legs = self._unbooked.get(parent)
-            if legs is not None:
+            unbooked = self._unbooked.get(parent)
+            if unbooked is not None:
                 iid = fill.instrument_id.value
-                left = legs.get(iid, 0) - sign * qty
+                left = unbooked.get(iid, 0) - sign * qty
                 if left:
-                    legs[iid] = left
+                    unbooked[iid] = left
                 else:
-                    legs.pop(iid, None)
-                if not legs:
+                    unbooked.pop(iid, None)
+                if not unbooked:
                     del self._unbooked[parent]
                     self._unbooked_owner.pop(parent, None)
             return

@@ -36,7 +36,7 @@ from odte_nautilus.risk.model import (
 )
 from odte_nautilus.risk.policy import RiskPolicy
 from odte_nautilus.risk.session import TradingCalendar
-from odte_nautilus.risk.store import DayRecord, RiskStore
+from odte_nautilus.risk.store import DayRecord, RiskStateFields, RiskStore
 
 EOD_LOCK_REASON = "EOD flatten done: the day is over"
 
@@ -64,7 +64,7 @@ class RiskBook:
         # objects and its kernel check reuses the index derived from them (RiskState.index checks identity).
         self._views: tuple[PackageView, ...] | None = None
         self._record: DayRecord | None = None
-        self._fields: dict[str, object] = {}
+        self._fields: RiskStateFields = {}
         self._index: StateIndex | None = None
         self._kill_listeners: list[Callable[[int], None]] = []
 

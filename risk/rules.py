@@ -130,6 +130,7 @@ def applies_when(predicate: Applies) -> Callable[[Rule], Rule]:
     """
 
     def mark(rule: Rule) -> Rule:
+        # The mark is an attribute of the function object; mypy types a Rule as a Callable, which has none.
         rule.applies = predicate  # type: ignore[attr-defined]
         return rule
 
@@ -138,7 +139,7 @@ def applies_when(predicate: Applies) -> Callable[[Rule], Rule]:
 
 def rules_for(policy: RiskPolicy, rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
     """``rules`` in their order, minus those ``policy`` can never fire."""
-    return tuple(rule for rule in rules if getattr(rule, "applies", None) is None or rule.applies(policy))
+    return tuple(rule for rule in rules if (applies := getattr(rule, "applies", None)) is None or applies(policy))
 
 
 def _has_strategies(policy: RiskPolicy) -> bool:

@@ -40,6 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TypedDict
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,22 @@ _SCHEMA = (
 )
 
 
+class RiskStateFields(TypedDict, total=False):
+    """The keyword arguments of ``model.RiskState`` that the durable state owns, with their types."""
+
+    realized_pnl: float
+    strategy_realized_pnl: dict[str, float]
+    loss_streak: int
+    trades_today: int
+    entry_times_ns: dict[str, tuple[int, ...]]
+    day_locked: bool
+    lock_reason: str
+    kill_switch: bool
+    global_breaker: bool
+    strategy_breakers: frozenset[str]
+    disabled_strategies: frozenset[str]
+
+
 class StateCorruptError(RuntimeError):
     """The risk state file cannot be trusted; the message names the file and what to do."""
 
@@ -117,7 +134,7 @@ class DayRecord:
     strategy_breakers: frozenset[str] = frozenset()
     disabled_strategies: frozenset[str] = frozenset()
 
-    def risk_state_fields(self) -> dict[str, object]:
+    def risk_state_fields(self) -> RiskStateFields:
         """The keyword arguments of ``model.RiskState`` that the durable state owns."""
         return {
             "realized_pnl": self.realized_pnl,

@@ -9,11 +9,15 @@ the row (seed 000: schema-level data tests refuse wrong data at load time).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from odte_nautilus.data.sessions import Session
 from odte_nautilus.data.underlyings import UnderlyingSpec
+
+if TYPE_CHECKING:  # the type only: this module does not import Nautilus
+    from nautilus_trader.model.instruments import Instrument
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,12 +83,26 @@ class SessionData:
 
     session: Session
     spec: UnderlyingSpec
-    underlying: object | None  # Nautilus IndexInstrument or Equity; None when the source lacks it
-    bars: BarSeries | None
+    underlying: Instrument | None  # Nautilus IndexInstrument or Equity; None when the source lacks it
+    bars: BarSeries | None  # None when the source lacks them
     options: list  # Nautilus OptionContract, one per instrument id
     quotes: dict[str, QuoteSeries]
     instruments_origin: Origin
     open_interest: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def checked_underlying(self) -> Instrument:
+        """``underlying`` of a session that passed ``checks.check_session``, which refuses one without it."""
+        if self.underlying is None:
+            raise ValueError(f"no {self.spec.underlying_id} instrument for the session of {self.session.day}")
+        return self.underlying
+
+    @property
+    def checked_bars(self) -> BarSeries:
+        """``bars`` of a session that passed ``checks.check_session``, which refuses one without them."""
+        if self.bars is None:
+            raise ValueError(f"no {self.spec.underlying_id} bars for the session of {self.session.day}")
+        return self.bars
 
     @property
     def quote_count(self) -> int:

@@ -74,14 +74,14 @@ def _mid_at(series, ts_ns: int) -> float:
 def day_figure(data: SessionData) -> DayFigure:
     """The figure of one session; ``data.quotes`` needs at least the ATM call and put."""
     entry = ny_ns(data.session.day, *ENTRY_TIME)
-    spot = data.bars.close_at(entry)
+    spot = data.checked_bars.close_at(entry)
     pairs: dict[float, dict[OptionRight, str]] = {}
     for iid in data.quotes:
         key = parse_option_id(iid)
         pairs.setdefault(key.strike, {})[key.right] = iid
     strike = atm_strike([k for k, rights in pairs.items() if len(rights) == 2], spot)
     straddle = sum(_mid_at(data.quotes[pairs[strike][r]], entry) for r in (OptionRight.CALL, OptionRight.PUT))
-    return DayFigure(data.session.day, spot, strike, straddle, data.bars.close_at(data.session.close_ns))
+    return DayFigure(data.session.day, spot, strike, straddle, data.checked_bars.close_at(data.session.close_ns))
 
 
 def figures(days: list[DayFigure]) -> dict[str, float]:

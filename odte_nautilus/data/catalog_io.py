@@ -111,8 +111,8 @@ def encode_fixed(values: np.ndarray, precision: int) -> pa.Array:
 def decode_fixed(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """Float values of a Nautilus 128-bit fixed-point column (non-negative values)."""
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    limbs = np.frombuffer(array.buffers()[1], dtype=np.uint64, count=2 * len(array), offset=array.offset * _RAW_BYTES)
-    limbs = limbs.reshape(-1, 2)
+    raw = np.frombuffer(array.buffers()[1], dtype=np.uint64, count=2 * len(array), offset=array.offset * _RAW_BYTES)
+    limbs = raw.reshape(-1, 2)
     return (limbs[:, 1].astype(np.float64) * _TWO_64 + limbs[:, 0].astype(np.float64)) / 10.0**FIXED_PRECISION
 
 
@@ -205,7 +205,7 @@ def write_session(root: str | Path, data: SessionData, on_quotes=None) -> int:
     Call only after ``checks.check_session`` passed for every session of the job (nothing partial).
     ``on_quotes(n)`` is called as each quote file lands. Returns the number of quotes.
     """
-    bars = data.bars
+    bars, underlying = data.checked_bars, data.checked_underlying
     files = [
         (
             bars_table(bars, data.spec.underlying_price_precision),
@@ -214,8 +214,8 @@ def write_session(root: str | Path, data: SessionData, on_quotes=None) -> int:
             int(bars.ts[-1]),
         )
     ]
-    if not _files(data_dir(root, type(data.underlying), data.underlying.id.value)):
-        files.append(instrument_file(root, data.underlying))  # one definition for the whole catalog, not per day
+    if not _files(data_dir(root, type(underlying), underlying.id.value)):
+        files.append(instrument_file(root, underlying))  # one definition for the whole catalog, not per day
     files += [instrument_file(root, option) for option in data.options]
     write_files(files)
     series = [data.quotes[option.id.value] for option in data.options]

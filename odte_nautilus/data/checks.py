@@ -206,7 +206,7 @@ def check_quotes(series: QuoteSeries, data: SessionData) -> None:
 
 def _check_strike_grid(data: SessionData) -> None:
     spec = data.spec
-    open_level = float(data.bars.open[0])
+    open_level = float(data.checked_bars.open[0])
     atm = round(open_level / spec.strike_step) * spec.strike_step
     quoted = {
         (o.strike_price.as_double(), OptionRight.CALL if o.option_kind == OptionKind.CALL else OptionRight.PUT)

@@ -36,7 +36,7 @@ def _mids_at(series, ts: np.ndarray) -> np.ndarray:
 
 def greeks_table(data: SessionData) -> pa.Table:
     """One row per option every 5 minutes (on the bar closes): underlying price, mid, iv and greeks."""
-    spec, bars = data.spec, data.bars
+    spec, bars = data.spec, data.checked_bars
     ts = bars.ts[EVERY_MINUTES - 1 :: EVERY_MINUTES]
     spot = bars.close[EVERY_MINUTES - 1 :: EVERY_MINUTES]
     years = np.maximum((data.session.close_ns - ts.astype(np.int64)) / NS_PER_SECOND, 1.0) / SECONDS_PER_YEAR

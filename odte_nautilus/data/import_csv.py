@@ -8,6 +8,7 @@ Rows are numbered as a spreadsheet shows them (header = row 1, first data row = 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -114,7 +115,7 @@ def read_layout_file(path: Path, layout: CsvLayout, file_index: int) -> pd.DataF
 
 
 def import_csv(
-    files: list[str | Path],
+    files: Sequence[str | Path],
     layout: str,
     index_file: str | Path,
     path: str | Path,

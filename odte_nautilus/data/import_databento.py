@@ -17,6 +17,7 @@ The loader's known traps (reference "Nautilus loader traps", verified on 1.231.0
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -106,7 +107,7 @@ def _quote_rows(
 
 
 def import_databento(
-    files: list[str | Path],
+    files: Sequence[str | Path],
     index_file: str | Path,
     path: str | Path,
     underlying: str = "SPX",
