@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.execution.messages import CancelOrder, ModifyOrder, SubmitOrder, SubmitOrderList
@@ -39,6 +40,10 @@ from odte_nautilus.risk.decision import Decision, ReasonCode
 from odte_nautilus.risk.exposure import derive_kind
 from odte_nautilus.risk.model import Intent, IntentKind, PackageState, PackageView, RiskState
 
+if TYPE_CHECKING:
+    from nautilus_trader.core.message import Command
+    from nautilus_trader.system.kernel import NautilusKernel
+
 
 def denial_reason(decision: Decision) -> str:
     """The text of an ``OrderDenied``: the code first, so it can be read back by machines and people."""
@@ -48,7 +53,7 @@ def denial_reason(decision: Decision) -> str:
 class EngineGate:
     """Owns the order endpoints of one Nautilus kernel (backtest or live) and the node's exposure."""
 
-    def __init__(self, kernel, book: RiskBook) -> None:
+    def __init__(self, kernel: NautilusKernel, book: RiskBook) -> None:
         self._kernel = kernel
         self._risk = kernel.risk_engine
         self._cache = kernel.cache
@@ -60,7 +65,7 @@ class EngineGate:
         self.foreign = ForeignPackages(self._cache, self._clock, self._msgbus, book, self.exposure, self.self_reporting)
         self._counted: set[str] = set()  # entries already recorded (an emulated order is checked twice)
         self._kill_seen = False
-        self._forward: dict[str, Callable] = {}
+        self._forward: dict[str, Callable[[Command], None]] = {}
 
     def install(self) -> EngineGate:
         kernel, bus = self._kernel, self._msgbus
@@ -72,13 +77,13 @@ class EngineGate:
 
     # -- the endpoints --------------------------------------------------------------------------------
 
-    def execute(self, command) -> None:
+    def execute(self, command: Command) -> None:
         self._gate(command, self._forward[EXEC_ENDPOINT])
 
-    def emulate(self, command) -> None:
+    def emulate(self, command: Command) -> None:
         self._gate(command, self._forward[EMULATOR_ENDPOINT])
 
-    def _gate(self, command, forward: Callable) -> None:
+    def _gate(self, command: Command, forward: Callable[[Command], None]) -> None:
         if isinstance(command, SubmitOrder):
             reason = self._submit_refusal([command.order])
         elif isinstance(command, SubmitOrderList):

@@ -17,18 +17,27 @@ for that (its kernel hard-codes its RiskEngine). What we rely on, and what a Nau
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.execution.messages import SubmitOrder, SubmitOrderList
 from nautilus_trader.model.enums import OrderStatus
 from nautilus_trader.model.events import OrderDenied
 
+if TYPE_CHECKING:
+    from nautilus_trader.common.component import Clock, MessageBus
+    from nautilus_trader.core.message import Command
+    from nautilus_trader.model.orders import Order
+    from nautilus_trader.risk.engine import RiskEngine
+
 EXEC_ENDPOINT = "ExecEngine.execute"
 EMULATOR_ENDPOINT = "OrderEmulator.execute"
 LEG_MARK = "-LEG-"
 
 
-def take_over_endpoint(msgbus, endpoint: str, original: Callable, replacement: Callable) -> Callable:
+def take_over_endpoint(
+    msgbus: MessageBus, endpoint: str, original: Callable[[Command], None], replacement: Callable[[Command], None]
+) -> Callable[[Command], None]:
     """Register ``replacement`` at ``endpoint`` in place of ``original`` (the component's own ``execute``,
     as the engines register it); returns ``original`` for the replacement to forward to."""
     msgbus.deregister(endpoint, original)
@@ -36,7 +45,9 @@ def take_over_endpoint(msgbus, endpoint: str, original: Callable, replacement: C
     return original
 
 
-def deny(risk_engine, msgbus, clock, command, reason: str) -> None:
+def deny(
+    risk_engine: RiskEngine, msgbus: MessageBus, clock: Clock, command: SubmitOrder | SubmitOrderList, reason: str
+) -> None:
     """``OrderDenied`` for every order of a submit command, as Nautilus's RiskEngine sends it."""
     orders = command.order_list.orders if isinstance(command, SubmitOrderList) else [command.order]
     for order in orders:
@@ -57,7 +68,7 @@ def deny(risk_engine, msgbus, clock, command, reason: str) -> None:
             risk_engine._deny_order(order, reason)
 
 
-def reject_modify(risk_engine, order, reason: str) -> None:
+def reject_modify(risk_engine: RiskEngine, order: Order, reason: str) -> None:
     """``OrderModifyRejected``: the order returns from PENDING_UPDATE as it was, and its sender learns why."""
     risk_engine._reject_modify_order(order, reason)
 
@@ -74,5 +85,5 @@ def is_leg_fill(client_order_id: str) -> bool:
     return LEG_MARK in client_order_id
 
 
-def is_submit(command) -> bool:
+def is_submit(command: Command) -> bool:
     return isinstance(command, SubmitOrder | SubmitOrderList)

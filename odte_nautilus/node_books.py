@@ -18,6 +18,7 @@ lost 5 % of NAV must not be able to enter again. The odte strategies report thei
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from nautilus_trader.model.enums import PriceType
 from nautilus_trader.model.events import PositionClosed
@@ -27,12 +28,26 @@ from odte_nautilus.node_exposure import ORDER_EVENTS, POSITION_EVENTS, NodeExpos
 from odte_nautilus.risk.book import RiskBook
 from odte_nautilus.risk.model import Intent, PackageState
 
+if TYPE_CHECKING:
+    from nautilus_trader.cache.cache import Cache
+    from nautilus_trader.common.component import Clock, MessageBus
+    from nautilus_trader.model.events import OrderEvent, PositionEvent
+    from nautilus_trader.model.identifiers import InstrumentId
+
 Key = tuple[str, str]  # (strategy id, underlying)
 MARK_EVERY_NS = 1_000_000_000
 
 
 class ForeignPackages:
-    def __init__(self, cache, clock, msgbus, book: RiskBook, exposure: NodeExposure, self_reporting: set[str]) -> None:
+    def __init__(
+        self,
+        cache: Cache,
+        clock: Clock,
+        msgbus: MessageBus,
+        book: RiskBook,
+        exposure: NodeExposure,
+        self_reporting: set[str],
+    ) -> None:
         self._cache = cache
         self._clock = clock
         self._book = book
@@ -55,7 +70,7 @@ class ForeignPackages:
 
     # -- events ----------------------------------------------------------------------------------------
 
-    def _on_position_event(self, event) -> None:
+    def _on_position_event(self, event: PositionEvent) -> None:
         key = self._key(event.strategy_id.value, event.instrument_id)
         if key is None:
             return
@@ -65,12 +80,12 @@ class ForeignPackages:
             self._pnl[key] = self._pnl.get(key, 0.0) + event.realized_pnl.as_double()
         self._settle(key)
 
-    def _on_order_event(self, event) -> None:
+    def _on_order_event(self, event: OrderEvent) -> None:
         key = self._key(event.strategy_id.value, event.instrument_id)
         if key is not None and key in self._open:
             self._settle(key)
 
-    def _key(self, strategy_id: str, instrument_id) -> Key | None:
+    def _key(self, strategy_id: str, instrument_id: InstrumentId) -> Key | None:
         if strategy_id in self._self_reporting:
             return None
         try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from nautilus_trader.model.enums import OrderSide, OrderStatus
 from nautilus_trader.model.events import OrderFilled
@@ -30,6 +31,11 @@ from odte_nautilus.nautilus_internals import leg_parent
 from odte_nautilus.orders import UnknownInstrument, package_legs, to_contract
 from odte_nautilus.risk.exposure import WorkingOrder
 from odte_nautilus.risk.model import Contract, Holding, IntentKind, Leg
+
+if TYPE_CHECKING:
+    from nautilus_trader.cache.cache import Cache
+    from nautilus_trader.common.component import MessageBus
+    from nautilus_trader.model.events import OrderEvent, PositionEvent
 
 ORDER_EVENTS = "events.order.*"
 POSITION_EVENTS = "events.position.*"
@@ -49,7 +55,7 @@ class Snapshot:
 class NodeExposure:
     """What every strategy of one node holds and may still trade, read from the engine's cache."""
 
-    def __init__(self, cache, msgbus) -> None:
+    def __init__(self, cache: Cache, msgbus: MessageBus) -> None:
         self._cache = cache
         self._snapshot: Snapshot | None = None
         self._contracts: dict[InstrumentId, Contract | None] = {}
@@ -100,10 +106,10 @@ class NodeExposure:
 
     # -- events ----------------------------------------------------------------------------------------
 
-    def _on_position_event(self, event) -> None:
+    def _on_position_event(self, event: PositionEvent) -> None:
         self._snapshot = None
 
-    def _on_order_event(self, event) -> None:
+    def _on_order_event(self, event: OrderEvent) -> None:
         self._snapshot = None
         if isinstance(event, OrderFilled):
             self._on_fill(event)

@@ -19,15 +19,19 @@ package for a tick when its legs have no bid (what cannot be sold is cash-settle
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.config import ActorConfig
 
 from odte_nautilus.gate import EngineGate
 from odte_nautilus.orders import package_tags
-from odte_nautilus.risk.model import ExitKind, SessionWindow
+from odte_nautilus.risk.model import CoverGroup, ExitKind, Holding, SessionWindow
 from odte_nautilus.risk.rate_limits import NS_PER_SECOND
 from odte_nautilus.risk.session import trading_date
+
+if TYPE_CHECKING:
+    from nautilus_trader.common.component import TimeEvent
 
 FLATTEN_ALERT = "odte-node-flatten"
 SWEEP_TIMER = "odte-node-sweep"
@@ -56,7 +60,7 @@ class NodeGuard(Actor):
                 self.clock.set_time_alert_ns(FLATTEN_ALERT, session.flatten_ns, self._on_flatten, allow_past=True)
                 return
 
-    def _on_flatten(self, event) -> None:
+    def _on_flatten(self, event: TimeEvent) -> None:
         now = self.clock.timestamp_ns()
         self._book.lock_for_eod(now)
         for order in self._gate.exposure.snapshot().working:
@@ -70,7 +74,7 @@ class NodeGuard(Actor):
             )
         self._schedule(session.close_ns if session is not None else now + 1)
 
-    def _sweep(self, event) -> None:
+    def _sweep(self, event: TimeEvent | None) -> None:
         """One round: close what expires today, shorts before longs, one order per position at a time."""
         session = self._today
         if session is None:
@@ -96,6 +100,6 @@ class NodeGuard(Actor):
         self._gate.cancel_order(client_order_id, self.clock.timestamp_ns())
 
 
-def _group(holding) -> tuple:
+def _group(holding: Holding) -> CoverGroup:
     ct = holding.contract
     return ct.underlying, ct.expiry_ns, ct.right

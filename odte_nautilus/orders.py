@@ -9,12 +9,17 @@ the sender's book (``risk.exposure.derive_kind``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from nautilus_trader.model.enums import OptionKind, OrderSide, PriceType
 from nautilus_trader.model.identifiers import InstrumentId, generic_spread_id_to_list, is_generic_spread_id
 from nautilus_trader.model.instruments import Instrument, OptionContract
 from nautilus_trader.model.orders import Order
 
 from odte_nautilus.risk.model import Contract, ExitKind, Intent, IntentKind, Leg, OptionRight
+
+if TYPE_CHECKING:
+    from nautilus_trader.cache.cache import Cache
 
 PACKAGE_TAG = "odte:package="
 EXIT_TAG = "odte:exit="
@@ -65,7 +70,7 @@ def to_contract(instrument: Instrument) -> Contract:
     )
 
 
-def package_legs(instrument_id: InstrumentId, cache) -> tuple[Leg, ...]:
+def package_legs(instrument_id: InstrumentId, cache: Cache) -> tuple[Leg, ...]:
     """The per-package legs of a generic spread id, or the single leg of a plain option (ratio +1)."""
     pairs = generic_spread_id_to_list(instrument_id) if is_generic_spread_id(instrument_id) else [(instrument_id, 1)]
     legs = []
@@ -77,7 +82,7 @@ def package_legs(instrument_id: InstrumentId, cache) -> tuple[Leg, ...]:
     return tuple(legs)
 
 
-def signed_price(order: Order, cache, price: float | None = None) -> float:
+def signed_price(order: Order, cache: Cache, price: float | None = None) -> float:
     """Per-package price in the core's convention (debit > 0, credit < 0).
 
     A limit order carries its price (or the price a modify would give it); a market order is priced at the

@@ -11,6 +11,7 @@ tick scheme onto the spread, and its quote aggregator then crashes on a combo bi
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from nautilus_trader.model.identifiers import InstrumentId, Symbol, new_generic_spread_id
 from nautilus_trader.model.instruments import OptionContract, OptionSpread
@@ -18,6 +19,9 @@ from nautilus_trader.model.objects import Price, Quantity
 
 from odte_nautilus.data.ticks import SPXW_TICKS, Direction, TickScheme, round_to_tick
 from odte_nautilus.risk.model import Leg
+
+if TYPE_CHECKING:
+    from nautilus_trader.cache.cache import Cache
 
 # Marks are read on every package quote and stop check; parsing an id string each time would dominate.
 leg_instrument_id = lru_cache(maxsize=65_536)(InstrumentId.from_str)
@@ -56,7 +60,7 @@ def option_spread(legs: list[tuple[OptionContract, int]], structure: str) -> Opt
     )
 
 
-def ensure_spread(legs: tuple[Leg, ...], cache, structure: str) -> OptionSpread:
+def ensure_spread(legs: tuple[Leg, ...], cache: Cache, structure: str) -> OptionSpread:
     """The package's spread instrument, added to the cache on first use."""
     existing = cache.instrument(spread_id(legs))
     if existing is not None:
@@ -68,7 +72,7 @@ def ensure_spread(legs: tuple[Leg, ...], cache, structure: str) -> OptionSpread:
     return spread
 
 
-def leg_touches(legs: tuple[Leg, ...], cache) -> list[tuple[int, float, float]] | None:
+def leg_touches(legs: tuple[Leg, ...], cache: Cache) -> list[tuple[int, float, float]] | None:
     """(ratio, bid, ask) per leg from the cache, or None when any leg has no quote yet."""
     out = []
     for leg in legs:
@@ -79,7 +83,7 @@ def leg_touches(legs: tuple[Leg, ...], cache) -> list[tuple[int, float, float]] 
     return out
 
 
-def legs_quoted_since(legs: tuple[Leg, ...], cache, since_ns: int) -> bool:
+def legs_quoted_since(legs: tuple[Leg, ...], cache: Cache, since_ns: int) -> bool:
     """Every leg has a quote stamped at or after ``since_ns``: the package's marks form one snapshot."""
     for leg in legs:
         quote = cache.quote_tick(leg_instrument_id(leg.contract.instrument_id))
@@ -88,7 +92,7 @@ def legs_quoted_since(legs: tuple[Leg, ...], cache, since_ns: int) -> bool:
     return True
 
 
-def package_mid(legs: tuple[Leg, ...], cache) -> float | None:
+def package_mid(legs: tuple[Leg, ...], cache: Cache) -> float | None:
     """The package's mid value per package (signed: debit structures > 0, credit structures < 0)."""
     touches = leg_touches(legs, cache)
     if touches is None:
@@ -96,7 +100,7 @@ def package_mid(legs: tuple[Leg, ...], cache) -> float | None:
     return sum(r * (b + a) / 2 for r, b, a in touches)
 
 
-def far_touch(legs: tuple[Leg, ...], cache, buy: bool) -> float | None:
+def far_touch(legs: tuple[Leg, ...], cache: Cache, buy: bool) -> float | None:
     """What crossing the spread costs per package: buying takes every leg's far side (asks of the long legs,
     bids of the short ones); selling the opposite. Signed like every package price."""
     touches = leg_touches(legs, cache)
@@ -115,7 +119,7 @@ def marketable_limit(price: float, buy: bool, scheme: TickScheme = SPXW_TICKS) -
 class CacheMids:
     """Leg mids read from the cache, shaped as the mapping the signals take (``mids.get(instrument_id)``)."""
 
-    def __init__(self, cache) -> None:
+    def __init__(self, cache: Cache) -> None:
         self._cache = cache
 
     def get(self, instrument_id: str, default: float | None = None) -> float | None:

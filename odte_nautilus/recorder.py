@@ -8,6 +8,7 @@ invariant audit replays. ``positions.csv`` has one row per package, the trade un
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -68,7 +69,7 @@ class RunRecorder:
         _write_rows(run_dir / POSITIONS_FILE, PackageRecord, sorted(self.packages, key=lambda p: p.opened_at))
 
 
-def _write_rows(path: Path, row_type, rows) -> None:
+def _write_rows[Row: (LegFill, PackageRecord)](path: Path, row_type: type[Row], rows: Iterable[Row]) -> None:
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=[f.name for f in fields(row_type)])
         writer.writeheader()

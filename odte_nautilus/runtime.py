@@ -11,11 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 from odte_nautilus.gate import EngineGate
 from odte_nautilus.node_guard import NodeGuard
 from odte_nautilus.recorder import RunRecorder
 from odte_nautilus.risk.book import RiskBook
+
+if TYPE_CHECKING:
+    from nautilus_trader.system.kernel import NautilusKernel
 
 
 class RuntimeMissing(RuntimeError):
@@ -38,7 +42,7 @@ _RUNTIMES: dict[str, Runtime] = {}
 
 
 def attach(
-    kernel,
+    kernel: NautilusKernel,
     book: RiskBook,
     recorder: RunRecorder | None = None,
     open_interest: Callable[[date], dict[str, int]] | None = None,
@@ -51,7 +55,7 @@ def attach(
     return runtime
 
 
-def detach(kernel) -> None:
+def detach(kernel: NautilusKernel) -> None:
     _RUNTIMES.pop(kernel.trader_id.value, None)
 
 

@@ -12,8 +12,10 @@ shares with the rest of the node comes from ``odte_nautilus.runtime``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from nautilus_trader.config import StrategyConfig
@@ -26,7 +28,7 @@ from nautilus_trader.trading.strategy import Strategy
 
 from odte_nautilus.data.symbology import underlying_bar_type
 from odte_nautilus.data.ticks import SPXW_TICKS
-from odte_nautilus.execution.events import Cancelled, Fill, Rejected
+from odte_nautilus.execution.events import BrokerEvent, Cancelled, Fill, Rejected
 from odte_nautilus.execution.fills import LedgerError, PackageLedger
 from odte_nautilus.nautilus_internals import is_leg_fill, leg_parent
 from odte_nautilus.orders import package_tags, to_contract
@@ -46,6 +48,19 @@ from odte_nautilus.risk.session import trading_date
 from odte_nautilus.risk.stops import PackageStop
 from odte_nautilus.runtime import runtime_for
 from odte_nautilus.strategies.chain import ChainLink, OptionChain
+
+if TYPE_CHECKING:
+    from nautilus_trader.common.component import TimeEvent
+    from nautilus_trader.model.data import Bar
+    from nautilus_trader.model.events import (
+        OrderCanceled,
+        OrderDenied,
+        OrderEvent,
+        OrderExpired,
+        OrderFilled,
+        OrderRejected,
+    )
+    from nautilus_trader.model.orders import Order
 
 NEW_YORK = ZoneInfo("America/New_York")
 HARD_TIMER = "odte-stop-hard"
@@ -140,7 +155,7 @@ class OdteStrategy(Strategy):
         self.mids = CacheMids(self.cache)
         self.subscribe_bars(BarType.from_str(underlying_bar_type(self.config.underlying_id)))
 
-    def on_bar(self, bar) -> None:
+    def on_bar(self, bar: Bar) -> None:
         now = self.clock.timestamp_ns()
         self.spot = bar.close.as_double()
         if now >= self._day_ends_ns:
@@ -234,7 +249,7 @@ class OdteStrategy(Strategy):
             and self._entry_window[0] <= now <= self._entry_window[1]
         )
 
-    def _on_eod(self, event) -> None:
+    def _on_eod(self, event: TimeEvent) -> None:
         """Seed 000: force_cancel_all_before_eod_flatten, then flatten; then the day is locked for good."""
         now = self.clock.timestamp_ns()
         self._flattening = True
@@ -381,10 +396,10 @@ class OdteStrategy(Strategy):
         mid = package_mid(package.ledger.legs, self.cache)
         return None if mid is None else abs(mid)
 
-    def _on_hard_timer(self, event) -> None:
+    def _on_hard_timer(self, event: TimeEvent) -> None:
         self._manage(self.clock.timestamp_ns(), hard=True, slow=False)
 
-    def _on_slow_timer(self, event) -> None:
+    def _on_slow_timer(self, event: TimeEvent) -> None:
         self._manage(self.clock.timestamp_ns(), hard=False, slow=True)
 
     def _sync_timers(self) -> None:
@@ -408,7 +423,7 @@ class OdteStrategy(Strategy):
 
     # -- order events -> the ledger ------------------------------------------------------------------
 
-    def on_order_filled(self, event) -> None:
+    def on_order_filled(self, event: OrderFilled) -> None:
         cid = event.client_order_id.value
         now = self.clock.timestamp_ns()
         if is_leg_fill(cid):
@@ -425,16 +440,16 @@ class OdteStrategy(Strategy):
             self.packages[package_id].fees += event.commission.as_double()
         self._apply(package_id, Fill(cid, event.trade_id.value, int(event.last_qty), event.last_px.as_double()), now)
 
-    def on_order_canceled(self, event) -> None:
+    def on_order_canceled(self, event: OrderCanceled | OrderExpired) -> None:
         self._void(event, lambda cid, order: Cancelled(cid, int(order.filled_qty), order.avg_px or 0.0))
 
-    def on_order_expired(self, event) -> None:
+    def on_order_expired(self, event: OrderExpired) -> None:
         self.on_order_canceled(event)
 
-    def on_order_rejected(self, event) -> None:
+    def on_order_rejected(self, event: OrderRejected) -> None:
         self._void(event, lambda cid, order: Rejected(cid, event.reason))
 
-    def on_order_denied(self, event) -> None:
+    def on_order_denied(self, event: OrderDenied) -> None:
         self.log.warning(f"order denied: {event.reason}")
         cid = event.client_order_id.value
         if cid in self._exit_kinds and self._exit_kinds[cid] is None:  # an entry: as after a kernel refusal
@@ -442,7 +457,7 @@ class OdteStrategy(Strategy):
         # No immediate re-send: what the gate denied now it would deny again; the next bar or quote retries.
         self._void(event, lambda cid, order: Rejected(cid, event.reason), resend=False)
 
-    def _void(self, event, make, resend: bool = True) -> None:
+    def _void(self, event: OrderEvent, make: Callable[[str, Order], BrokerEvent], resend: bool = True) -> None:
         cid = event.client_order_id.value
         package_id = self._order_package.get(cid)
         now = self.clock.timestamp_ns()
@@ -451,7 +466,7 @@ class OdteStrategy(Strategy):
         elif resend and self._flattening:  # a cancel the flatten was waiting for: the exits may go now
             self._manage(now, hard=False, slow=False)
 
-    def _apply(self, package_id: str, broker_event, now: int, resend: bool = True) -> None:
+    def _apply(self, package_id: str, broker_event: BrokerEvent, now: int, resend: bool = True) -> None:
         package = self.packages.get(package_id)
         if package is None:
             return
@@ -526,7 +541,7 @@ class OdteStrategy(Strategy):
 
     # -- leg fills: the run folder, fees and expiry settlement ---------------------------------------
 
-    def _on_leg_fill(self, event, cid: str) -> None:
+    def _on_leg_fill(self, event: OrderFilled, cid: str) -> None:
         instrument = self.cache.instrument(event.instrument_id)
         contract = to_contract(instrument)
         parent = leg_parent(cid)

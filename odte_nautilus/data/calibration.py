@@ -13,7 +13,7 @@ from datetime import date
 
 import numpy as np
 
-from odte_nautilus.data.bundle import SessionData
+from odte_nautilus.data.bundle import QuoteSeries, SessionData
 from odte_nautilus.data.sessions import ny_ns
 from odte_nautilus.data.symbology import parse_option_id
 from odte_nautilus.risk.model import OptionRight
@@ -64,7 +64,7 @@ def atm_strike(strikes: list[float], spot: float) -> float:
     return min(sorted(strikes), key=lambda k: abs(k - spot))
 
 
-def _mid_at(series, ts_ns: int) -> float:
+def _mid_at(series: QuoteSeries, ts_ns: int) -> float:
     i = int(np.searchsorted(series.ts, np.uint64(ts_ns), side="right")) - 1
     if i < 0:
         raise ValueError(f"{series.instrument_id}: no quote at or before 10:00")

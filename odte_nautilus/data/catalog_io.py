@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -32,7 +33,7 @@ import pyarrow.parquet as pq
 from nautilus_trader.core.datetime import unix_nanos_to_iso8601
 from nautilus_trader.model.data import Bar, BarType, QuoteTick
 from nautilus_trader.model.identifiers import InstrumentId
-from nautilus_trader.model.instruments import Equity, IndexInstrument, OptionContract
+from nautilus_trader.model.instruments import Equity, IndexInstrument, Instrument, OptionContract
 from nautilus_trader.model.objects import FIXED_PRECISION, HIGH_PRECISION, Price, Quantity
 from nautilus_trader.persistence.funcs import class_to_filename, urisafe_identifier
 from nautilus_trader.serialization.arrow.serializer import ArrowSerializer
@@ -174,7 +175,7 @@ def bars_table(series: BarSeries, price_precision: int) -> pa.Table:
 CatalogFile = tuple[pa.Table, Path, int, int]  # table, directory, first ts_init, last ts_init
 
 
-def instrument_file(root: str | Path, instrument) -> CatalogFile:
+def instrument_file(root: str | Path, instrument: Instrument) -> CatalogFile:
     table = ArrowSerializer.serialize_batch([instrument], type(instrument))
     return table, data_dir(root, type(instrument), instrument.id.value), instrument.ts_init, instrument.ts_init
 
@@ -185,7 +186,7 @@ def quotes_file(root: str | Path, series: QuoteSeries, price_precision: int) -> 
     return quotes_table(series, price_precision), directory, first, last
 
 
-def write_files(files: list[CatalogFile], on_rows=None) -> None:
+def write_files(files: list[CatalogFile], on_rows: Callable[[int], object] | None = None) -> None:
     """Write catalog files with a small thread pool: per-file overhead dominates and pyarrow releases the
     GIL. A file's bytes do not depend on the order. ``on_rows(n)`` is called as each file lands."""
 
@@ -199,7 +200,7 @@ def write_files(files: list[CatalogFile], on_rows=None) -> None:
                 on_rows(rows)
 
 
-def write_session(root: str | Path, data: SessionData, on_quotes=None) -> int:
+def write_session(root: str | Path, data: SessionData, on_quotes: Callable[[int], object] | None = None) -> int:
     """Write one checked session: underlying, bars, options, quotes, open interest, greeks.
 
     Call only after ``checks.check_session`` passed for every session of the job (nothing partial).

@@ -21,7 +21,9 @@ from odte_nautilus.data.underlyings import UnderlyingSpec
 from odte_nautilus.risk.model import OptionRight
 
 
-def model_prices(spot, vols, years, strike: float, right: OptionRight, spec: UnderlyingSpec) -> np.ndarray:
+def model_prices(
+    spot: np.ndarray, vols: np.ndarray, years: np.ndarray, strike: float, right: OptionRight, spec: UnderlyingSpec
+) -> np.ndarray:
     """Black-Scholes prices through Nautilus (b = r - q), one call per quote time (~0.5 us each)."""
     r, b, is_call = spec.rate, spec.rate - spec.dividend_yield, right is OptionRight.CALL
     return np.fromiter(
@@ -61,7 +63,9 @@ def quote_sizes(price: np.ndarray, spec: UnderlyingSpec, rng: np.random.Generato
     return bid, ask
 
 
-def open_interest(strike: float, right: OptionRight, open_price: float, spec: UnderlyingSpec, rng) -> int:
+def open_interest(
+    strike: float, right: OptionRight, open_price: float, spec: UnderlyingSpec, rng: np.random.Generator
+) -> int:
     """Start-of-day open interest: piled near the money and on round strikes, puts heavier below spot."""
     distance = np.log(strike / open_price) / 0.015
     pile = 40.0 * spec.quotes.size * np.exp(-0.5 * distance * distance)

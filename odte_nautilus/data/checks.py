@@ -10,6 +10,7 @@ the first file, so a refused job writes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar
@@ -284,5 +285,5 @@ def record_passed(path: str | Path, data: SessionData) -> None:
     sidecar.write_checked(path, checked)
 
 
-def _checked_key(underlying: str, day) -> str:
+def _checked_key(underlying: str, day: date) -> str:
     return f"{underlying} {day.isoformat()}"

@@ -8,16 +8,20 @@ error's file, row and fix; nothing is written in that case.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from odte_nautilus.data.importing import ImportReport
 
 DEFAULT_PATH = Path("catalog")
 DATA_ERROR_EXIT = 2
@@ -58,7 +62,7 @@ SkipOption = Annotated[
 
 
 @contextmanager
-def _quote_progress(label: str, total: int | None):
+def _quote_progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
     """A rich progress bar counting quotes; yields the callback the writers call per written file."""
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=False) as progress:
@@ -187,7 +191,7 @@ def _roots(root: list[str] | None) -> tuple[str, ...] | None:
     return tuple(r.upper() for r in root) if root else None
 
 
-def _run_import(job, path: Path) -> None:
+def _run_import(job: Callable[[Callable[[int], None]], ImportReport], path: Path) -> None:
     from odte_nautilus.data.checks import DataCheckError
     from odte_nautilus.data.import_csv import CsvFormatError
     from odte_nautilus.data.import_databento import DatabentoFileError

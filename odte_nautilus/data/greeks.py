@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 from nautilus_trader.core.nautilus_pyo3 import black_scholes_greeks, imply_vol
 
-from odte_nautilus.data.bundle import SessionData
+from odte_nautilus.data.bundle import QuoteSeries, SessionData
 from odte_nautilus.data.market_model import SECONDS_PER_YEAR
 from odte_nautilus.data.sessions import NS_PER_SECOND
 from odte_nautilus.data.symbology import parse_option_id
@@ -27,7 +27,7 @@ COLUMNS = ("instrument_id", "ts", "underlying_price", "mid", "iv", "delta", "gam
 SCHEMA = pa.schema([("instrument_id", pa.string()), ("ts", pa.uint64())] + [(c, pa.float64()) for c in COLUMNS[2:]])
 
 
-def _mids_at(series, ts: np.ndarray) -> np.ndarray:
+def _mids_at(series: QuoteSeries, ts: np.ndarray) -> np.ndarray:
     """The latest mid at or before each time (NaN before the first quote)."""
     i = np.searchsorted(series.ts, ts, side="right") - 1
     mid = (series.bid + series.ask) / 2.0

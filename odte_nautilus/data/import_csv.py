@@ -8,13 +8,21 @@ Rows are numbered as a spreadsheet shows them (header = row 1, first data row = 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from odte_nautilus.data.csv_layouts import LAYOUTS, ContractColumns, CsvLayout, DateAndMillis, EpochNanos, LocalTime
+from odte_nautilus.data.csv_layouts import (
+    LAYOUTS,
+    ContractColumns,
+    CsvLayout,
+    DateAndMillis,
+    EpochNanos,
+    LocalTime,
+    OccTicker,
+)
 from odte_nautilus.data.importing import (
     ImportReport,
     assemble_sessions,
@@ -37,7 +45,7 @@ class CsvFormatError(ValueError):
         super().__init__(f"{file}, {where}: {reason}")
 
 
-def _times(frame: pd.DataFrame, rule, file: str) -> np.ndarray:
+def _times(frame: pd.DataFrame, rule: LocalTime | DateAndMillis | EpochNanos, file: str) -> np.ndarray:
     if isinstance(rule, EpochNanos):
         return frame[rule.column].to_numpy(dtype=np.int64)
     if isinstance(rule, LocalTime):
@@ -49,7 +57,7 @@ def _times(frame: pd.DataFrame, rule, file: str) -> np.ndarray:
     raise CsvFormatError(file, "layout", f"unknown time rule {rule!r}")
 
 
-def _contracts(frame: pd.DataFrame, rule, file: str) -> pd.DataFrame:
+def _contracts(frame: pd.DataFrame, rule: ContractColumns | OccTicker, file: str) -> pd.DataFrame:
     if isinstance(rule, ContractColumns):
         rights = (
             frame[rule.right]
@@ -122,7 +130,7 @@ def import_csv(
     underlying: str = "SPX",
     roots: tuple[str, ...] | None = None,
     skip_non_0dte: bool = False,
-    on_quotes=None,
+    on_quotes: Callable[[int], object] | None = None,
 ) -> ImportReport:
     """Import vendor CSV quote files and the underlying's bars into the catalog at ``path``."""
     if layout not in LAYOUTS:

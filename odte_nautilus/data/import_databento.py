@@ -17,7 +17,7 @@ The loader's known traps (reference "Nautilus loader traps", verified on 1.231.0
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -113,7 +113,7 @@ def import_databento(
     underlying: str = "SPX",
     roots: tuple[str, ...] | None = None,
     skip_non_0dte: bool = False,
-    on_quotes=None,
+    on_quotes: Callable[[int], object] | None = None,
 ) -> ImportReport:
     """Import OPRA definition + quote DBN files and the underlying's bars into the catalog at ``path``."""
     spec = underlying_spec(underlying)

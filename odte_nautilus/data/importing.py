@@ -8,6 +8,7 @@ checks and the write — happens here, once. Nothing is written until every sess
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -140,7 +141,9 @@ def assemble_sessions(
     return sessions, report
 
 
-def write_checked_sessions(path: str | Path, sessions: list[SessionData], on_quotes=None) -> None:
+def write_checked_sessions(
+    path: str | Path, sessions: list[SessionData], on_quotes: Callable[[int], object] | None = None
+) -> None:
     """Check every session, refuse sessions the catalog already holds, then write them all."""
     for data in sessions:
         check_session(data)

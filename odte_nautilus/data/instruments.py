@@ -11,6 +11,8 @@ traps are handled here (reference "Instruments"):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from nautilus_trader.model.currencies import USD
 from nautilus_trader.model.enums import AssetClass, OptionKind
 from nautilus_trader.model.identifiers import InstrumentId, Symbol
@@ -24,6 +26,9 @@ from odte_nautilus.data.symbology import OptionKey, occ_symbol, parse_option_id
 from odte_nautilus.data.ticks import TickScheme
 from odte_nautilus.data.underlyings import UnderlyingSpec, underlying_spec
 from odte_nautilus.risk.model import OptionRight
+
+if TYPE_CHECKING:
+    from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 _KIND = {OptionRight.CALL: OptionKind.CALL, OptionRight.PUT: OptionKind.PUT}
 
@@ -116,7 +121,9 @@ def with_tick_scheme(option: OptionContract) -> OptionContract:
     return OptionContract.from_dict({**OptionContract.to_dict(option), "tick_scheme_name": scheme.name})
 
 
-def load_option_instruments(catalog, instrument_ids: list[str] | None = None) -> list[OptionContract]:
+def load_option_instruments(
+    catalog: ParquetDataCatalog, instrument_ids: list[str] | None = None
+) -> list[OptionContract]:
     """The catalog's option contracts, with their tick scheme re-attached. Use this, not ``catalog.instruments``."""
     options = catalog.instruments(instrument_type=OptionContract, instrument_ids=instrument_ids)
     return [with_tick_scheme(o) for o in options]

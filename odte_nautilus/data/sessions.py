@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from exchange_calendars import ExchangeCalendar
 
 NY = ZoneInfo("America/New_York")
 NS_PER_SECOND = 1_000_000_000
@@ -32,7 +37,7 @@ class Session:
     def early_close(self) -> bool:
         return self.seconds < 6.5 * 3600
 
-    def contains(self, ts_ns):
+    def contains(self, ts_ns: np.ndarray) -> np.ndarray:
         """True where a timestamp lies in [open, close] (a quote stamped at the close is in the session)."""
         return (ts_ns >= self.open_ns) & (ts_ns <= self.close_ns)
 
@@ -40,7 +45,7 @@ class Session:
         return pd.Timestamp(ts_ns, tz="UTC").tz_convert(NY).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _calendar():
+def _calendar() -> ExchangeCalendar:
     from odte_nautilus.risk.session import exchange_calendar  # one calendar per process, shared with the kernel
 
     return exchange_calendar(CALENDAR)

@@ -12,11 +12,15 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from odte_nautilus.data.greeks import SCHEMA as GREEKS_SCHEMA
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SIDE_DIR = "odte"
 MANIFEST = "manifest.json"
@@ -56,7 +60,7 @@ def write_greeks(root: str | Path, day: date, table: pa.Table) -> None:
     _write_day(table, root, "greeks", day)
 
 
-def load_greeks(root: str | Path, day: date):
+def load_greeks(root: str | Path, day: date) -> pd.DataFrame:
     """The session's per-5-minute IV and greeks (``greeks.COLUMNS``) as a pandas DataFrame; empty if none."""
     table = _read_day(root, "greeks", day)
     return (table if table is not None else GREEKS_SCHEMA.empty_table()).to_pandas()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import overload
 
 import numpy as np
 
@@ -75,7 +76,13 @@ def _round_magnitude(magnitude: np.ndarray, scheme: TickScheme, up: np.ndarray |
     return np.round(np.where(up, upped, down), scheme.price_precision)
 
 
-def round_to_tick(price, direction: Direction | str, scheme: TickScheme = SPXW_TICKS):
+@overload
+def round_to_tick(price: float, direction: Direction | str, scheme: TickScheme = ...) -> float: ...
+@overload
+def round_to_tick(price: np.ndarray, direction: Direction | str, scheme: TickScheme = ...) -> np.ndarray: ...
+def round_to_tick(
+    price: float | np.ndarray, direction: Direction | str, scheme: TickScheme = SPXW_TICKS
+) -> float | np.ndarray:
     """Round a price (a float or a numpy array) onto the scheme's grid.
 
     Signed prices are allowed (a credit package has a negative price, DESIGN decision 5): the tier is
@@ -98,7 +105,7 @@ def round_to_tick(price, direction: Direction | str, scheme: TickScheme = SPXW_T
     return float(result) if np.ndim(result) == 0 else result
 
 
-def on_tick_grid(price, scheme: TickScheme = SPXW_TICKS) -> np.ndarray:
+def on_tick_grid(price: float | np.ndarray, scheme: TickScheme = SPXW_TICKS) -> np.ndarray:
     """True where a (non-negative, finite) price lies on the grid; NaN and negatives are off the grid."""
     values = np.asarray(price, dtype=np.float64)
     finite = np.isfinite(values) & (values >= 0)
@@ -108,6 +115,10 @@ def on_tick_grid(price, scheme: TickScheme = SPXW_TICKS) -> np.ndarray:
     return finite & (np.abs(ticks - np.round(ticks)) < 1e-6)
 
 
-def tick_above(price, scheme: TickScheme = SPXW_TICKS):
+@overload
+def tick_above(price: float, scheme: TickScheme = ...) -> float: ...
+@overload
+def tick_above(price: np.ndarray, scheme: TickScheme = ...) -> np.ndarray: ...
+def tick_above(price: float | np.ndarray, scheme: TickScheme = SPXW_TICKS) -> float | np.ndarray:
     """The next grid price strictly above an on-grid price (the narrowest ask over a bid)."""
     return round_to_tick(np.asarray(price, dtype=np.float64) + scheme.min_increment / 10, Direction.UP, scheme)
