@@ -104,7 +104,7 @@ def wrapped(wrap_replay: Callable[[Callable], Callable], wrap_day: Callable[[Cal
     """``run_backtest`` with ``BacktestEngine.run`` and ``_run_day`` wrapped, the backtest itself unchanged."""
     engine_class, run_day = backtest.BacktestEngine, backtest._run_day
 
-    class WrappedEngine(engine_class):
+    class WrappedEngine(backtest.BacktestEngine):  # engine_class, named so that mypy sees a class
         run = wrap_replay(engine_class.run)
 
     backtest.BacktestEngine, backtest._run_day = WrappedEngine, wrap_day(run_day)
@@ -136,8 +136,9 @@ def medians(timings: list[Timing]) -> Timing:
         return statistics.median(getattr(t, field) for t in timings)
 
     first = timings[0]
-    seconds = (median(f) for f in ("replay_s", "replay_cpu_s", "loop_s", "wall_s"))
-    return Timing(*seconds, first.quotes, first.days)
+    return Timing(
+        median("replay_s"), median("replay_cpu_s"), median("loop_s"), median("wall_s"), first.quotes, first.days
+    )
 
 
 def sample_catalog(root: Path, days: int) -> Path:

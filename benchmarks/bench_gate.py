@@ -186,9 +186,13 @@ def _samples(call: Callable[[], object], before: Callable[[], object] | None, n:
     return out
 
 
-def _runs(call: Callable[[], object], before: Callable[[], object] | None = None) -> tuple[list[int], list[int]]:
+def _runs(
+    call: Callable[..., object],  # called without arguments (a lambda may bind loop values as its defaults)
+    before: Callable[[], object] | None = None,
+) -> tuple[list[float], list[float]]:
     _samples(call, before, WARM_UP)
-    medians, p99s = [], []
+    medians: list[float] = []
+    p99s: list[float] = []
     for _ in range(REPEATS):
         samples = _samples(call, before, CALLS_PER_REPEAT)
         medians.append(statistics.median(samples))

@@ -154,7 +154,8 @@ def _fresh_samples(check, intent, fresh, n: int) -> list[int]:
 
 def _repeated(check, intent, st, fresh=None) -> tuple[list[float], list[float]]:
     """Medians and p99s of REPEATS runs; with ``fresh``, each call is on a new snapshot ``fresh()``."""
-    medians, p99s = [], []
+    medians: list[float] = []
+    p99s: list[float] = []
     for _ in range(REPEATS):
         if fresh is None:
             samples = _samples(check, intent, st, None, CHECKS_PER_REPEAT)

@@ -20,11 +20,10 @@ from nautilus_trader.model.objects import Money, Price, Quantity
 from nautilus_trader.trading.strategy import Strategy
 
 from odte_nautilus.data.instruments import session_option, underlying_instrument
-from odte_nautilus.data.sessions import session_on
 from odte_nautilus.data.underlyings import underlying_spec
 from odte_nautilus.packages import option_spread
 from odte_nautilus.risk.model import OptionRight
-from tests.kit import DAY, ny_ns
+from tests.kit import DAY, ny_ns, trading_session
 
 SPX = underlying_spec("SPX")
 
@@ -38,7 +37,7 @@ def index() -> IndexInstrument:
 
 def option(right: str, strike: int, day: date = DAY) -> OptionContract:
     """A 0DTE SPXW option of ``day`` (the catalog's ids and fields)."""
-    return session_option(SPX, session_on(day), OptionRight(right), float(strike))
+    return session_option(SPX, trading_session(day), OptionRight(right), float(strike))
 
 
 def spread(legs: list[tuple[OptionContract, int]]) -> OptionSpread:
@@ -71,7 +70,7 @@ def engine(*instruments, balance: float = 1_000_000) -> BacktestEngine:
     return eng
 
 
-def minute_quotes(book: dict, minutes: range, start=(10, 0), day: date = DAY) -> list[QuoteTick]:
+def minute_quotes(book: dict, minutes: range, start: tuple[int, int] = (10, 0), day: date = DAY) -> list[QuoteTick]:
     """The same two-sided quote for each instrument of ``book`` ({instrument: (bid, ask)}) every minute."""
     t0 = ny_ns(*start, day=day)
     return [quote(inst, b, a, t0 + m * 60_000_000_000) for m in minutes for inst, (b, a) in book.items()]
@@ -81,13 +80,17 @@ class ScriptedConfig(StrategyConfig, frozen=True):
     pass
 
 
+Step = Callable[["Scripted"], object]
+"""What a scripted strategy does at one quote; what it returns is ignored."""
+
+
 class Scripted(Strategy):
     """Sends ``script[k](self)`` on the k-th quote of ``trigger`` and records every event it receives."""
 
     def __init__(
         self,
         trigger: InstrumentId,
-        script: dict[int, Callable[[Scripted], None]],
+        script: dict[int, Step],
         strategy_id: str = "ThetaHarvester-001",
     ) -> None:
         name, tag = strategy_id.rsplit("-", 1)  # Nautilus builds the id from a name and an order id tag

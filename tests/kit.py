@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from odte_nautilus.data.sessions import Session, session_on
 from odte_nautilus.data.symbology import option_id
 from odte_nautilus.risk.model import (
     Contract,
@@ -33,6 +34,13 @@ DAY = date(2024, 3, 15)
 def ny_ns(hh: int, mm: int, ss: int = 0, day: date = DAY) -> int:
     """UTC nanoseconds of a New York wall-clock time."""
     return int(datetime(day.year, day.month, day.day, hh, mm, ss, tzinfo=NY).timestamp() * 1_000_000_000)
+
+
+def trading_session(day: date) -> Session:
+    """The exchange session of a day a test knows to be a trading day (``session_on`` without the None)."""
+    found = session_on(day)
+    assert found is not None, f"{day} is not a trading day"
+    return found
 
 
 def session(day: date = DAY, close: tuple[int, int] = (16, 0)) -> SessionWindow:

@@ -31,11 +31,12 @@ from nautilus_trader.model.currencies import USD
 from nautilus_trader.model.data import Bar, BarType, QuoteTick
 from nautilus_trader.model.enums import AccountType, OmsType, OrderSide
 from nautilus_trader.model.identifiers import InstrumentId, Venue
+from nautilus_trader.model.instruments import OptionContract
 from nautilus_trader.model.objects import Money, Price, Quantity
 from nautilus_trader.trading.strategy import Strategy
 
 from odte_nautilus.data.instruments import session_option, underlying_instrument
-from odte_nautilus.data.sessions import NY, session_on
+from odte_nautilus.data.sessions import NY
 from odte_nautilus.data.underlyings import underlying_spec
 from odte_nautilus.recorder import LegFill, PackageRecord, RunRecorder
 from odte_nautilus.risk.book import RiskBook
@@ -44,10 +45,11 @@ from odte_nautilus.risk.policy import load_policy
 from odte_nautilus.runtime import attach, detach
 from odte_nautilus.strategies.gamma_scalper import GammaScalper, GammaScalperConfig
 from odte_nautilus.strategies.theta_harvester import ThetaHarvester, ThetaHarvesterConfig
+from tests.kit import trading_session
 
 SPX = underlying_spec("SPX")
 DAY = date(2024, 7, 23)  # a regular Tuesday session: open 09:30, flatten 15:45, close 16:00
-SESSION = session_on(DAY)
+SESSION = trading_session(DAY)
 OPEN_LEVEL = 5550.0
 STRIKES = tuple(range(5520, 5585, 5))
 FEE = 0.65
@@ -127,7 +129,7 @@ class Market:
             out.append(Bar(BAR_TYPE, px, px, px, px, Quantity.from_int(0), at(hhmm), at(hhmm)))
         return out
 
-    def option_quotes(self, options: dict[Key, object]) -> list[QuoteTick]:
+    def option_quotes(self, options: dict[Key, OptionContract]) -> list[QuoteTick]:
         book = {key: opening_quote(*key) for key in options}
         out = []
         for hhmm in _minutes("09:59", "15:59"):

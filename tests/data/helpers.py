@@ -8,6 +8,7 @@ be compared quote for quote with the sample.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -40,16 +41,16 @@ def replace_quotes(data: SessionData, iid: str, **columns) -> SessionData:
 def catalog_shape(path: Path) -> dict:
     """What a backtest relies on, independent of prices: types, ids, venues, multipliers, expiries, grid."""
     parts = catalog_io.catalog_sessions(path)
-    shape = {"sessions": [], "data_types": sorted(p.name for p in (Path(path) / "data").iterdir())}
+    shape: dict = {"sessions": [], "data_types": sorted(p.name for p in (Path(path) / "data").iterdir())}
     for part in parts:
         data = catalog_io.read_session(path, part)
         shape["sessions"].append(
             {
                 "day": part.session.day.isoformat(),
-                "underlying": data.underlying.id.value,
+                "underlying": data.checked_underlying.id.value,
                 "underlying_type": type(data.underlying).__name__,
-                "bar_type": data.bars.bar_type,
-                "bars_end_at_close": int(data.bars.ts[-1]) == part.session.close_ns,
+                "bar_type": data.checked_bars.bar_type,
+                "bars_end_at_close": int(data.checked_bars.ts[-1]) == part.session.close_ns,
                 "options": sorted(o.id.value for o in data.options),
                 "multipliers": sorted({int(o.multiplier) for o in data.options}),
                 "venues": sorted({o.id.venue.value for o in data.options}),
@@ -161,7 +162,7 @@ def write_massive_csv(data: SessionData, path: Path) -> Path:
 
 
 def write_index_csv(data: SessionData, path: Path, volume: np.ndarray | None = None) -> Path:
-    bars = data.bars
+    bars = data.checked_bars
     frame = pd.DataFrame(
         {
             "ts": _ny_text(pd.Series(bars.ts.astype(np.int64))),
@@ -251,7 +252,7 @@ def definition_record(
 
 
 def write_dbn_fixture(
-    data: SessionData, folder: Path, extra_definitions: list[tuple[str, date, float]] = (), quote_filter=None
+    data: SessionData, folder: Path, extra_definitions: Sequence[tuple[str, date, float]] = (), quote_filter=None
 ) -> tuple[Path, Path]:
     """A definition file and a cbbo-1m file holding the session's options and quotes (as real OPRA: the
     definitions carry no usable multiplier, so Nautilus loads 1)."""
@@ -308,7 +309,7 @@ def write_dbn_fixture(
 
 def write_index_dbn(data: SessionData, path: Path, volume: int = 0) -> Path:
     """The index as a DBIX.CORE-style ohlcv-1m file (bar records stamped at their open)."""
-    bars = data.bars
+    bars = data.checked_bars
     records = [
         dbn.OHLCVMsg(
             rtype=dbn.RType.OHLCV_1M,

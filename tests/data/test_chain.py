@@ -84,8 +84,8 @@ def test_spy_chain_quotes_in_pennies_with_one_dollar_strikes():
     data = next(sample_sessions(SampleConfig(days=1, underlying="SPY", strikes_each_side=6)))
     strikes = sorted({parse_option_id(i).strike for i in data.quotes})
     assert np.diff(strikes).tolist() == [1.0] * (len(strikes) - 1)
-    assert type(data.underlying).__name__ == "Equity" and data.underlying.id.value == "SPY.SMART"
-    assert (data.bars.volume > 0).all()  # an ETF trades; only an index must not
+    assert type(data.underlying).__name__ == "Equity" and data.checked_underlying.id.value == "SPY.SMART"
+    assert (data.checked_bars.volume > 0).all()  # an ETF trades; only an index must not
     assert any((~on_tick_grid(q.bid, SPXW_TICKS)).any() for q in data.quotes.values())  # penny prices occur
     assert all(on_tick_grid(q.bid, PENNY_TICKS).all() for q in data.quotes.values())
     check_session(data)

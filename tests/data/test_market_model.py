@@ -15,13 +15,13 @@ from odte_nautilus.data.market_model import (
     simulate_day,
 )
 from odte_nautilus.data.sample import SampleConfig, market_days, sample_sessions
-from odte_nautilus.data.sessions import session_on
+from tests.kit import trading_session
 
 CRASH_DAY = date(2024, 8, 5)
 
 
 def _path(day=date(2024, 7, 22), regime=Regime.CALM, seed=3):
-    return simulate_day(session_on(day), 5500.0, regime, np.random.default_rng(seed))
+    return simulate_day(trading_session(day), 5500.0, regime, np.random.default_rng(seed))
 
 
 def test_intraday_volatility_is_u_shaped():

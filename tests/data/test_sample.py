@@ -30,7 +30,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path, tiny_catalog):
 
 def test_another_seed_gives_another_market(session_data):
     other = next(sample_sessions(replace(TINY, seed=TINY.seed + 1)))
-    assert not np.array_equal(other.bars.close, session_data.bars.close)
+    assert not np.array_equal(other.checked_bars.close, session_data.checked_bars.close)
 
 
 def test_fewer_days_are_a_prefix_and_adding_strikes_changes_no_quote(session_data):
@@ -59,7 +59,7 @@ def test_refuses_a_folder_holding_other_market_data(tmp_path, session_data):
 def test_early_close_day_expires_and_stops_quoting_at_one(tmp_path):
     data = next(sample_sessions(SampleConfig(days=1, start=EARLY_CLOSE_DAY, strikes_each_side=6)))
     one_pm = ny_ns(EARLY_CLOSE_DAY, 13, 0)
-    assert data.session.close_ns == one_pm and len(data.bars) == 210
+    assert data.session.close_ns == one_pm and len(data.checked_bars) == 210
     assert {o.expiration_ns for o in data.options} == {one_pm}
     assert max(int(q.ts[-1]) for q in data.quotes.values()) == one_pm
 
@@ -70,7 +70,7 @@ def test_one_second_quotes(tmp_path):
     q = next(iter(data.quotes.values()))
     assert len(q) == 23_400 and np.all(np.diff(q.ts.astype(np.int64)) == 10**9)
     minute = next(sample_sessions(replace(config, freq="1m")))
-    assert np.array_equal(minute.bars.close, data.bars.close)  # the same market, sampled more often
+    assert np.array_equal(minute.checked_bars.close, data.checked_bars.close)  # the same market, sampled more often
 
 
 def test_option_ids_expire_on_their_session(session_data):

@@ -8,6 +8,7 @@ from odte_nautilus.data.underlyings import SPX
 
 def test_early_close_session_ends_at_one():
     session = session_on(date(2024, 7, 3))
+    assert session is not None
     assert session.close_ns == ny_ns(date(2024, 7, 3), 13, 0)
     assert session.early_close and session.seconds == 3.5 * 3600
 

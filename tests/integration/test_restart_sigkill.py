@@ -52,6 +52,7 @@ CHILD = textwrap.dedent(
 
 def run_child_and_sigkill(path: Path) -> None:
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    assert child.stdout is not None  # stdout=PIPE
     try:
         assert child.stdout.readline().strip() == "READY"
         os.kill(child.pid, signal.SIGKILL)

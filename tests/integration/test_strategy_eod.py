@@ -40,7 +40,9 @@ from tests.strategy_kit import (
     theta_harvester,
 )
 
-FLATTEN_NS = TradingCalendar().session_window(SESSION.day).flatten_ns
+_WINDOW = TradingCalendar().session_window(SESSION.day)
+assert _WINDOW is not None
+FLATTEN_NS = _WINDOW.flatten_ns
 FLATTEN_ISO = "2024-07-23T19:45:00.000000Z"
 SLOW_CADENCE_NS = 5_000_000_000
 STRANGLE = {C(5565): (4.9, 5.1), P(5535): (4.9, 5.1)}

@@ -35,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from glob import glob
 from pathlib import Path
 from typing import NamedTuple
@@ -158,7 +159,8 @@ def sites(tree: ast.Module) -> list[Site]:
         if isinstance(node, ast.JoinedStr) or is_log_call(node) or getattr(node, "name", "") in SHOWN_ONLY:
             return  # f-string contents, log messages, __repr__
 
-        def add(what: str, apply: Callable[[], object], at: ast.AST = node) -> None:
+        def add(what: str, apply: Callable[..., object], at: ast.AST = node) -> None:
+            assert isinstance(at, ast.stmt | ast.expr), at  # what is mutated is a statement or an expression
             found.append(Site(at.lineno, where, what, apply))
 
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -198,9 +200,9 @@ def sites(tree: ast.Module) -> list[Site]:
             if isinstance(value, list):
                 for i, item in enumerate(value):
                     if isinstance(item, ast.AST):
-                        visit(item, where, lambda new, value=value, i=i: value.__setitem__(i, new))
+                        visit(item, where, partial(value.__setitem__, i))  # put(new): value[i] = new
             elif isinstance(value, ast.AST):
-                visit(value, where, lambda new, field=field: setattr(node, field, new))
+                visit(value, where, partial(setattr, node, field))  # put(new): node.<field> = new
 
     visit(tree, "", lambda new: None)
     return found
@@ -219,7 +221,7 @@ def mutant_source(source: str, index: int | None) -> str:
 
 class Mutant(NamedTuple):
     file: str
-    index: int
+    site: int  # the index into the file's sites()
     line: int
     where: str
     what: str
@@ -338,7 +340,7 @@ def run(args: argparse.Namespace) -> str:
             target = copy / m.file
             original = target.read_text()
             try:
-                target.write_text(mutant_source(original, m.index))
+                target.write_text(mutant_source(original, m.site))
                 code = run_tests(copy, boot, tests[m.file], timeouts[m.file])
             finally:
                 target.write_text(original)

@@ -18,6 +18,7 @@ from functools import partial
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from nautilus_trader.cache.cache import Cache
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.config import ActorConfig
 from nautilus_trader.core.uuid import UUID4
@@ -27,8 +28,10 @@ from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId, is_generic_spread_id
 from nautilus_trader.model.objects import Price, Quantity
 
+from odte_nautilus.gate import EngineGate
 from odte_nautilus.runtime import runtime_for
 from tests import strategy_kit as kit
+from tests.engine_kit import Step
 from tests.integration.test_gate_adversarial import (
     BOOK,
     CW,
@@ -82,6 +85,11 @@ ACTIONS = {
 }
 
 
+def _both(first: Step, then: Step) -> Step:
+    """Two actions at the same scripted minute, in order."""
+    return lambda s: (first(s), then(s))
+
+
 def _on_last(s, act) -> None:
     working = [o for o in s.cache.orders_open(strategy_id=s.id)]
     if working:
@@ -131,8 +139,8 @@ actions = st.builds(
 class Watcher:
     """Checks the engine's own books after every fill and at every quiet moment."""
 
-    gate: object  # the node's EngineGate: its exposure reads the engine's cache
-    cache: object
+    gate: EngineGate  # its exposure reads the engine's cache
+    cache: Cache
     violations: list[str] = field(default_factory=list)
     kill_ns: int | None = None
     net: dict = field(default_factory=dict)  # (strategy or None, instrument) -> contracts
@@ -201,9 +209,9 @@ def test_no_order_flow_breaks_an_invariant_in_the_engine(tmp_path_factory, scrip
 
     plans: list[dict] = [{} for _ in STRATEGIES]
     for action in script:
-        act = kill if action.name == "kill" else (lambda s, a=action: ACTIONS[a.name](s, a))
+        act: Step = kill if action.name == "kill" else partial(ACTIONS[action.name], a=action)
         previous = plans[action.strategy].get(action.minute)
-        plans[action.strategy][action.minute] = act if previous is None else (lambda s, p=previous, n=act: (p(s), n(s)))
+        plans[action.strategy][action.minute] = act if previous is None else _both(previous, act)
     strategies = [Hostile(plan, strategy_id=sid) for plan, sid in zip(plans, STRATEGIES, strict=True)]
     node.engine.add_actor(WatcherActor(watcher))
     try:
@@ -264,7 +272,7 @@ def test_no_order_flow_breaks_an_invariant_beside_a_theta_harvester(tmp_path_fac
         slot = action.strategy % len(plans)
         act = partial(_kit_action, a=action)
         previous = plans[slot].get(action.minute)
-        plans[slot][action.minute] = act if previous is None else (lambda s, p=previous, n=act: (p(s), n(s)))
+        plans[slot][action.minute] = act if previous is None else _both(previous, act)
     trigger = kit.C(5550)
     hostiles = [
         Hostile(plan, strategy_id=sid, trigger=_Key(trigger)) for plan, sid in zip(plans, STRATEGIES[1:], strict=True)
@@ -279,9 +287,7 @@ def test_no_order_flow_breaks_an_invariant_beside_a_theta_harvester(tmp_path_fac
 
     for minute in kills:
         hostiles[0].script[minute] = (
-            kill_at
-            if minute not in hostiles[0].script
-            else (lambda s, p=hostiles[0].script[minute]: (p(s), kill_at(s)))
+            kill_at if minute not in hostiles[0].script else _both(hostiles[0].script[minute], kill_at)
         )
     day.engine.add_actor(WatcherActor(watcher, quiet_on=InstrumentId.from_str(kit.option_id(trigger))))
     try:

@@ -209,6 +209,7 @@ class RiskSystem(RuleBasedStateMachine):
     def clock(self, minutes: int) -> None:
         """Time passes; crossing the flatten runs the EOD lock as the strategies do."""
         session = self.book.calendar.session_window(DAYS[self.day_index])
+        assert session is not None  # DAYS are trading days
         before = self.now
         self.now += minutes * 60_000_000_000
         if before < session.flatten_ns <= self.now:
@@ -217,7 +218,9 @@ class RiskSystem(RuleBasedStateMachine):
     @precondition(lambda self: self.day_index < len(DAYS) - 1)
     @rule()
     def next_day(self) -> None:
-        self.book.lock_for_eod(self.book.calendar.session_window(DAYS[self.day_index]).flatten_ns)
+        session = self.book.calendar.session_window(DAYS[self.day_index])
+        assert session is not None  # DAYS are trading days
+        self.book.lock_for_eod(session.flatten_ns)
         self.day_index += 1
         self.now = ny_ns(9, 45, day=DAYS[self.day_index])
 

@@ -53,7 +53,8 @@ def test_atm_beyond_the_listed_range_is_the_edge_strike_and_an_empty_chain_has_n
 
 def test_call_and_put_lookup_by_strike_and_none_when_absent():
     chain = chain_of(without=(("C", 5120.0),))
-    assert chain.put(5120.0).instrument_id == contract("P", 5120).instrument_id
+    put = chain.put(5120.0)
+    assert put is not None and put.instrument_id == contract("P", 5120).instrument_id
     assert chain.call(5120.0) is None
     assert chain.call(5121.0) is None
 
@@ -124,6 +125,7 @@ def test_strangle_is_long_an_otm_call_and_an_otm_put():
 
 def test_strangle_offsets_are_independent_per_side():
     legs = chain_of().strangle(5100.0, 10.0, 30.0)
+    assert legs is not None
     assert [(leg.contract.right, leg.contract.strike) for leg in legs] == [
         (OptionRight.CALL, 5110.0),
         (OptionRight.PUT, 5070.0),

@@ -38,9 +38,9 @@ def profile(tmp_path: Path, name: str = "single_position_0dte", drop: str | None
     if drop:
         del raw[drop]
     for dotted, value in changes.items():
-        *path, last = dotted.split("__")
+        *keys, last = dotted.split("__")
         node = raw
-        for key in path:
+        for key in keys:
             node = node[key]
         node[last] = value
     path = tmp_path / "profile.yaml"

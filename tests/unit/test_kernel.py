@@ -154,8 +154,9 @@ def _shortfall(holdings: dict[str, Holding], intent: Intent | None = None) -> di
     net = {"C": 0, "P": 0}
     for h in holdings.values():
         net[h.contract.right.value] += h.quantity
-    for leg in intent.legs if intent else ():
-        net[leg.contract.right.value] += leg.ratio * intent.quantity
+    if intent is not None:
+        for leg in intent.legs:
+            net[leg.contract.right.value] += leg.ratio * intent.quantity
     return {right: max(0, -n) for right, n in net.items()}
 
 

@@ -38,9 +38,11 @@ def test_shipped_numbers_are_the_seeds() -> None:
     single, multi = load_policy("single_position_0dte"), load_policy("multi_strategy_paper")
     assert (single.drawdown_ladder.soft_stop_pct, single.drawdown_ladder.hard_stop_pct) == (1.5, 2.0)
     assert (single.loss_streak.half_size_after, single.loss_streak.stop_after) == (2, 3)
+    theta, gamma = multi.strategy("ThetaHarvester-001"), multi.strategy("GammaScalper-001")
+    assert multi.global_limits is not None and theta is not None and gamma is not None
     assert multi.global_limits.max_daily_loss == 3_000 and multi.global_limits.max_open_risk == 20_000
-    assert multi.strategy("ThetaHarvester-001").max_open_risk_per_symbol == 10_000
-    assert multi.strategy("GammaScalper-001").max_contracts == 2
+    assert theta.max_open_risk_per_symbol == 10_000
+    assert gamma.max_contracts == 2
 
 
 def _set(raw: dict, dotted: str, value: object) -> dict:
@@ -251,6 +253,7 @@ def test_the_paper_profile_ladder_meets_seed_003s_dollar_stop_on_the_default_nav
     """On the backtest's NAV the ladder's hard stop is seed 003's $3,000: the two hard stops agree."""
     nav = yaml.safe_load(BACKTEST_CONFIG.read_text())["starting_balance"]
     policy = load_policy("multi_strategy_paper")
+    assert policy.global_limits is not None
     assert nav * policy.drawdown_ladder.hard_stop_pct / 100 == policy.global_limits.max_daily_loss == 3_000
 
 

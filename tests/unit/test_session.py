@@ -67,6 +67,7 @@ def test_holidays_and_weekends_have_no_session(d):
 )
 def test_dst_moves_utc_times_but_not_the_new_york_flatten(before, after, utc_close_before, utc_close_after):
     first, second = CALENDAR.session_window(before), CALENDAR.session_window(after)
+    assert first is not None and second is not None
     assert utc_time(first.close_ns) == utc_close_before
     assert utc_time(second.close_ns) == utc_close_after
     assert ny_time(first.flatten_ns) == ny_time(second.flatten_ns) == (15, 45)
@@ -75,8 +76,10 @@ def test_dst_moves_utc_times_but_not_the_new_york_flatten(before, after, utc_clo
 
 def test_flatten_minutes_come_from_the_policy():
     window = CALENDAR.session_window(date(2024, 3, 15), flatten_minutes=30)
+    default = CALENDAR.session_window(date(2024, 3, 15))
+    assert window is not None and default is not None
     assert window.flatten_ns == ny_ns(15, 30)
-    assert CALENDAR.session_window(date(2024, 3, 15)).flatten_ns == ny_ns(15, 45)
+    assert default.flatten_ns == ny_ns(15, 45)
 
 
 @pytest.mark.parametrize("minutes", [0, -5, 391])

@@ -33,7 +33,8 @@ def test_no_signal_trades_the_base_size(signal):
 
 
 def test_thresholds_are_configurable_and_lists_from_a_config_file_are_accepted():
-    ladder = SizeLadder([30, 60], [1, 2, 3])
+    # Lists of ints, as a YAML file brings them, where the type says tuples of floats: what this test is about.
+    ladder = SizeLadder([30, 60], [1, 2, 3])  # type: ignore[arg-type]
     assert ladder.thresholds == (30.0, 60.0) and ladder.sizes == (1, 2, 3)
     assert [ladder.size(s) for s in (29.9, 30.0, 60.0)] == [1, 2, 3]
 
