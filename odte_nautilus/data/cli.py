@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -70,7 +70,7 @@ def _quote_progress(label: str, total: int | None) -> Iterator[Callable[[int], N
         yield lambda n: progress.advance(task, n)
 
 
-def _refuse(error: Exception) -> None:
+def _refuse(error: Exception) -> NoReturn:
     console.print(f"[red]refused:[/red] {escape(str(error))}", soft_wrap=True)
     raise typer.Exit(DATA_ERROR_EXIT)
 

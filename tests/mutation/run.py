@@ -83,7 +83,7 @@ DEFAULT_TABLE = {
 
 # Fixed hypothesis seed: the property tests then judge every mutant (and the baseline) on the same examples.
 PYTEST = ["-m", "pytest", "-q", "-x", "--no-header", "--tb=line", "-p", "no:cacheprovider", "--hypothesis-seed=0"]
-LEFT_BEHIND = {".venv", ".git", "runs", "state", "catalog", ".hypothesis", ".pytest_cache"}
+LEFT_BEHIND = {".venv", ".git", "runs", "state", "catalog", ".hypothesis", ".pytest_cache", "build", ".ruff_cache"}
 
 SITECUSTOMIZE = '''"""Written by tests/mutation/run.py: load pyproject's package-dir from $MUTATION_ROOT, ahead of the
 editable install's finder (which maps odte_nautilus.risk to the real checkout)."""
