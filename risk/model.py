@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from odte_nautilus.risk.rate_limits import merged_entry_times
 
 if TYPE_CHECKING:
-    from odte_nautilus.risk.exposure import WorkingOrder
+    from odte_nautilus.risk.exposure import ScopeExposure, WorkingOrder
 
 CONTRACT_MULTIPLIER = 100
 
@@ -374,7 +374,7 @@ class StateIndex:
         self.losers = tuple([p for p in live if not p.unrealized_pnl >= 0])  # a NaN mark is not known to win
         self.entry_times = merged_entry_times(entry_times_ns.values())  # every strategy's, ascending
         # Worst-case exposure per scope (None: the account; else a strategy id), filled by the rules on first use.
-        self.scopes: dict[str | None, object] = {}
+        self.scopes: dict[str | None, ScopeExposure] = {}
         self._facts: dict[tuple[str, str], PackageFacts] = {}
 
     def package_facts(self, strategy_id: str, symbol: str) -> PackageFacts:

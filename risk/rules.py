@@ -581,7 +581,7 @@ def exposure_of(index: StateIndex, state: RiskState, strategy_id: str | None) ->
             held = (state.strategy_holdings or {}).get(strategy_id, {})
             found = ScopeExposure.of(held, tuple([o for o in state.working if o.strategy_id == strategy_id]))
         index.scopes[strategy_id] = found
-    return found  # type: ignore[return-value]
+    return found
 
 
 def _cover_refusal(c: CheckContext, scope: ScopeExposure) -> Decision | None:

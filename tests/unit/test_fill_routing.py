@@ -268,6 +268,7 @@ def test_an_exit_filled_after_its_final_cancel_is_refused_for_reconciliation():
 def test_an_exit_needs_an_explicit_exit_kind():
     ledger = opened(qty=1)
     with pytest.raises(TypeError, match="ExitKind"):
+        # A plain string where the type says ExitKind: the refusal of it at run time is what is tested.
         ledger.submit_exit("X1", "take_profit_full", 1)  # type: ignore[arg-type]
     assert ledger.state is OPEN
 

@@ -111,4 +111,5 @@ def test_no_dead_end_every_state_reaches_flat_and_is_reached_from_flat():
 
 def test_the_table_cannot_be_edited_at_run_time():
     with pytest.raises(TypeError):
+        # The table's type has no item assignment, and that is what this test proves at run time.
         TRANSITIONS[(OPEN, Trigger.SUBMIT_ENTRY)] = PENDING_ENTRY  # type: ignore[index]
