@@ -21,13 +21,13 @@ test: lint
 	$(BIN)/python -m pytest -q -n 2 tests
 
 # Lint, format check and type check alone (settings: pyproject.toml [tool.ruff] and [tool.mypy]). mypy runs
-# through tools/typecheck.py: it cannot follow the editable install's mapping of risk/ and strategies/ to
+# through tests/typecheck.py: it cannot follow the editable install's mapping of risk/ and strategies/ to
 # odte_nautilus.risk and odte_nautilus.strategies, so the script lays the installed layout out as symlinks
 # in build/typecheck/ and reports against the real files.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python tools/typecheck.py
+	$(BIN)/python tests/typecheck.py
 
 # Apply ruff's formatting and its safe lint fixes.
 format: $(STAMP)

@@ -1,4 +1,4 @@
-"""Latency of one pre-trade check (budget: median 5 us, p99 25 us; DESIGN decision 3 puts it in the
+"""Latency of one pre-trade check (budget: median 5 us, p99 25 us; design §3 puts it in the
 engine's command path, so every order pays it).
 
 Run: ``.venv/bin/python benchmarks/bench_kernel.py``. The multi_strategy_paper profile (every rule

@@ -1,4 +1,4 @@
-"""The ``odte`` command line: one entry point, ``--help`` on every command (DESIGN "Interfaces")."""
+"""The ``odte`` command line: one entry point, ``--help`` on every command (docs/design.md)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Glue between Nautilus's cache and the pure core's worst-case model (``risk.exposure``): the kernel's view
 is built from the engine's own cache - open orders and positions of *every* strategy, whoever sent them -
-never from what one base class chose to record (DESIGN decision 3).
+never from what one base class chose to record (design §3).
 
 A snapshot is rebuilt only after something changed: the node's order and position events (subscribed
 at a priority above the strategies', so no strategy can act on an event before the snapshot forgets the

@@ -1,6 +1,6 @@
 """Nautilus orders and instruments -> the pure core's Contract, Leg and Intent.
 
-This is glue (DESIGN decision 2): the only place that reads a Nautilus order to ask "what would this do
+This is glue (design §2): the only place that reads a Nautilus order to ask "what would this do
 to the account?". The engine gate uses it for every order, whoever sent it. Strategies tag their orders
 with the package and the exit kind, so the reports never have to guess which exit it was (the
 orphaned-contracts lesson). A tag *names*; it never grants: whether an order is an exit is derived from

@@ -1,4 +1,4 @@
-"""A package as Nautilus trades it: one ``OptionSpread`` under a generic spread id (DESIGN decision 5).
+"""A package as Nautilus trades it: one ``OptionSpread`` under a generic spread id (design §5).
 
 Glue: builds the spread instrument from the package's legs, reads the legs' quotes from the cache to
 mark the package and to price its orders, and rounds those prices with the project's one tick rounder.

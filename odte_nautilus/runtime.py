@@ -3,7 +3,7 @@
 A backtest engine and a live ``TradingNode`` both own a Nautilus kernel. ``attach`` puts the engine gate on
 that kernel's command path and registers the shared services under the kernel's trader id; a strategy
 finds them in ``on_start``. The strategy never learns whether it runs in a backtest or live: it only sees
-this runtime (DESIGN: the same strategy and risk code in both).
+this runtime (docs/design.md: the same strategy and risk code in both).
 """
 
 from __future__ import annotations

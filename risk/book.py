@@ -192,7 +192,7 @@ class RiskBook:
         state.day_locked = True
         return reason
 
-    # -- manual controls (risk-reducing ones need no authorization; DESIGN decision 15) -------------
+    # -- manual controls (risk-reducing ones need no authorization; design §15) -------------
 
     def kill(self, by: str, reason: str, now_ns: int) -> None:
         """Seed 003's emergency stop: no new entries from anyone, and working entries are cancelled (the

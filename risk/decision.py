@@ -1,4 +1,4 @@
-"""A kernel decision: allowed + a reason code + a human reason (+ an adjusted size) (DESIGN decision 4).
+"""A kernel decision: allowed + a reason code + a human reason (+ an adjusted size) (design §4).
 
 A refused entry carries its own audit trail: the code says which rule, the reason says why in words a
 trader understands, with the numbers that made the rule fire.

@@ -1,4 +1,4 @@
-"""The audit journal: one JSON line per risk decision or control event (DESIGN decision 4).
+"""The audit journal: one JSON line per risk decision or control event (design §4).
 
 Seed 000: "a risk kernel that returns allowed + reason so a refused entry carries its own audit trail".
 This module is the one place that trail is written. Each line is a self-contained JSON object with the

@@ -1,4 +1,4 @@
-"""The pre-trade risk kernel: an intent and the risk state in, one decision out (DESIGN decisions 2-4).
+"""The pre-trade risk kernel: an intent and the risk state in, one decision out (design §2-4).
 
 Pure: it imports nothing from Nautilus, never mutates what it reads and keeps no memory of past checks
 beyond caches of what never changes for its policy (per-strategy limits, the allowed decisions).

@@ -1,10 +1,10 @@
 """The domain vocabulary of the pure core, in the seeds' own words.
 
-Nothing here imports Nautilus (DESIGN decision 2): the kernel, the stops, the package state machine and
+Nothing here imports Nautilus (design §2): the kernel, the stops, the package state machine and
 the durable state all speak in these plain values, so they are fast, property-testable and survive the
 Nautilus v2 port. The glue in ``odte_nautilus`` and ``strategies`` translates Nautilus objects into them.
 
-Sign conventions (the same as Nautilus's spreads, DESIGN decision 5):
+Sign conventions (the same as Nautilus's spreads, design §5):
 - a leg's ``ratio`` is signed: positive = long that contract, negative = short;
 - a package price is signed per package: positive = debit paid, negative = credit received.
 """
@@ -73,7 +73,7 @@ class ExitKind(StrEnum):
 
 class IntentKind(StrEnum):
     ENTRY = "entry"  # risk-increasing: must pass every rule
-    EXIT = "exit"  # risk-reducing: always allowed unless it would itself create risk (DESIGN 15)
+    EXIT = "exit"  # risk-reducing: always allowed unless it would itself create risk (design §15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +133,7 @@ def package_payoff_extremes(legs: tuple[Leg, ...]) -> tuple[float, float]:
 
 
 def max_loss(legs: tuple[Leg, ...], price: float, quantity: int) -> float:
-    """The open risk of a package in dollars: its maximum loss at expiry (DESIGN decision 7).
+    """The open risk of a package in dollars: its maximum loss at expiry (design §7).
 
     ``price`` is signed per package (debit > 0, credit < 0). An iron butterfly gives
     wing width x 100 x qty - credit; a long strangle gives its debit; a naked short call gives ``inf``.
@@ -152,7 +152,7 @@ def _loss_below(low: float, multiplier: int, price: float, quantity: int) -> flo
 
 
 CoverGroup = tuple[str, int, OptionRight]
-"""(underlying, expiry_ns, right): a long contract covers a short one of the same group (DESIGN decision 6)."""
+"""(underlying, expiry_ns, right): a long contract covers a short one of the same group (design §6)."""
 
 LegKey = tuple[int, frozenset[tuple[str, int]]]
 """How many legs and which (instrument, signed ratio) pairs: two packages hold the same legs iff equal."""
@@ -167,7 +167,7 @@ class PackageShape(NamedTuple):
     """What a package's legs add up to, whatever its size: the per-intent facts of a kernel check.
 
     An ``Intent`` computes its shape once, when it is built, so that a check - which sits in the engine's
-    command path (DESIGN decision 3) - does no payoff sweep, grouping or set building of legs: it only
+    command path (design §3) - does no payoff sweep, grouping or set building of legs: it only
     multiplies these by the (possibly resized) quantity. Immutable, like the intent.
     """
 
@@ -213,7 +213,7 @@ class PackageShape(NamedTuple):
         return _loss_below(self.payoff_low, self.multiplier, price, quantity)
 
 
-# Orders repeat the same few packages all day; their legs' shape is computed once (DESIGN decision 3: an
+# Orders repeat the same few packages all day; their legs' shape is computed once (design §3: an
 # intent is built for every order in the engine's command path).
 shape_of = lru_cache(maxsize=4096)(PackageShape.of)
 
@@ -300,7 +300,7 @@ def holdings_of_packages(packages: tuple[PackageView, ...]) -> dict[str, Holding
 
 @dataclass(frozen=True, slots=True)
 class SessionWindow:
-    """One trading day's times (UTC ns). ``flatten_ns`` = close - 15 min (DESIGN decision 9)."""
+    """One trading day's times (UTC ns). ``flatten_ns`` = close - 15 min (design §9)."""
 
     trading_date: date
     open_ns: int
@@ -334,7 +334,7 @@ class StateIndex:
     """What a ``RiskState`` adds up to, computed once per snapshot (``RiskState.index``).
 
     The kernel's rules read these totals instead of walking the packages and holdings on every check
-    (DESIGN decision 3: the check sits in the engine's command path). The lists and dicts are shared with
+    (design §3: the check sits in the engine's command path). The lists and dicts are shared with
     every check of the snapshot and must be treated as read-only.
     """
 

@@ -1,6 +1,6 @@
 """Risk policy: typed, validated configuration for the kernel, loaded from YAML in ``configs/risk/``.
 
-Two profiles ship (DESIGN decision 7): ``single_position_0dte`` (seed 000) and ``multi_strategy_paper``
+Two profiles ship (design §7): ``single_position_0dte`` (seed 000) and ``multi_strategy_paper``
 (seed 003). A bad file is refused at load with an error naming the file, the key and the reason: a risk
 limit that silently falls back to a default is a wish, not a limit.
 
@@ -20,7 +20,7 @@ sane band (issue 7, class 9); a profile may be stricter than the band, never loo
   ``global_limits.max_daily_loss`` (seed 003's $3,000) is an additional stop, never a substitute: without
   the NAV a dollar limit cannot be bounded ($100,000 is 100 % of a $100,000 account), and it carries no
   soft stop. With both, whichever is reached first locks the day.
-- ``eod`` is required: ``flatten_minutes_before_close`` 10-60 (seed 000 and DESIGN decision 9: 15:45, i.e.
+- ``eod`` is required: ``flatten_minutes_before_close`` 10-60 (seed 000 and design §9: 15:45, i.e.
   15) and ``force_cancel_all_before_eod_flatten`` must be true.
 """
 
@@ -49,7 +49,7 @@ class PolicyError(ValueError):
 
 def _must_be_true(value: bool) -> bool:
     if value is not True:
-        raise ValueError("must be true: it holds in every profile (seed 000, DESIGN decision 7)")
+        raise ValueError("must be true: it holds in every profile (seed 000, design §7)")
     return value
 
 
@@ -64,7 +64,7 @@ class Invariants(_Strict):
     """Seed 000's configuration-level invariants, verbatim names.
 
     The three shared ones must be written in the file, and written true. ``one_position_only`` and
-    ``long_only`` belong to seed 000's live system only (DESIGN decision 7), so they may be false.
+    ``long_only`` belong to seed 000's live system only (design §7), so they may be false.
     """
 
     one_position_only: bool = False
@@ -111,7 +111,7 @@ class LossStreak(_Strict):
 
 
 class Eod(_Strict):
-    """DESIGN decision 9: flatten at close - 15 min, cancelling working orders first; then the day locks.
+    """design §9: flatten at close - 15 min, cancelling working orders first; then the day locks.
 
     Both keys are required. The flatten is 10-60 minutes before the close: under 10 there is no time left
     to cancel, then work multi-leg closes through the close's widening spreads before expiry (one minute

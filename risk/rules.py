@@ -1,11 +1,11 @@
 """The kernel's rules: one small pure function each, and the ordered lists the kernel runs.
 
-Modelled on Freqtrade's protections (STYLE.md): each rule answers one question about one intent -
+Modelled on Freqtrade's protections (docs/style.md): each rule answers one question about one intent -
 ``None`` when it passes, a refusal ``Decision`` with a reason code and a sentence with the numbers that
 made it fire, or (a size adjuster) an allowed ``Decision`` carrying the adjusted size. A rule reads a
 ``CheckContext``: the intent, the risk state and the policy, plus the facts several rules share (live
 packages, day P&L, open risk), gathered once per check so the kernel stays cheap enough to sit in the
-engine's command path (DESIGN decision 3). Sentences are built only when a rule fires: a passing check
+engine's command path (design §3). Sentences are built only when a rule fires: a passing check
 formats nothing.
 
 Adding a rule: write the function here, put it in ``ENTRY_RULES`` (and ``EXIT_RULES`` if it can refuse a
@@ -206,7 +206,7 @@ def outside_session(c: CheckContext) -> Decision | None:
 
 
 def eod_flatten_window(c: CheckContext) -> Decision | None:
-    """DESIGN decision 9: from the EOD flatten (close - 15 min) on, nothing new opens."""
+    """design §9: from the EOD flatten (close - 15 min) on, nothing new opens."""
     session, now = c.state.session, c.state.now_ns
     if session is not None and now >= session.flatten_ns:
         return Decision.refuse(
@@ -538,7 +538,7 @@ def soft_stop_size_cut(c: CheckContext) -> Decision | None:
 
 
 def no_naked_short(c: CheckContext) -> Decision | None:
-    """DESIGN decision 6: no naked short, ever - for entries and for exits, per strategy and per account.
+    """design §6: no naked short, ever - for entries and for exits, per strategy and per account.
 
     Per (underlying, expiry, right) long contracts must cover short ones after the order fills completely,
     with every *other* working order assumed to fill in the way that removes cover (``exposure``): a short
@@ -808,7 +808,7 @@ ENTRY_RULES: tuple[Rule, ...] = (
     rate_limit_total,
 )
 
-# DESIGN decision 15: exits reduce risk and are allowed through kill switch, day lock and EOD window,
+# design §15: exits reduce risk and are allowed through kill switch, day lock and EOD window,
 # unless the exit is malformed or would itself leave a naked short or reverse a holding.
 EXIT_RULES: tuple[Rule, ...] = (
     well_formed_order,

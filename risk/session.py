@@ -1,4 +1,4 @@
-"""The trading day: exchange dates in America/New_York and the EOD flatten time (DESIGN decision 9).
+"""The trading day: exchange dates in America/New_York and the EOD flatten time (design §9).
 
 Seed 000 forces the EOD flatten at 15:45; on early-close days (the day after Thanksgiving, Christmas Eve,
 July 3rd) the close is 13:00 and a hard-coded 15:45 would flatten two hours and three quarters after the

@@ -1,4 +1,4 @@
-"""Durable risk state in an embedded SQLite file (DESIGN decision 10): it survives ``kill -9``.
+"""Durable risk state in an embedded SQLite file (design §10): it survives ``kill -9``.
 
 What the risk rules remember across a restart: per trading date, the realized P&L (global and per
 strategy), the loss streak, the trades taken and their entry times (for the rate limits), the day lock
@@ -19,7 +19,7 @@ Why each choice:
   fresh file is built under a temporary name and linked into place, so a crash while creating it never
   leaves a half-made store behind that could be mistaken for either.
 - Risk-reducing changes (kill switch on, disable a strategy, trips) are always accepted; the ones that
-  increase risk (kill switch off, breaker reset, enable) need a named person ``by`` (DESIGN decision 15).
+  increase risk (kill switch off, breaker reset, enable) need a named person ``by`` (design §15).
 
 The loss streak counts consecutive losing closes of the day across strategies (seed 000's streak guard):
 a loss (P&L < -0.005 $) adds one, a win (> +0.005 $) resets it to 0, and a scratch (|P&L| <= half a cent,
@@ -415,7 +415,7 @@ class RiskStore:
         self._set_switch(GLOBAL_BREAKER, True, ("trip", "reset"), by, reason, ts_ns)
 
     def reset_global_breaker(self, by: str, reason: str = "", ts_ns: int | None = None) -> None:
-        """The manual reset of RISK-OFF; ``by`` names the person (DESIGN decision 15)."""
+        """The manual reset of RISK-OFF; ``by`` names the person (design §15)."""
         self._set_switch(GLOBAL_BREAKER, False, ("trip", "reset"), by, reason, ts_ns)
 
     def set_strategy_enabled(

@@ -1,7 +1,7 @@
 """OdteStrategy: the plumbing both strategies share, so that a strategy file reads as its thesis.
 
 A subclass says *what* it wants (``entry_plan``: a package and a size from its signal); this base decides
-*whether and how*: the kernel asks first (DESIGN decision 3; the engine gate asks again for every order),
+*whether and how*: the kernel asks first (design §3; the engine gate asks again for every order),
 each package is one ``OptionSpread`` with its legs' quotes aggregated, its orders are limits at the far
 touch rounded to the tick, its fills are routed by a ``PackageLedger`` (the three incidents of seed 000
 cannot repeat), the four-dimensional stop runs on a 100 ms and a 5 s timer while a package is open, partial

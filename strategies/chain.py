@@ -1,9 +1,9 @@
 """One expiry's option chain around the underlying, and the packages the strategies pick from it.
 
-This is the "what do we trade" half of the LEAN split (STYLE): the strategy hands in today's listed
+This is the "what do we trade" half of the LEAN split (docs/style.md): the strategy hands in today's listed
 contracts and the spot, and gets back a package as signed ``Leg``s — the same vocabulary the kernel
 reads — or ``None``. A package is all or nothing: an iron butterfly whose wing is not listed is no
-package at all, because a short straddle without its wings is the naked short that DESIGN decision 6
+package at all, because a short straddle without its wings is the naked short that design §6
 (seed 000, "no naked short, ever") forbids. The kernel would refuse it anyway; the chain never proposes it.
 
 Pure: no Nautilus import. The strategy builds ``ChainLink``s from the cached ``OptionContract``s of the
@@ -103,7 +103,7 @@ class OptionChain:
         """The Theta Harvester's package: short the ATM call and put, long the call and put ``wing_points`` out.
 
         The wings are at exactly ATM +/- ``wing_points`` (the open risk is then the configured wing width,
-        DESIGN decision 7). ``None`` when any of the four contracts is not listed.
+        design §7). ``None`` when any of the four contracts is not listed.
         """
         if wing_points <= 0:
             raise ValueError(f"wing_points must be positive, got {wing_points}")

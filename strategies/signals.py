@@ -1,10 +1,10 @@
 """The strategies' signals: implied vol, the IV percentile (Theta Harvester) and dealer gamma exposure (Gamma Scalper).
 
-This is the "alpha" model of the LEAN split (STYLE): plain numbers in, a signal out; whether the signal
+This is the "alpha" model of the LEAN split (docs/style.md): plain numbers in, a signal out; whether the signal
 may become an order is the kernel's business, how big it is is ``sizing``'s.
 
 Every greek and implied vol comes from Nautilus's Rust ``black_scholes_greeks``/``imply_vol_and_greeks``
-with a *fractional* time to expiry in years (DESIGN decision 11). Never Nautilus's greeks calculator: it rounds
+with a *fractional* time to expiry in years (design §11). Never Nautilus's greeks calculator: it rounds
 time to expiry up to a whole day, so a 2-hour option reads as a 1-day one (IV 7.5 % instead of 26.6 %).
 Those are pure functions of their arguments, the only Nautilus this module touches.
 

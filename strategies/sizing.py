@@ -1,4 +1,4 @@
-"""How many contracts a signal asks for: the "portfolio construction" model of the LEAN split (STYLE).
+"""How many contracts a signal asks for: the "portfolio construction" model of the LEAN split (docs/style.md).
 
 Seed 003 sizes each strategy from its own signal: the Theta Harvester 1-3 contracts "based on IV
 percentile" (richer premium, sell more), the Gamma Scalper 1-2 "based on GEX strength" (more negative

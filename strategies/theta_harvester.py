@@ -1,4 +1,4 @@
-"""Theta Harvester: sell the at-the-money straddle, with long wings - never naked (DESIGN decision 6).
+"""Theta Harvester: sell the at-the-money straddle, with long wings - never naked (design §6).
 
 Thesis: 0DTE at-the-money premium decays fastest in the last hours, and the straddle is on average
 priced above the move it pays for (a long ATM straddle held 10:00 -> 16:00 loses on about two days in

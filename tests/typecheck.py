@@ -8,8 +8,8 @@ package-dir, rebuilt on every run so that a new module is seen at once; nothing 
 runs mypy there with the ``[tool.mypy]`` settings of pyproject.toml, and prints mypy's findings with the
 real paths (``risk/book.py``, not ``odte_nautilus/risk/book.py``). Exit status: mypy's.
 
-    python tools/typecheck.py                      # the package (risk/, strategies/ too), tests, benchmarks, tools
-    python tools/typecheck.py --warn-unreachable   # the same with more mypy options
+    python tests/typecheck.py                      # the package (risk/, strategies/ too), tests, benchmarks
+    python tests/typecheck.py --warn-unreachable   # the same with more mypy options
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TREE = ROOT / "build" / "typecheck"
 CACHE = ROOT / "build" / "mypy-cache"  # outside the tree, which is rebuilt on every run
-TARGETS = ["-p", "odte_nautilus", "-p", "tests", "-p", "benchmarks", "-p", "tools"]
-EXTRA_TOP_LEVEL = ["tests", "benchmarks", "tools"]  # checked too, found as they are in the checkout
+TARGETS = ["-p", "odte_nautilus", "-p", "tests", "-p", "benchmarks"]
+EXTRA_TOP_LEVEL = ["tests", "benchmarks"]  # checked too, found as they are in the checkout
 
 
 def _unfold(path: Path) -> None:

@@ -3,7 +3,7 @@
 OPRA has no greeks and Nautilus's greeks calculator (``model.greeks``) rounds time to expiry up to a whole day (a 2-hour
 option priced as a 1-day one: IV 7.5 % instead of 26.6 %), so the catalog carries its own, computed with
 Nautilus's Rust ``imply_vol``/``black_scholes_greeks`` and T = time to the close in calendar years
-(DESIGN decision 11). The IV of a strike comes from its out-of-the-money side (an in-the-money 0DTE
+(design §11). The IV of a strike comes from its out-of-the-money side (an in-the-money 0DTE
 option's time value is too thin to invert: the Rust solver returns ~1e-8 silently) and prices both the
 call and the put. ``sidecar`` stores the table as ``<catalog>/odte/greeks/<date>.parquet``;
 read it with ``sidecar.load_greeks``.

@@ -1,6 +1,6 @@
 """Nautilus instruments for a 0DTE chain: the underlying, the options, and their tick scheme.
 
-Glue (DESIGN decision 2): the only data module that builds Nautilus instrument objects. Two Nautilus
+Glue (design §2): the only data module that builds Nautilus instrument objects. Two Nautilus
 traps are handled here (reference "Instruments"):
 
 - ``register_tick_scheme`` raises when the name exists, and an instrument naming an unregistered scheme

@@ -13,7 +13,7 @@ The model works in log-price variance over the *rest of the session*: the market
 variance ``W(s)`` at second ``s`` is the expected diffusive variance still to come plus the expected jump
 variance, times a premium and a slowly moving, spot-sensitive factor. The Black-Scholes vol of an ATM
 option is then ``sqrt(W / T)`` with ``T`` the fractional calendar time to the close in years — the same
-fractional-day convention the strategies use for greeks (DESIGN decision 11), so a price does not depend
+fractional-day convention the strategies use for greeks (design §11), so a price does not depend
 on how a year is counted.
 
 Pure numpy; every random draw comes from the ``numpy.random.Generator`` passed in (determinism).

@@ -1,7 +1,7 @@
 """Trading sessions from the XNYS exchange calendar: open, close, and early closes.
 
 A 0DTE series expires at its session's close — 16:00 New York time, or 13:00 on an early-close day
-(DESIGN decision 9; reference "Early-close (half) days") — so the generator, the importers and the
+(design §9; reference "Early-close (half) days") — so the generator, the importers and the
 schema checks all take session times from here, never from a hard-coded 16:00.
 """
 

@@ -4,7 +4,7 @@ SPX/SPXW options quote in $0.05 below $3.00 and $0.10 from $3.00 up; SPY options
 not enforce a tick scheme (its RiskEngine checks precision only, the simulated exchange accepted a limit at
 4.93 on a 0.05 grid) and IB rejects an off-tick limit, so our code rounds every price itself — the
 synthetic market's quotes, the importers' checks and the strategies' limit prices all go through
-``round_to_tick``/``on_tick_grid`` here (STYLE: "one place that rounds to the tick").
+``round_to_tick``/``on_tick_grid`` here (one place that rounds to the tick: docs/style.md).
 
 Pure: no Nautilus import. ``instruments.ensure_tick_scheme`` builds the Nautilus ``TieredTickScheme``
 from the same tiers.
@@ -85,7 +85,7 @@ def round_to_tick(
 ) -> float | np.ndarray:
     """Round a price (a float or a numpy array) onto the scheme's grid.
 
-    Signed prices are allowed (a credit package has a negative price, DESIGN decision 5): the tier is
+    Signed prices are allowed (a credit package has a negative price, design §5): the tier is
     that of the absolute value and ``UP``/``DOWN`` mean towards +inf/-inf, so ``UP`` always means "pay
     more / receive less" — the safe side for a buyer, ``DOWN`` the safe side for a seller.
     """

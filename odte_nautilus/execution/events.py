@@ -40,7 +40,8 @@ class Cancelled:
 
     ``from_error`` marks a cancel the client library derived from an error rather than one the broker
     confirmed: ib_async sets any order named in a non-warning error ``Cancelled``, and error 104 ("can't
-    modify a filled order") names an order that has in fact *filled* (shared/reference/brokers.md B4).
+    modify a filled order") names an order that has in fact *filled* (seed 000's phantom position,
+    docs/requirements.md).
     """
 
     order_id: str

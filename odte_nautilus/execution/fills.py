@@ -320,7 +320,7 @@ class PackageLedger:
         return self.state
 
     def settle(self, package_value: float) -> PackageState:
-        """Close what is held at the exchange's expiry settlement value per package (DESIGN decision 12).
+        """Close what is held at the exchange's expiry settlement value per package (design §12).
 
         Not a broker-reported fill price but the exchange's rule (intrinsic at the 16:00 index level), so
         0.0 is a real value here: an out-of-the-money package expires worthless. The engine cancels working

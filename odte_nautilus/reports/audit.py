@@ -24,7 +24,7 @@ The checks, each a rule name in the result:
   opened at an earlier instant, ended with a negative ``realized_pnl`` in ``positions.csv``. This errs on
   the side of safety: an add made while the earlier package was still winning is flagged too. Later
   entry fills into an already-live package are the rest of its entry order (a package enters only from
-  FLAT, DESIGN decision 8), not an add.
+  FLAT, design §8), not an add.
 - ``forbid_reverse_without_flat``: no single package's fills within one instant flip an instrument's net
   position (long to short or back) without passing through flat. Two packages' orders that fill at the same
   timestamp are two orders, applied one after the other in file order (one strategy's exit and another's entry

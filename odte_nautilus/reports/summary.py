@@ -1,6 +1,6 @@
 """The run's figures per strategy and in total: what a trader asks first (seed 003, "Daily Reports").
 
-Trades are packages (the trade unit, DESIGN decision 5), P&L is realized after fees, the drawdown is the
+Trades are packages (the trade unit, design §5), P&L is realized after fees, the drawdown is the
 largest fall of the cumulative realized P&L from its running peak (starting at 0) in close-time order,
 and refusals come from the kernel's journal by reason code, so a quiet strategy shows *why* it was quiet.
 Everything returned is plain JSON: it goes into ``summary.json`` as is.

@@ -1,4 +1,4 @@
-"""The sample catalog cash-settles in Nautilus's backtester (DESIGN decision 12).
+"""The sample catalog cash-settles in Nautilus's backtester (design §12).
 
 An ATM straddle bought at 10:00 from the catalog's quotes must be closed at expiry at intrinsic value
 against the index's 16:00 LAST bar — with the IB ids (``^SPX`` underlying, spaces in option ids). Quotes

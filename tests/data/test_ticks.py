@@ -1,4 +1,4 @@
-"""The one place that rounds to the tick (STYLE), checked against the tier boundaries and Nautilus."""
+"""The one place that rounds to the tick (docs/style.md), checked against the tier boundaries and Nautilus."""
 
 import numpy as np
 import pytest

@@ -250,7 +250,7 @@ def test_a_malformed_tag_is_a_denial_not_an_exception(node):
 
 
 def test_a_risk_reducing_close_passes_under_the_kill_switch(node):
-    """The other side of deriving exits: a real exit is still always allowed (DESIGN decision 15)."""
+    """The other side of deriving exits: a real exit is still always allowed (design §15)."""
     n = node()
     s = Hostile({1: enter_fly, 2: kill(n), 3: exit_fly})
     n.run([s], quotes())

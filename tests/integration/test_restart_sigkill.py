@@ -1,4 +1,4 @@
-"""DESIGN decision 10: the durable risk state survives ``kill -9``.
+"""design §10: the durable risk state survives ``kill -9``.
 
 A child process records a bad day (entries, losses, the lock, the kill switch, both breakers, a disabled
 strategy), prints READY and sleeps; the test SIGKILLs it - no close, no atexit, no checkpoint - and reopens

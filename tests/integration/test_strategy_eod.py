@@ -1,4 +1,4 @@
-"""The EOD flatten (DESIGN decision 9, seed 000): at close - 15 min every working order is cancelled first,
+"""The EOD flatten (design §9, seed 000): at close - 15 min every working order is cancelled first,
 every package is closed with exit kind ``eod_flatten``, and the day is locked for good - a restart included.
 
 One scripted day serves every test here (its run takes the time; the tests only read it):

@@ -2,7 +2,7 @@
 
 The risk book (kernel + durable SQLite state + journal) and one ``PackageLedger`` per package are driven
 the way a strategy drives them; a simulated broker fills, partially fills, duplicates, cancels and rejects.
-Whatever Hypothesis tries, the invariants of seed 000 must hold after every step (DESIGN decisions 6-10).
+Whatever Hypothesis tries, the invariants of seed 000 must hold after every step (design §6-10).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Chain selection: the ATM strike, offsets snapped to listed strikes, and all-or-nothing packages.
 
-The iron butterfly must never come back without its wings (DESIGN decision 6: no naked short, ever).
+The iron butterfly must never come back without its wings (design §6: no naked short, ever).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""DESIGN decision 2: the pure core imports nothing from Nautilus.
+"""design §2: the pure core imports nothing from Nautilus.
 
 The kernel, the ladder, the stops, the package state machine and the durable state must stay plain
 values in, a decision out: fast, property-testable, and unchanged by the Nautilus v2 port. Glue that has

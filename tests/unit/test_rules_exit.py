@@ -1,4 +1,4 @@
-"""Exits through the kernel (DESIGN decision 15): risk-reducing, so allowed through every gate - the kill
+"""Exits through the kernel (design §15): risk-reducing, so allowed through every gate - the kill
 switch, a locked day, the EOD window, the breakers - unless the exit itself would leave a naked short or
 reverse a holding.
 """
