@@ -13,6 +13,7 @@ import time
 
 from odte_nautilus.risk.policy import FourDimensionalStop
 from odte_nautilus.risk.stops import PackageStop
+from odte_nautilus.risk.time_units import NS_PER_SECOND
 
 BUDGET_NS = 3_000.0
 CALLS_PER_BATCH = 20_000
@@ -27,7 +28,7 @@ def _noop(premium: float, underlying: float, now_ns: int) -> None:
 def _per_call_ns(check, premium: float, underlying: float) -> float:
     """Median over batches of the wall time of one call, in nanoseconds."""
     samples = []
-    now = T0 + 1_000_000_000
+    now = T0 + NS_PER_SECOND
     for _ in range(BATCHES):
         start = time.perf_counter_ns()
         for _ in range(CALLS_PER_BATCH):

@@ -35,6 +35,7 @@ from odte_nautilus.recorder import RunRecorder
 from odte_nautilus.reports import AuditRules, write_run_outputs
 from odte_nautilus.risk.book import RiskBook
 from odte_nautilus.risk.policy import PolicyError, load_policy
+from odte_nautilus.risk.time_units import MINUTE_NS
 from odte_nautilus.runtime import attach, detach
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "backtest.yaml"
@@ -183,11 +184,11 @@ def _run_day(engine: BacktestEngine, catalog: ParquetDataCatalog, part: CatalogS
     ids = list(part.instrument_ids)
     for iid in ids:
         engine.add_instrument(options[iid])
-    start, end = part.session.open_ns - 60_000_000_000, part.session.close_ns
+    start, end = part.session.open_ns - MINUTE_NS, part.session.close_ns
     quotes = catalog.quote_ticks(instrument_ids=ids, start=start, end=end)
     bars = catalog.bars(bar_types=[part.spec.bar_type], start=start, end=end)
     engine.add_data(quotes)
     engine.add_data(bars)
-    engine.run(end=pd.Timestamp(end + 60_000_000_000, tz="UTC"), streaming=True)
+    engine.run(end=pd.Timestamp(end + MINUTE_NS, tz="UTC"), streaming=True)
     engine.clear_data()
     return len(quotes)

@@ -27,6 +27,7 @@ from nautilus_trader.model.identifiers import StrategyId
 from odte_nautilus.node_exposure import ORDER_EVENTS, POSITION_EVENTS, NodeExposure
 from odte_nautilus.risk.book import RiskBook
 from odte_nautilus.risk.model import Intent, PackageState
+from odte_nautilus.risk.time_units import NS_PER_SECOND
 
 if TYPE_CHECKING:
     from nautilus_trader.cache.cache import Cache
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from nautilus_trader.model.identifiers import InstrumentId
 
 Key = tuple[str, str]  # (strategy id, underlying)
-MARK_EVERY_NS = 1_000_000_000
+MARK_EVERY_NS = NS_PER_SECOND
 
 
 class ForeignPackages:

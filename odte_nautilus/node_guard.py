@@ -27,8 +27,8 @@ from nautilus_trader.config import ActorConfig
 from odte_nautilus.gate import EngineGate
 from odte_nautilus.orders import package_tags
 from odte_nautilus.risk.model import CoverGroup, ExitKind, Holding, SessionWindow
-from odte_nautilus.risk.rate_limits import NS_PER_SECOND
 from odte_nautilus.risk.session import trading_date
+from odte_nautilus.risk.time_units import NS_PER_SECOND
 
 if TYPE_CHECKING:
     from nautilus_trader.common.component import TimeEvent

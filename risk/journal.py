@@ -30,10 +30,10 @@ from typing import Any, TextIO
 
 from odte_nautilus.risk.decision import Decision
 from odte_nautilus.risk.model import Intent
+from odte_nautilus.risk.time_units import NS_PER_SECOND
 
 log = logging.getLogger(__name__)
 
-_NS_PER_SECOND = 1_000_000_000
 RECOVERED = "journal_recovered"
 
 
@@ -130,7 +130,7 @@ def intent_summary(intent: Intent) -> dict[str, Any]:
 
 def iso_utc(ts_ns: int) -> str:
     """ISO-8601 UTC with microseconds, computed from integers (no float rounding of the nanoseconds)."""
-    seconds, ns = divmod(ts_ns, _NS_PER_SECOND)
+    seconds, ns = divmod(ts_ns, NS_PER_SECOND)
     return f"{_utc_second(seconds)}.{ns // 1000:06d}Z"
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable
 
-NS_PER_SECOND = 1_000_000_000
-MINUTE_NS = 60 * NS_PER_SECOND
-HOUR_NS = 60 * MINUTE_NS
+# The windows the rules count over; risk/rules/limits.py still imports them from here (switch it to
+# odte_nautilus.risk.time_units and drop this re-export).
+from odte_nautilus.risk.time_units import HOUR_NS as HOUR_NS
+from odte_nautilus.risk.time_units import MINUTE_NS as MINUTE_NS
 
 
 def entries_within(times_ns: tuple[int, ...], now_ns: int, window_ns: int) -> int:

@@ -19,14 +19,13 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from odte_nautilus.risk.model import SessionWindow
+from odte_nautilus.risk.time_units import MINUTE_NS, NS_PER_SECOND
 
 if TYPE_CHECKING:
     import exchange_calendars
 
 NEW_YORK = ZoneInfo("America/New_York")
 EXCHANGE_CALENDAR = "XNYS"
-_NS_PER_SECOND = 1_000_000_000
-_NS_PER_MINUTE = 60 * _NS_PER_SECOND
 
 
 class SessionCalendarError(ValueError):
@@ -50,7 +49,7 @@ def exchange_calendar(name: str = EXCHANGE_CALENDAR) -> exchange_calendars.Excha
 def trading_date(ts_ns: int) -> date:
     """The exchange date in New York of a UTC nanosecond timestamp: the trading day's key everywhere
     (durable state, catalog sessions, a contract's expiry day)."""
-    return datetime.fromtimestamp(ts_ns // _NS_PER_SECOND, tz=NEW_YORK).date()
+    return datetime.fromtimestamp(ts_ns // NS_PER_SECOND, tz=NEW_YORK).date()
 
 
 class TradingCalendar:
@@ -88,11 +87,11 @@ class TradingCalendar:
         calendar = self._calendar
         open_ns = calendar.session_open(session).value
         close_ns = calendar.session_close(session).value
-        flatten_ns = close_ns - flatten_minutes * _NS_PER_MINUTE
+        flatten_ns = close_ns - flatten_minutes * MINUTE_NS
         if not (flatten_minutes > 0 and flatten_ns > open_ns):
             raise SessionCalendarError(
                 f"flatten_minutes={flatten_minutes} does not fit in the {d} session"
-                f" ({(close_ns - open_ns) // _NS_PER_MINUTE} minutes long): use eod.flatten_minutes_before_close"
+                f" ({(close_ns - open_ns) // MINUTE_NS} minutes long): use eod.flatten_minutes_before_close"
                 " between 1 and the session length"
             )
         return SessionWindow(

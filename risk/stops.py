@@ -34,9 +34,9 @@ from __future__ import annotations
 
 from odte_nautilus.risk.model import ExitKind
 from odte_nautilus.risk.policy import FourDimensionalStop
+from odte_nautilus.risk.time_units import MINUTE_NS
 
 _TOLERANCE = 1e-9
-_NS_PER_MINUTE = 60_000_000_000
 
 # Bound once: the checks run every 100 ms per package and must not look the members up each time.
 _STOP_PREMIUM = ExitKind.STOP_PREMIUM
@@ -110,7 +110,7 @@ class PackageStop:
         self._adverse_points = config.adverse_underlying_points - _TOLERANCE
         self._barely_points = config.iv_crush_max_underlying_points + _TOLERANCE
         self._progress_points = config.progress_points - _TOLERANCE
-        self._no_progress_ns = int(config.no_progress_minutes * _NS_PER_MINUTE)
+        self._no_progress_ns = int(config.no_progress_minutes * MINUTE_NS)
         self._anchor_excursion = 0.0
         self._anchor_ns = self.entry_ns
 

@@ -46,6 +46,7 @@ from odte_nautilus.risk.journal import iso_utc
 from odte_nautilus.risk.model import ExitKind, Intent, IntentKind, Leg, PackageState, SessionWindow
 from odte_nautilus.risk.session import trading_date
 from odte_nautilus.risk.stops import PackageStop
+from odte_nautilus.risk.time_units import NS_PER_MILLISECOND, NS_PER_SECOND
 from odte_nautilus.runtime import runtime_for
 from odte_nautilus.strategies.chain import ChainLink, OptionChain
 
@@ -164,7 +165,7 @@ class OdteStrategy(Strategy):
             return
         if self.packages:
             self._cancel_stale_orders(now)
-        if self._awaiting and now - self._awaiting_since >= self.config.order_timeout_s * 1_000_000_000:
+        if self._awaiting and now - self._awaiting_since >= self.config.order_timeout_s * NS_PER_SECOND:
             self._drop_awaiting()  # the package's legs never completed a snapshot: plan afresh
         self._manage(now, hard=True, slow=True)
         if self.book.packages:  # flat, the day's P&L moves only at a close, and record_close enforces
@@ -184,7 +185,7 @@ class OdteStrategy(Strategy):
         spread_id = tick.instrument_id
         awaiting = self._awaiting.get(spread_id)
         legs = awaiting[1].legs if awaiting is not None else self._legs_of_spread(spread_id)
-        since = tick.ts_event - self.config.quote_snapshot_ms * 1_000_000
+        since = tick.ts_event - self.config.quote_snapshot_ms * NS_PER_MILLISECOND
         if legs is None or self.spot is None or not legs_quoted_since(legs, self.cache, since):
             return
         now = self.clock.timestamp_ns()
@@ -234,7 +235,7 @@ class OdteStrategy(Strategy):
 
     @staticmethod
     def _ny_ns(day: date, hhmm: str) -> int:
-        return int(datetime.combine(day, time.fromisoformat(hhmm), NEW_YORK).timestamp() * 1_000_000_000)
+        return int(datetime.combine(day, time.fromisoformat(hhmm), NEW_YORK).timestamp() * NS_PER_SECOND)
 
     def _may_plan(self, now: int) -> bool:
         cfg = self.config
@@ -294,7 +295,7 @@ class OdteStrategy(Strategy):
         if not decision.allowed:
             self.log.info(f"entry refused {decision.code.value}: {decision.reason}")
             self._unsubscribe_package(spread_id)
-            self._cooldown_until = now + self.config.refusal_cooldown_s * 1_000_000_000
+            self._cooldown_until = now + self.config.refusal_cooldown_s * NS_PER_SECOND
             return
         intent = intent.resized(decision.size)
         order = self.order_factory.limit(
@@ -453,7 +454,7 @@ class OdteStrategy(Strategy):
         self.log.warning(f"order denied: {event.reason}")
         cid = event.client_order_id.value
         if cid in self._exit_kinds and self._exit_kinds[cid] is None:  # an entry: as after a kernel refusal
-            self._cooldown_until = self.clock.timestamp_ns() + self.config.refusal_cooldown_s * 1_000_000_000
+            self._cooldown_until = self.clock.timestamp_ns() + self.config.refusal_cooldown_s * NS_PER_SECOND
         # No immediate re-send: what the gate denied now it would deny again; the next bar or quote retries.
         self._void(event, lambda cid, order: Rejected(cid, event.reason), resend=False)
 
@@ -619,7 +620,7 @@ class OdteStrategy(Strategy):
 
     def _cancel_stale_orders(self, now: int) -> None:
         """A limit that has not filled within ``order_timeout_s`` is cancelled; the ledger voids it."""
-        limit_ns = self.config.order_timeout_s * 1_000_000_000
+        limit_ns = self.config.order_timeout_s * NS_PER_SECOND
         for order in self.cache.orders_open(strategy_id=self.id):
             sent = self._submitted_ns.get(order.client_order_id.value)
             if sent is not None and now - sent >= limit_ns and not order.is_pending_cancel:

@@ -25,9 +25,8 @@ from typing import Protocol
 
 from nautilus_trader.core.nautilus_pyo3 import black_scholes_greeks, imply_vol_and_greeks
 
-from odte_nautilus.data.market_model import SECONDS_PER_YEAR
-from odte_nautilus.data.sessions import NS_PER_SECOND
 from odte_nautilus.risk.model import OptionRight
+from odte_nautilus.risk.time_units import NS_PER_SECOND, SECONDS_PER_YEAR
 from odte_nautilus.strategies.chain import OptionChain
 
 

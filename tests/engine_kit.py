@@ -23,6 +23,7 @@ from odte_nautilus.data.instruments import session_option, underlying_instrument
 from odte_nautilus.data.underlyings import underlying_spec
 from odte_nautilus.packages import option_spread
 from odte_nautilus.risk.model import OptionRight
+from odte_nautilus.risk.time_units import MINUTE_NS
 from tests.kit import DAY, ny_ns, trading_session
 
 SPX = underlying_spec("SPX")
@@ -73,7 +74,7 @@ def engine(*instruments, balance: float = 1_000_000) -> BacktestEngine:
 def minute_quotes(book: dict, minutes: range, start: tuple[int, int] = (10, 0), day: date = DAY) -> list[QuoteTick]:
     """The same two-sided quote for each instrument of ``book`` ({instrument: (bid, ask)}) every minute."""
     t0 = ny_ns(*start, day=day)
-    return [quote(inst, b, a, t0 + m * 60_000_000_000) for m in minutes for inst, (b, a) in book.items()]
+    return [quote(inst, b, a, t0 + m * MINUTE_NS) for m in minutes for inst, (b, a) in book.items()]
 
 
 class ScriptedConfig(StrategyConfig, frozen=True):

@@ -26,6 +26,7 @@ from odte_nautilus.risk.model import (
     holdings_of_packages,
     max_loss,
 )
+from odte_nautilus.risk.time_units import MINUTE_NS, NS_PER_SECOND
 
 NY = ZoneInfo("America/New_York")
 DAY = date(2024, 3, 15)
@@ -33,7 +34,7 @@ DAY = date(2024, 3, 15)
 
 def ny_ns(hh: int, mm: int, ss: int = 0, day: date = DAY) -> int:
     """UTC nanoseconds of a New York wall-clock time."""
-    return int(datetime(day.year, day.month, day.day, hh, mm, ss, tzinfo=NY).timestamp() * 1_000_000_000)
+    return int(datetime(day.year, day.month, day.day, hh, mm, ss, tzinfo=NY).timestamp() * NS_PER_SECOND)
 
 
 def trading_session(day: date) -> Session:
@@ -49,7 +50,7 @@ def session(day: date = DAY, close: tuple[int, int] = (16, 0)) -> SessionWindow:
         trading_date=day,
         open_ns=ny_ns(9, 30, day=day),
         close_ns=close_ns,
-        flatten_ns=close_ns - 15 * 60 * 1_000_000_000,
+        flatten_ns=close_ns - 15 * MINUTE_NS,
         early_close=close != (16, 0),
     )
 

@@ -42,6 +42,7 @@ from odte_nautilus.recorder import LegFill, PackageRecord, RunRecorder
 from odte_nautilus.risk.book import RiskBook
 from odte_nautilus.risk.model import Contract, Leg, OptionRight
 from odte_nautilus.risk.policy import load_policy
+from odte_nautilus.risk.time_units import MINUTE_NS, NS_PER_SECOND
 from odte_nautilus.runtime import attach, detach
 from odte_nautilus.strategies.gamma_scalper import GammaScalper, GammaScalperConfig
 from odte_nautilus.strategies.theta_harvester import ThetaHarvester, ThetaHarvesterConfig
@@ -54,8 +55,7 @@ OPEN_LEVEL = 5550.0
 STRIKES = tuple(range(5520, 5585, 5))
 FEE = 0.65
 BAR_TYPE = BarType.from_str(SPX.bar_type)
-_MINUTE = 60_000_000_000
-_QUOTE_OFFSET = 30_000_000_000
+_QUOTE_OFFSET = 30 * NS_PER_SECOND
 
 Key = tuple[str, int]  # ("C", 5565)
 
@@ -63,7 +63,7 @@ Key = tuple[str, int]  # ("C", 5565)
 def at(hhmm: str) -> int:
     """UTC nanoseconds of a New York wall-clock minute on the scripted day."""
     t = datetime.combine(DAY, datetime.strptime(hhmm, "%H:%M").time(), NY)
-    return int(t.timestamp()) * 1_000_000_000
+    return int(t.timestamp()) * NS_PER_SECOND
 
 
 def quoted_at(hhmm: str) -> int:
@@ -212,7 +212,7 @@ class DayRun:
 
     def run(self, until: str | None = None) -> DayRun:
         """Run to ``until`` (New York "HH:MM"; the engine can be run on from there) or past the 16:00 expiry."""
-        end = at(until) if until is not None else SESSION.close_ns + 2 * _MINUTE
+        end = at(until) if until is not None else SESSION.close_ns + 2 * MINUTE_NS
         self.engine.run(end=pd.Timestamp(end, tz="UTC"), streaming=True)
         if until is None:
             self.engine.end()

@@ -15,10 +15,11 @@ from nautilus_trader.core.nautilus_pyo3 import black_scholes_greeks
 from odte_nautilus.data.bundle import BarSeries, Origin, QuoteSeries, SessionData
 from odte_nautilus.data.instruments import session_option, underlying_instrument
 from odte_nautilus.data.market_model import MINUTE, DayPath
-from odte_nautilus.data.sessions import NS_PER_SECOND, Session
+from odte_nautilus.data.sessions import Session
 from odte_nautilus.data.ticks import Direction, round_to_tick, tick_above
 from odte_nautilus.data.underlyings import UnderlyingSpec
 from odte_nautilus.risk.model import OptionRight
+from odte_nautilus.risk.time_units import NS_PER_SECOND
 
 
 def model_prices(

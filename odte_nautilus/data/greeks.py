@@ -16,10 +16,9 @@ import pyarrow as pa
 from nautilus_trader.core.nautilus_pyo3 import black_scholes_greeks, imply_vol
 
 from odte_nautilus.data.bundle import QuoteSeries, SessionData
-from odte_nautilus.data.market_model import SECONDS_PER_YEAR
-from odte_nautilus.data.sessions import NS_PER_SECOND
 from odte_nautilus.data.symbology import parse_option_id
 from odte_nautilus.risk.model import OptionRight
+from odte_nautilus.risk.time_units import NS_PER_SECOND, SECONDS_PER_YEAR
 
 EVERY_MINUTES = 5  # enough for a GEX profile; the strategies price their own stops from live quotes
 _MIN_IV = 1e-4  # below this the solver failed (no time value to invert)

@@ -28,8 +28,8 @@ from enum import StrEnum
 import numpy as np
 
 from odte_nautilus.data.sessions import Session
+from odte_nautilus.risk.time_units import SECONDS_PER_YEAR
 
-SECONDS_PER_YEAR = 365.25 * 86_400
 MINUTE = 60
 
 

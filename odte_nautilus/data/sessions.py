@@ -15,11 +15,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from odte_nautilus.risk.time_units import NS_PER_SECOND
+
 if TYPE_CHECKING:
     from exchange_calendars import ExchangeCalendar
 
 NY = ZoneInfo("America/New_York")
-NS_PER_SECOND = 1_000_000_000
 CALENDAR = "XNYS"
 
 

@@ -21,6 +21,7 @@ from odte_nautilus.data.bundle import SessionData
 from odte_nautilus.data.sample import SampleConfig, sample_sessions
 from odte_nautilus.data.sessions import NY
 from odte_nautilus.data.symbology import occ_symbol, parse_option_id
+from odte_nautilus.risk.time_units import HOUR_NS, MINUTE_NS
 
 TINY = SampleConfig(days=1, strikes_each_side=7)  # the smallest chain that clears the ATM-band check
 DAY = TINY.start
@@ -208,7 +209,7 @@ def _write_dbn(
         stype_out=dbn.SType.INSTRUMENT_ID,
         schema=schema,
         symbols=list(symbols.values()),
-        end=start_ns + 86_400 * 10**9,
+        end=start_ns + 24 * HOUR_NS,
         mappings=[
             _Mapping(s, [_Interval(day, day + pd.Timedelta(days=1).to_pytimedelta(), str(i))])
             for i, s in symbols.items()
@@ -241,7 +242,7 @@ def definition_record(
         instrument_class=dbn.InstrumentClass.CALL if key_right == "C" else dbn.InstrumentClass.PUT,
         security_update_action=dbn.SecurityUpdateAction.ADD,
         expiration=midnight,
-        activation=midnight - 30 * 86_400 * 10**9,
+        activation=midnight - 30 * 24 * HOUR_NS,
         strike_price=round(strike * _PX),
         currency="USD",
         exchange="XCBO",
@@ -258,7 +259,7 @@ def write_dbn_fixture(
     definitions carry no usable multiplier, so Nautilus loads 1)."""
     symbols = {}
     defs = []
-    ts0 = data.session.open_ns - 3600 * 10**9
+    ts0 = data.session.open_ns - HOUR_NS
     for n, option in enumerate(data.options, start=1):
         key = parse_option_id(option.id.value)
         symbol = occ_symbol(key.root, key.expiry, key.right, key.strike)
@@ -315,7 +316,7 @@ def write_index_dbn(data: SessionData, path: Path, volume: int = 0) -> Path:
             rtype=dbn.RType.OHLCV_1M,
             publisher_id=1,
             instrument_id=1,
-            ts_event=int(t) - 60 * 10**9,
+            ts_event=int(t) - MINUTE_NS,
             open=round(o * _PX),
             high=round(h * _PX),
             low=round(lo * _PX),
@@ -324,7 +325,7 @@ def write_index_dbn(data: SessionData, path: Path, volume: int = 0) -> Path:
         )
         for t, o, h, lo, c in zip(bars.ts, bars.open, bars.high, bars.low, bars.close, strict=True)
     ]
-    return _write_dbn(path, dbn.Schema.OHLCV_1M, records, {1: "SPX"}, int(bars.ts[0]) - 60 * 10**9, dataset="DBIX.CORE")
+    return _write_dbn(path, dbn.Schema.OHLCV_1M, records, {1: "SPX"}, int(bars.ts[0]) - MINUTE_NS, dataset="DBIX.CORE")
 
 
 def with_root(data: SessionData, iid: str, root: str, expiry: date | None = None) -> SessionData:

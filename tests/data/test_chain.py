@@ -5,12 +5,12 @@ from nautilus_trader.core.nautilus_pyo3 import black_scholes_greeks
 
 from odte_nautilus.data.calibration import atm_strike
 from odte_nautilus.data.checks import check_session
-from odte_nautilus.data.market_model import SECONDS_PER_YEAR
 from odte_nautilus.data.sample import SampleConfig, market_days, sample_sessions
 from odte_nautilus.data.symbology import parse_option_id
 from odte_nautilus.data.ticks import PENNY_TICKS, SPXW_TICKS, on_tick_grid
 from odte_nautilus.data.underlyings import SPX
 from odte_nautilus.risk.model import OptionRight
+from odte_nautilus.risk.time_units import SECONDS_PER_YEAR
 from tests.data.helpers import TINY
 
 

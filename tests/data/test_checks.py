@@ -29,6 +29,7 @@ from odte_nautilus.data.checks import (
 )
 from odte_nautilus.data.instruments import option_contract
 from odte_nautilus.data.symbology import parse_option_id
+from odte_nautilus.risk.time_units import MINUTE_NS
 from tests.data.helpers import replace_quotes
 
 ROWS = Origin("vendor.csv", rows=np.arange(2, 392))
@@ -94,7 +95,7 @@ def test_negative_bid_is_off_the_grid(session_data):
 def test_quote_outside_the_session(session_data):
     iid = _first(session_data)
     ts = session_data.quotes[iid].ts.copy()
-    ts[-1] = np.uint64(session_data.session.close_ns + 60 * 10**9)  # 16:01
+    ts[-1] = np.uint64(session_data.session.close_ns + MINUTE_NS)  # 16:01
     with pytest.raises(OutsideSessionError, match="16:01:00"):
         check_session(replace_quotes(session_data, iid, ts=ts))
 
@@ -103,7 +104,7 @@ def test_expiry_not_the_sessions(session_data):
     """A 16:00 expiry on a day whose session closes earlier, or any other day, is not this session's."""
     key = parse_option_id(_first(session_data))
     late = option_contract(
-        session_data.spec, key, session_data.session.close_ns + 15 * 60 * 10**9, session_data.session.open_ns
+        session_data.spec, key, session_data.session.close_ns + 15 * MINUTE_NS, session_data.session.open_ns
     )
     with pytest.raises(ExpiryNotSessionError, match="expires 2024-07-22 16:15:00"):
         check_session(dataclasses.replace(session_data, options=[late, *session_data.options[1:]]))

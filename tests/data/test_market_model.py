@@ -8,13 +8,13 @@ import numpy as np
 from odte_nautilus.data.calibration import BANDS, day_figure, figures, outside_bands
 from odte_nautilus.data.market_model import (
     MINUTE,
-    SECONDS_PER_YEAR,
     MarketParams,
     Regime,
     intraday_profile,
     simulate_day,
 )
 from odte_nautilus.data.sample import SampleConfig, market_days, sample_sessions
+from odte_nautilus.risk.time_units import SECONDS_PER_YEAR
 from tests.kit import trading_session
 
 CRASH_DAY = date(2024, 8, 5)

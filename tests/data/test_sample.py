@@ -12,6 +12,7 @@ from odte_nautilus.data import catalog_io
 from odte_nautilus.data.sample import SampleConfig, SampleConflictError, build_sample, sample_sessions
 from odte_nautilus.data.sessions import ny_ns
 from odte_nautilus.data.symbology import parse_option_id
+from odte_nautilus.risk.time_units import NS_PER_SECOND
 from tests.data.helpers import EARLY_CLOSE_DAY, TINY
 
 
@@ -68,7 +69,7 @@ def test_one_second_quotes(tmp_path):
     config = SampleConfig(days=1, freq="1s", strikes_each_side=6)
     data = next(sample_sessions(config))
     q = next(iter(data.quotes.values()))
-    assert len(q) == 23_400 and np.all(np.diff(q.ts.astype(np.int64)) == 10**9)
+    assert len(q) == 23_400 and np.all(np.diff(q.ts.astype(np.int64)) == NS_PER_SECOND)
     minute = next(sample_sessions(replace(config, freq="1m")))
     assert np.array_equal(minute.checked_bars.close, data.checked_bars.close)  # the same market, sampled more often
 

@@ -24,6 +24,7 @@ from odte_nautilus.risk.decision import ReasonCode
 from odte_nautilus.risk.model import Intent, IntentKind
 from odte_nautilus.risk.policy import load_policy
 from odte_nautilus.risk.session import TradingCalendar
+from odte_nautilus.risk.time_units import NS_PER_SECOND
 from odte_nautilus.strategies.theta_harvester import ThetaHarvester
 from tests.strategy_kit import (
     SESSION,
@@ -44,7 +45,7 @@ _WINDOW = TradingCalendar().session_window(SESSION.day)
 assert _WINDOW is not None
 FLATTEN_NS = _WINDOW.flatten_ns
 FLATTEN_ISO = "2024-07-23T19:45:00.000000Z"
-SLOW_CADENCE_NS = 5_000_000_000
+SLOW_CADENCE_NS = 5 * NS_PER_SECOND
 STRANGLE = {C(5565): (4.9, 5.1), P(5535): (4.9, 5.1)}
 NO_BID = {C(5565): (0.0, 5.1), P(5535): (0.0, 5.1)}
 
@@ -98,7 +99,7 @@ def test_no_exit_is_offered_without_a_bid(day):
     """The strangle's premium stop fired in the no-bid minutes: nothing was offered then (no stop order)."""
     assert _tagged(day, "stop_premium") == []
     (flatten,) = [o for o in _tagged(day, "eod_flatten") if o.strategy_id.value == "GammaScalper-002"]
-    assert flatten.ts_init >= at("15:45") + 30_000_000_000  # sent once the bids were back
+    assert flatten.ts_init >= at("15:45") + 30 * NS_PER_SECOND  # sent once the bids were back
 
 
 def test_every_package_is_closed_by_the_flatten_and_nothing_is_left(day):

@@ -19,9 +19,10 @@ import pandas as pd
 import pytest
 
 from odte_nautilus.risk.model import ExitKind, PackageState
+from odte_nautilus.risk.time_units import NS_PER_SECOND
 from tests.strategy_kit import FEE, C, Days, Market, P, at, gamma_scalper, quoted_at, theta_harvester
 
-SLOW_CADENCE_NS = 5_000_000_000  # the slow dimensions are sampled every 5 s
+SLOW_CADENCE_NS = 5 * NS_PER_SECOND  # the slow dimensions are sampled every 5 s
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from odte_nautilus.risk.decision import ReasonCode
 from odte_nautilus.risk.ladder import LadderStage, StreakStage, ladder_stage, streak_stage
 from odte_nautilus.risk.model import ExitKind, Holding, Intent, IntentKind, PackageState
 from odte_nautilus.risk.policy import load_policy
+from odte_nautilus.risk.time_units import MINUTE_NS
 from tests.kit import iron_butterfly, long_strangle, ny_ns, reversed_legs, short_straddle
 
 DAYS = [date(2024, 3, 14), date(2024, 3, 15), date(2024, 3, 18)]
@@ -211,7 +212,7 @@ class RiskSystem(RuleBasedStateMachine):
         session = self.book.calendar.session_window(DAYS[self.day_index])
         assert session is not None  # DAYS are trading days
         before = self.now
-        self.now += minutes * 60_000_000_000
+        self.now += minutes * MINUTE_NS
         if before < session.flatten_ns <= self.now:
             self.book.lock_for_eod(session.flatten_ns)
 

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from odte_nautilus.risk.rate_limits import (
-    HOUR_NS,
-    MINUTE_NS,
-    NS_PER_SECOND,
-    entries_within,
-    merged_entry_times,
-)
+from odte_nautilus.risk.rate_limits import entries_within, merged_entry_times
+from odte_nautilus.risk.time_units import HOUR_NS, MINUTE_NS, NS_PER_SECOND
 
 NOW = 1_710_511_200 * NS_PER_SECOND
 

@@ -17,7 +17,7 @@ from odte_nautilus.risk.decision import Decision, ReasonCode
 from odte_nautilus.risk.kernel import Kernel
 from odte_nautilus.risk.model import AccountMode, Holding, Intent, Leg, PackageState, RiskState
 from odte_nautilus.risk.policy import RISK_PROFILE_DIR, RiskPolicy, load_policy
-from odte_nautilus.risk.rate_limits import NS_PER_SECOND
+from odte_nautilus.risk.time_units import NS_PER_SECOND
 from tests.kit import (
     contract,
     entry,

@@ -8,18 +8,19 @@ import pytest
 
 from odte_nautilus.risk.model import SessionWindow
 from odte_nautilus.risk.session import NEW_YORK, SessionCalendarError, TradingCalendar
+from odte_nautilus.risk.time_units import NS_PER_SECOND
 from tests.kit import ny_ns
 
 CALENDAR = TradingCalendar()
 
 
 def ny_time(ts_ns: int) -> tuple[int, int]:
-    wall = datetime.fromtimestamp(ts_ns / 1e9, tz=NEW_YORK)
+    wall = datetime.fromtimestamp(ts_ns / NS_PER_SECOND, tz=NEW_YORK)
     return wall.hour, wall.minute
 
 
 def utc_time(ts_ns: int) -> tuple[int, int]:
-    wall = datetime.fromtimestamp(ts_ns / 1e9, tz=UTC)
+    wall = datetime.fromtimestamp(ts_ns / NS_PER_SECOND, tz=UTC)
     return wall.hour, wall.minute
 
 
@@ -90,7 +91,7 @@ def test_a_flatten_outside_the_session_is_refused(minutes):
 
 def test_trading_date_is_the_new_york_date_late_in_the_evening():
     late = ny_ns(23, 30, day=date(2024, 3, 15))
-    assert datetime.fromtimestamp(late / 1e9, tz=UTC).date() == date(2024, 3, 16)
+    assert datetime.fromtimestamp(late / NS_PER_SECOND, tz=UTC).date() == date(2024, 3, 16)
     assert CALENDAR.trading_date(late) == date(2024, 3, 15)
 
 

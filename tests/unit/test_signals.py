@@ -12,8 +12,8 @@ from datetime import date, timedelta
 import pytest
 from nautilus_trader.core.nautilus_pyo3 import black_scholes_greeks
 
-from odte_nautilus.data.market_model import SECONDS_PER_YEAR
 from odte_nautilus.risk.model import OptionRight
+from odte_nautilus.risk.time_units import SECONDS_PER_YEAR
 from odte_nautilus.strategies.chain import ChainLink, OptionChain
 from odte_nautilus.strategies.signals import (
     MIN_YEARS,

@@ -9,11 +9,10 @@ from hypothesis import strategies as st
 from odte_nautilus.risk.model import ExitKind
 from odte_nautilus.risk.policy import FourDimensionalStop
 from odte_nautilus.risk.stops import PackageStop
+from odte_nautilus.risk.time_units import MINUTE_NS, NS_PER_SECOND
 
 CONFIG = FourDimensionalStop()  # -35 %, 10 points, 8 min / 5 points, -20 % while |move| <= 2 points
 T0 = 1_710_511_200_000_000_000  # 2024-03-15 10:00 New York
-SECOND = 1_000_000_000
-MINUTE = 60 * SECOND
 SPX = 5100.0
 
 
@@ -93,44 +92,44 @@ def test_adverse_move_threshold_follows_the_config():
 
 def test_long_without_progress_stops_at_8_minutes_not_before():
     stop = long_stop()
-    assert stop.check_slow(3.0, SPX + 4.9, T0 + 8 * MINUTE - 1) is None
-    assert stop.check_slow(3.0, SPX + 4.9, T0 + 8 * MINUTE) is ExitKind.STOP_NO_PROGRESS
+    assert stop.check_slow(3.0, SPX + 4.9, T0 + 8 * MINUTE_NS - 1) is None
+    assert stop.check_slow(3.0, SPX + 4.9, T0 + 8 * MINUTE_NS) is ExitKind.STOP_NO_PROGRESS
 
 
 def test_progress_resets_the_clock_and_raises_the_anchor():
     stop = long_stop()
-    assert stop.check_slow(3.0, SPX - 5.0, T0 + 6 * MINUTE) is None  # neutral: 5 points either way
-    assert stop.check_slow(3.0, SPX - 9.0, T0 + 13 * MINUTE) is None  # only 4 beyond the anchor
-    assert stop.check_slow(3.0, SPX - 9.0, T0 + 14 * MINUTE) is ExitKind.STOP_NO_PROGRESS
+    assert stop.check_slow(3.0, SPX - 5.0, T0 + 6 * MINUTE_NS) is None  # neutral: 5 points either way
+    assert stop.check_slow(3.0, SPX - 9.0, T0 + 13 * MINUTE_NS) is None  # only 4 beyond the anchor
+    assert stop.check_slow(3.0, SPX - 9.0, T0 + 14 * MINUTE_NS) is ExitKind.STOP_NO_PROGRESS
 
 
 def test_new_progress_keeps_a_long_package_alive_past_8_minutes():
     stop = long_stop()
-    assert stop.check_slow(3.0, SPX + 5.0, T0 + 7 * MINUTE) is None
-    assert stop.check_slow(3.0, SPX + 10.0, T0 + 14 * MINUTE) is None
-    assert stop.check_slow(3.0, SPX + 10.0, T0 + 21 * MINUTE) is None
-    assert stop.check_slow(3.0, SPX + 10.0, T0 + 22 * MINUTE) is ExitKind.STOP_NO_PROGRESS
+    assert stop.check_slow(3.0, SPX + 5.0, T0 + 7 * MINUTE_NS) is None
+    assert stop.check_slow(3.0, SPX + 10.0, T0 + 14 * MINUTE_NS) is None
+    assert stop.check_slow(3.0, SPX + 10.0, T0 + 21 * MINUTE_NS) is None
+    assert stop.check_slow(3.0, SPX + 10.0, T0 + 22 * MINUTE_NS) is ExitKind.STOP_NO_PROGRESS
 
 
 def test_moving_back_toward_entry_is_not_progress_for_a_strangle():
     stop = long_stop()
-    assert stop.check_slow(3.0, SPX + 8.0, T0 + MINUTE) is None  # anchor at +8
-    assert stop.check_slow(3.0, SPX + 2.0, T0 + 2 * MINUTE) is None  # 6 points back: not progress
-    assert stop.check_slow(3.0, SPX + 2.0, T0 + 9 * MINUTE) is ExitKind.STOP_NO_PROGRESS
+    assert stop.check_slow(3.0, SPX + 8.0, T0 + MINUTE_NS) is None  # anchor at +8
+    assert stop.check_slow(3.0, SPX + 2.0, T0 + 2 * MINUTE_NS) is None  # 6 points back: not progress
+    assert stop.check_slow(3.0, SPX + 2.0, T0 + 9 * MINUTE_NS) is ExitKind.STOP_NO_PROGRESS
 
 
 def test_directional_progress_counts_only_along_the_bias():
     stop = long_stop(bias=-1)
-    assert stop.check_slow(3.0, SPX + 6.0, T0 + MINUTE) is None  # the wrong way: no progress
-    assert stop.check_slow(3.0, SPX + 6.0, T0 + 8 * MINUTE) is ExitKind.STOP_NO_PROGRESS
+    assert stop.check_slow(3.0, SPX + 6.0, T0 + MINUTE_NS) is None  # the wrong way: no progress
+    assert stop.check_slow(3.0, SPX + 6.0, T0 + 8 * MINUTE_NS) is ExitKind.STOP_NO_PROGRESS
     stop = long_stop(bias=-1)
-    assert stop.check_slow(3.0, SPX - 5.0, T0 + MINUTE) is None
-    assert stop.check_slow(3.0, SPX - 5.0, T0 + 8 * MINUTE) is None
+    assert stop.check_slow(3.0, SPX - 5.0, T0 + MINUTE_NS) is None
+    assert stop.check_slow(3.0, SPX - 5.0, T0 + 8 * MINUTE_NS) is None
 
 
 def test_short_premium_has_no_no_progress_dimension():
     stop = short_stop()
-    assert stop.check_slow(11.0, SPX, T0 + 300 * MINUTE) is None
+    assert stop.check_slow(11.0, SPX, T0 + 300 * MINUTE_NS) is None
 
 
 # -- IV crush / expansion (slow) ---------------------------------------------------------------------------
@@ -138,33 +137,33 @@ def test_short_premium_has_no_no_progress_dimension():
 
 def test_long_iv_crush_fires_at_minus_20_percent_while_underlying_barely_moves():
     stop = long_stop(3.0)
-    assert stop.check_slow(2.41, SPX + 2.0, T0 + SECOND) is None
-    assert stop.check_slow(2.4, SPX + 2.0, T0 + SECOND) is ExitKind.STOP_IV_CRUSH
-    assert stop.check_slow(2.4, SPX - 2.0, T0 + SECOND) is ExitKind.STOP_IV_CRUSH
+    assert stop.check_slow(2.41, SPX + 2.0, T0 + NS_PER_SECOND) is None
+    assert stop.check_slow(2.4, SPX + 2.0, T0 + NS_PER_SECOND) is ExitKind.STOP_IV_CRUSH
+    assert stop.check_slow(2.4, SPX - 2.0, T0 + NS_PER_SECOND) is ExitKind.STOP_IV_CRUSH
 
 
 def test_premium_drop_with_a_real_move_is_not_iv_crush():
     stop = long_stop(3.0)
-    assert stop.check_slow(2.4, SPX + 2.01, T0 + SECOND) is None
+    assert stop.check_slow(2.4, SPX + 2.01, T0 + NS_PER_SECOND) is None
 
 
 def test_short_iv_expansion_fires_when_cost_to_close_is_up_20_percent_in_a_flat_market():
     stop = short_stop(12.0)
-    assert stop.check_slow(14.39, SPX, T0 + SECOND) is None
-    assert stop.check_slow(14.4, SPX + 1.5, T0 + SECOND) is ExitKind.STOP_IV_EXPANSION
-    assert stop.check_slow(14.4, SPX + 3.0, T0 + SECOND) is None
+    assert stop.check_slow(14.39, SPX, T0 + NS_PER_SECOND) is None
+    assert stop.check_slow(14.4, SPX + 1.5, T0 + NS_PER_SECOND) is ExitKind.STOP_IV_EXPANSION
+    assert stop.check_slow(14.4, SPX + 3.0, T0 + NS_PER_SECOND) is None
 
 
 def test_iv_crush_is_named_before_no_progress():
     stop = long_stop(3.0)
-    assert stop.check_slow(2.0, SPX, T0 + 9 * MINUTE) is ExitKind.STOP_IV_CRUSH
+    assert stop.check_slow(2.0, SPX, T0 + 9 * MINUTE_NS) is ExitKind.STOP_IV_CRUSH
 
 
 def test_slow_dimensions_are_not_hard_ones():
     """A -20 % flat-market mark is slow business; the hard timer must not act on it (and vice versa)."""
     stop = long_stop(3.0, bias=1)
-    assert stop.check_hard(2.4, SPX, T0 + 9 * MINUTE) is None
-    assert stop.check_slow(3.0, SPX - 10.0, T0 + SECOND) is None
+    assert stop.check_hard(2.4, SPX, T0 + 9 * MINUTE_NS) is None
+    assert stop.check_slow(3.0, SPX - 10.0, T0 + NS_PER_SECOND) is None
 
 
 # -- arming ----------------------------------------------------------------------------------------------
