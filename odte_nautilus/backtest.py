@@ -113,8 +113,8 @@ def selected_sessions(config: BacktestConfig) -> list[CatalogSession]:
     sessions = [
         s
         for s in catalog_sessions(config.catalog)
-        if (config.start is None or s.session.day >= config.start)
-        and (config.end is None or s.session.day <= config.end)
+        if (config.start is None or s.session.trading_date >= config.start)
+        and (config.end is None or s.session.trading_date <= config.end)
     ]
     if not sessions:
         raise BacktestConfigError(
@@ -166,13 +166,13 @@ def run_backtest(
         for part in sessions:
             quotes += _run_day(engine, catalog, part, options)
             if on_day is not None:
-                on_day(part.session.day, quotes)
+                on_day(part.session.trading_date, quotes)
         engine.end()
     finally:
         detach(engine.kernel)
         book.close()
     recorder.write(run_dir)
-    windows = [w for w in (book.calendar.session_window(s.session.day) for s in sessions) if w is not None]
+    windows = [w for w in (book.calendar.session_window(s.session.trading_date) for s in sessions) if w is not None]
     rules = AuditRules.from_policy(policy, windows)
     summary, _ = write_run_outputs(run_dir, rules, FILL_ASSUMPTIONS)
     engine.dispose()

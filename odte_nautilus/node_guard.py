@@ -26,8 +26,8 @@ from nautilus_trader.config import ActorConfig
 
 from odte_nautilus.gate import EngineGate
 from odte_nautilus.orders import package_tags
-from odte_nautilus.risk.model import CoverGroup, ExitKind, Holding, SessionWindow
-from odte_nautilus.risk.session import trading_date
+from odte_nautilus.risk.model import CoverGroup, ExitKind, Holding
+from odte_nautilus.risk.session import SessionWindow, trading_date
 from odte_nautilus.risk.time_units import NS_PER_SECOND
 
 if TYPE_CHECKING:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from datetime import date
 from enum import StrEnum
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from odte_nautilus.risk.rate_limits import merged_entry_times
+from odte_nautilus.risk.session import SessionWindow
 
 if TYPE_CHECKING:
     from odte_nautilus.risk.exposure import ScopeExposure, WorkingOrder
@@ -296,17 +296,6 @@ def holdings_of_packages(packages: tuple[PackageView, ...]) -> dict[str, Holding
             prev = out[cid].quantity if cid in out else 0
             out[cid] = Holding(leg.contract, prev + leg.ratio * p.quantity)
     return {k: v for k, v in out.items() if v.quantity != 0}
-
-
-@dataclass(frozen=True, slots=True)
-class SessionWindow:
-    """One trading day's times (UTC ns). ``flatten_ns`` = close - 15 min (design §9)."""
-
-    trading_date: date
-    open_ns: int
-    close_ns: int
-    flatten_ns: int
-    early_close: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,12 @@
-"""The trading day: exchange dates in America/New_York and the EOD flatten time (design §9).
+"""The trading session and its calendar: the one model of the trading day (design §9).
 
 Seed 000 forces the EOD flatten at 15:45; on early-close days (the day after Thanksgiving, Christmas Eve,
 July 3rd) the close is 13:00 and a hard-coded 15:45 would flatten two hours and three quarters after the
-market shut, leaving 0DTE positions to settle unmanaged. So the open and the close come from an exchange
-calendar (``exchange_calendars``, calendar "XNYS") and the flatten time is always close - N minutes.
+market shut, leaving 0DTE positions to settle unmanaged. A 0DTE series also expires at its session's close
+(13:00 on an early close), so the synthetic generator, the importers and the schema checks need the same
+times. So the open and the close come from one exchange calendar (``exchange_calendars``, calendar "XNYS"),
+the flatten time is always close - N minutes, and the kernel, the node and the data package all take their
+sessions (``SessionWindow``) from ``TradingCalendar``.
 
 The trading day is keyed by the *New York* date: at 23:30 New York it is already the next day in UTC, and
 keying the durable state by the UTC date would hand a locked day's successor the lock (or worse, reopen it).
@@ -11,6 +14,7 @@ keying the durable state by the UTC date would hand a locked day's successor the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from typing import TYPE_CHECKING
@@ -18,7 +22,6 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from odte_nautilus.risk.model import SessionWindow
 from odte_nautilus.risk.time_units import MINUTE_NS, NS_PER_SECOND
 
 if TYPE_CHECKING:
@@ -26,6 +29,22 @@ if TYPE_CHECKING:
 
 NEW_YORK = ZoneInfo("America/New_York")
 EXCHANGE_CALENDAR = "XNYS"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionWindow:
+    """One trading day's times (UTC ns). ``flatten_ns`` = close - 15 min (design §9)."""
+
+    trading_date: date
+    open_ns: int
+    close_ns: int
+    flatten_ns: int
+    early_close: bool = False
+
+    @property
+    def seconds(self) -> int:
+        """The session's length in whole seconds (23,400 on a regular day, 12,600 on an early close)."""
+        return (self.close_ns - self.open_ns) // NS_PER_SECOND
 
 
 class SessionCalendarError(ValueError):
@@ -37,7 +56,7 @@ FIRST_SESSION = "2010-01-04"  # SPXW dailies start years later; older dates are 
 
 @cache
 def exchange_calendar(name: str = EXCHANGE_CALENDAR) -> exchange_calendars.ExchangeCalendar:
-    """Build each exchange calendar once per process (a few tenths of a second); the data package shares it.
+    """Build each exchange calendar once per process (a few tenths of a second); every ``TradingCalendar`` shares it.
 
     The library itself is imported here, on first use: importing it costs most of a second.
     """
@@ -50,6 +69,11 @@ def trading_date(ts_ns: int) -> date:
     """The exchange date in New York of a UTC nanosecond timestamp: the trading day's key everywhere
     (durable state, catalog sessions, a contract's expiry day)."""
     return datetime.fromtimestamp(ts_ns // NS_PER_SECOND, tz=NEW_YORK).date()
+
+
+def ny_ns(day: date, hour: int, minute: int = 0) -> int:
+    """UTC nanoseconds of a New York wall-clock time on ``day``."""
+    return pd.Timestamp(day.year, day.month, day.day, hour, minute, tz=NEW_YORK).value
 
 
 class TradingCalendar:
@@ -74,6 +98,15 @@ class TradingCalendar:
         if key not in self._windows:
             self._windows[key] = self._build_window(d, flatten_minutes)
         return self._windows[key]
+
+    def sessions_from(self, start: date, count: int) -> list[SessionWindow]:
+        """``count`` consecutive sessions from the first session on or after ``start``."""
+        if count < 1:
+            raise ValueError(f"need at least one session, got {count}")
+        calendar = self._calendar
+        first = calendar.date_to_session(pd.Timestamp(start), direction="next")
+        windows = (self.session_window(label.date()) for label in calendar.sessions_window(first, count))
+        return [w for w in windows if w is not None]  # every label of sessions_window is a session
 
     def is_early_close(self, d: date) -> bool:
         """True on a session that closes before the regular 16:00 (13:00 for XNYS); False on non-sessions."""

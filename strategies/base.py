@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.model.data import BarType, QuoteTick
@@ -43,8 +42,8 @@ from odte_nautilus.packages import (
 )
 from odte_nautilus.recorder import LegFill, PackageRecord
 from odte_nautilus.risk.journal import iso_utc
-from odte_nautilus.risk.model import ExitKind, Intent, IntentKind, Leg, PackageState, SessionWindow
-from odte_nautilus.risk.session import trading_date
+from odte_nautilus.risk.model import ExitKind, Intent, IntentKind, Leg, PackageState
+from odte_nautilus.risk.session import NEW_YORK, SessionWindow, trading_date
 from odte_nautilus.risk.stops import PackageStop
 from odte_nautilus.risk.time_units import NS_PER_MILLISECOND, NS_PER_SECOND
 from odte_nautilus.runtime import runtime_for
@@ -63,7 +62,6 @@ if TYPE_CHECKING:
     )
     from nautilus_trader.model.orders import Order
 
-NEW_YORK = ZoneInfo("America/New_York")
 HARD_TIMER = "odte-stop-hard"
 SLOW_TIMER = "odte-stop-slow"
 

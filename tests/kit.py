@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
-from odte_nautilus.data.sessions import Session, session_on
 from odte_nautilus.data.symbology import option_id
 from odte_nautilus.risk.model import (
     Contract,
@@ -22,24 +20,23 @@ from odte_nautilus.risk.model import (
     PackageState,
     PackageView,
     RiskState,
-    SessionWindow,
     holdings_of_packages,
     max_loss,
 )
+from odte_nautilus.risk.session import NEW_YORK, SessionWindow, TradingCalendar
 from odte_nautilus.risk.time_units import MINUTE_NS, NS_PER_SECOND
 
-NY = ZoneInfo("America/New_York")
 DAY = date(2024, 3, 15)
 
 
 def ny_ns(hh: int, mm: int, ss: int = 0, day: date = DAY) -> int:
     """UTC nanoseconds of a New York wall-clock time."""
-    return int(datetime(day.year, day.month, day.day, hh, mm, ss, tzinfo=NY).timestamp() * NS_PER_SECOND)
+    return int(datetime(day.year, day.month, day.day, hh, mm, ss, tzinfo=NEW_YORK).timestamp() * NS_PER_SECOND)
 
 
-def trading_session(day: date) -> Session:
-    """The exchange session of a day a test knows to be a trading day (``session_on`` without the None)."""
-    found = session_on(day)
+def trading_session(day: date) -> SessionWindow:
+    """The exchange session of a day a test knows to be a trading day (``session_window`` without the None)."""
+    found = TradingCalendar().session_window(day)
     assert found is not None, f"{day} is not a trading day"
     return found
 

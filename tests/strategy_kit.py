@@ -36,12 +36,12 @@ from nautilus_trader.model.objects import Money, Price, Quantity
 from nautilus_trader.trading.strategy import Strategy
 
 from odte_nautilus.data.instruments import session_option, underlying_instrument
-from odte_nautilus.data.sessions import NY
 from odte_nautilus.data.underlyings import underlying_spec
 from odte_nautilus.recorder import LegFill, PackageRecord, RunRecorder
 from odte_nautilus.risk.book import RiskBook
 from odte_nautilus.risk.model import Contract, Leg, OptionRight
 from odte_nautilus.risk.policy import load_policy
+from odte_nautilus.risk.session import NEW_YORK
 from odte_nautilus.risk.time_units import MINUTE_NS, NS_PER_SECOND
 from odte_nautilus.runtime import attach, detach
 from odte_nautilus.strategies.gamma_scalper import GammaScalper, GammaScalperConfig
@@ -62,7 +62,7 @@ Key = tuple[str, int]  # ("C", 5565)
 
 def at(hhmm: str) -> int:
     """UTC nanoseconds of a New York wall-clock minute on the scripted day."""
-    t = datetime.combine(DAY, datetime.strptime(hhmm, "%H:%M").time(), NY)
+    t = datetime.combine(DAY, datetime.strptime(hhmm, "%H:%M").time(), NEW_YORK)
     return int(t.timestamp()) * NS_PER_SECOND
 
 

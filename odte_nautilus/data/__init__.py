@@ -1,7 +1,8 @@
 """Market data: the calibrated synthetic SPXW 0DTE catalog, vendor importers, and load-time schema checks.
 
-Modules, in the order data flows: ``sessions`` (exchange calendar) and ``underlyings``/``symbology``/
-``ticks`` (contract facts, pure) -> ``market_model`` and ``chain`` (the synthetic market) or
-``import_databento``/``import_csv`` via ``importing`` (real data) -> ``checks`` (refuse bad data) ->
-``catalog_io`` (the files) -> ``stats``/``calibration`` (sanity figures). ``cli`` is ``odte catalog``.
+Sessions (open, close, early closes) come from the one exchange calendar, ``odte_nautilus.risk.session``.
+Modules, in the order data flows: ``underlyings``/``symbology``/``ticks`` (contract facts, pure) ->
+``market_model`` and ``chain`` (the synthetic market) or ``import_databento``/``import_csv`` via
+``importing`` (real data) -> ``checks`` (refuse bad data) -> ``catalog_io`` (the files) ->
+``stats``/``calibration`` (sanity figures). ``cli`` is ``odte catalog``.
 """

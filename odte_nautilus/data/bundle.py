@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from odte_nautilus.data.sessions import Session
 from odte_nautilus.data.underlyings import UnderlyingSpec
+from odte_nautilus.risk.session import SessionWindow
 
 if TYPE_CHECKING:  # the type only: this module does not import Nautilus
     from nautilus_trader.model.instruments import Instrument
@@ -81,7 +81,7 @@ class BarSeries:
 class SessionData:
     """Everything the catalog holds for one session: the underlying, its bars, the 0DTE chain and quotes."""
 
-    session: Session
+    session: SessionWindow
     spec: UnderlyingSpec
     underlying: Instrument | None  # Nautilus IndexInstrument or Equity; None when the source lacks it
     bars: BarSeries | None  # None when the source lacks them
@@ -94,14 +94,14 @@ class SessionData:
     def checked_underlying(self) -> Instrument:
         """``underlying`` of a session that passed ``checks.check_session``, which refuses one without it."""
         if self.underlying is None:
-            raise ValueError(f"no {self.spec.underlying_id} instrument for the session of {self.session.day}")
+            raise ValueError(f"no {self.spec.underlying_id} instrument for the session of {self.session.trading_date}")
         return self.underlying
 
     @property
     def checked_bars(self) -> BarSeries:
         """``bars`` of a session that passed ``checks.check_session``, which refuses one without them."""
         if self.bars is None:
-            raise ValueError(f"no {self.spec.underlying_id} bars for the session of {self.session.day}")
+            raise ValueError(f"no {self.spec.underlying_id} bars for the session of {self.session.trading_date}")
         return self.bars
 
     @property

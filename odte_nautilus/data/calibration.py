@@ -14,9 +14,9 @@ from datetime import date
 import numpy as np
 
 from odte_nautilus.data.bundle import QuoteSeries, SessionData
-from odte_nautilus.data.sessions import ny_ns
 from odte_nautilus.data.symbology import parse_option_id
 from odte_nautilus.risk.model import OptionRight
+from odte_nautilus.risk.session import ny_ns
 
 ENTRY_TIME = (10, 0)  # New York, the paper's entry
 
@@ -73,7 +73,7 @@ def _mid_at(series: QuoteSeries, ts_ns: int) -> float:
 
 def day_figure(data: SessionData) -> DayFigure:
     """The figure of one session; ``data.quotes`` needs at least the ATM call and put."""
-    entry = ny_ns(data.session.day, *ENTRY_TIME)
+    entry = ny_ns(data.session.trading_date, *ENTRY_TIME)
     spot = data.checked_bars.close_at(entry)
     pairs: dict[float, dict[OptionRight, str]] = {}
     for iid in data.quotes:
@@ -81,7 +81,9 @@ def day_figure(data: SessionData) -> DayFigure:
         pairs.setdefault(key.strike, {})[key.right] = iid
     strike = atm_strike([k for k, rights in pairs.items() if len(rights) == 2], spot)
     straddle = sum(_mid_at(data.quotes[pairs[strike][r]], entry) for r in (OptionRight.CALL, OptionRight.PUT))
-    return DayFigure(data.session.day, spot, strike, straddle, data.checked_bars.close_at(data.session.close_ns))
+    return DayFigure(
+        data.session.trading_date, spot, strike, straddle, data.checked_bars.close_at(data.session.close_ns)
+    )
 
 
 def figures(days: list[DayFigure]) -> dict[str, float]:

@@ -42,10 +42,9 @@ from odte_nautilus.data import sidecar
 from odte_nautilus.data.bundle import BarSeries, Origin, QuoteSeries, SessionData
 from odte_nautilus.data.checks import OutsideSessionError
 from odte_nautilus.data.greeks import greeks_table
-from odte_nautilus.data.sessions import CALENDAR, Session, session_on
 from odte_nautilus.data.symbology import parse_option_id
 from odte_nautilus.data.underlyings import UnderlyingSpec, underlying_spec
-from odte_nautilus.risk.session import trading_date
+from odte_nautilus.risk.session import SessionWindow, TradingCalendar, trading_date
 
 ROW_GROUP_SIZE = 5000  # ParquetDataCatalog's default max_rows_per_group: same value, same bytes
 SIZE_PRECISION = 0  # options and index bars trade whole contracts/units
@@ -222,8 +221,8 @@ def write_session(root: str | Path, data: SessionData, on_quotes: Callable[[int]
     series = [data.quotes[option.id.value] for option in data.options]
     write_files([quotes_file(root, s, data.spec.ticks.price_precision) for s in series], on_quotes)
     if data.open_interest:
-        sidecar.write_open_interest(root, data.session.day, data.open_interest)
-    sidecar.write_greeks(root, data.session.day, greeks_table(data))
+        sidecar.write_open_interest(root, data.session.trading_date, data.open_interest)
+    sidecar.write_greeks(root, data.session.trading_date, greeks_table(data))
     return sum(len(s) for s in series)
 
 
@@ -358,7 +357,7 @@ def _span_days(file: Path) -> set[date]:
 @dataclass(frozen=True, slots=True)
 class CatalogSession:
     spec: UnderlyingSpec
-    session: Session
+    session: SessionWindow
     instrument_ids: tuple[str, ...]  # options with quotes in the session
 
 
@@ -373,11 +372,12 @@ def catalog_sessions(root: str | Path) -> list[CatalogSession]:
         for day in {d for f in _files(data_dir(root, QuoteTick, iid)) for d in _span_days(f)}:
             found.setdefault((day, spec.name), []).append(iid)
     result = []
+    calendar = TradingCalendar()
     for (day, name), ids in sorted(found.items()):
-        session = session_on(day)
+        session = calendar.session_window(day)
         if session is None:
             raise OutsideSessionError(
-                str(Path(root)), f"{name} {day} ({ids[0]})", f"option quotes on {day}, when {CALENDAR} is closed"
+                str(Path(root)), f"{name} {day} ({ids[0]})", f"option quotes on {day}, when {calendar.name} is closed"
             )
         result.append(CatalogSession(underlying_spec(name), session, tuple(ids)))
     return result
@@ -398,7 +398,7 @@ def read_session(root: str | Path, part: CatalogSession) -> SessionData:
         options=read_instruments(root, OptionContract, ids),
         quotes=read_many_quotes(root, ids),
         instruments_origin=Origin(str(Path(root) / "data" / class_to_filename(OptionContract))),
-        open_interest=sidecar.load_open_interest(root, session.day),
+        open_interest=sidecar.load_open_interest(root, session.trading_date),
     )
 
 

@@ -15,10 +15,10 @@ from nautilus_trader.core.nautilus_pyo3 import black_scholes_greeks
 from odte_nautilus.data.bundle import BarSeries, Origin, QuoteSeries, SessionData
 from odte_nautilus.data.instruments import session_option, underlying_instrument
 from odte_nautilus.data.market_model import MINUTE, DayPath
-from odte_nautilus.data.sessions import Session
 from odte_nautilus.data.ticks import Direction, round_to_tick, tick_above
 from odte_nautilus.data.underlyings import UnderlyingSpec
 from odte_nautilus.risk.model import OptionRight
+from odte_nautilus.risk.session import SessionWindow
 from odte_nautilus.risk.time_units import NS_PER_SECOND
 
 
@@ -98,9 +98,9 @@ def underlying_bars(path: DayPath, spec: UnderlyingSpec, rng: np.random.Generato
     )
 
 
-def instrument_rng(seed: int, session: Session, stream: int, *key: int) -> np.random.Generator:
+def instrument_rng(seed: int, session: SessionWindow, stream: int, *key: int) -> np.random.Generator:
     """A generator per (seed, day, stream, instrument): adding strikes never changes another quote."""
-    return np.random.default_rng([seed, session.day.toordinal(), stream, *key])
+    return np.random.default_rng([seed, session.trading_date.toordinal(), stream, *key])
 
 
 def synthetic_session(

@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+import pandas as pd
 from nautilus_trader.model.enums import OptionKind
 
 from odte_nautilus.data import sidecar
 from odte_nautilus.data.bundle import Origin, QuoteSeries, SessionData
 from odte_nautilus.data.ticks import on_tick_grid
 from odte_nautilus.risk.model import OptionRight
+from odte_nautilus.risk.session import NEW_YORK, SessionWindow
 
 ATM_BAND = 5
 """Strikes either side of the opening ATM that must be listed and quoted, calls and puts: enough for the
@@ -129,13 +131,23 @@ def _at(origin: Origin, index: int, instrument_id: str) -> tuple[str, str]:
     return file, f"{where} ({instrument_id})"
 
 
+def _ny(ts_ns: int) -> str:
+    """A timestamp as New York wall-clock time, as the messages show it."""
+    return pd.Timestamp(ts_ns, tz="UTC").tz_convert(NEW_YORK).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _in_session(ts_ns: np.ndarray, session: SessionWindow) -> np.ndarray:
+    """True where a timestamp lies in [open, close] (a quote stamped at the close is in the session)."""
+    return (ts_ns >= session.open_ns) & (ts_ns <= session.close_ns)
+
+
 def _check_underlying(data: SessionData) -> None:
     spec, session, bars = data.spec, data.session, data.bars
     if data.underlying is None or bars is None or len(bars) == 0:
         raise MissingUnderlyingError(
             data.instruments_origin.file,
             spec.underlying_id,
-            f"no {spec.underlying_id} bars for the session of {session.day}",
+            f"no {spec.underlying_id} bars for the session of {session.trading_date}",
         )
     if spec.is_index:
         loud = np.flatnonzero(bars.volume != 0)
@@ -143,13 +155,13 @@ def _check_underlying(data: SessionData) -> None:
             i = int(loud[0])
             raise IndexVolumeError(
                 *_at(bars.origin, i, spec.underlying_id),
-                f"index bar at {session.ny(int(bars.ts[i]))} has volume {bars.volume[i]:g}",
+                f"index bar at {_ny(int(bars.ts[i]))} has volume {bars.volume[i]:g}",
             )
     if not np.any(bars.ts == np.uint64(session.close_ns)):
         raise MissingUnderlyingError(
             bars.origin.file,
             spec.underlying_id,
-            f"no bar stamped at the close {session.ny(session.close_ns)} (the settlement level)",
+            f"no bar stamped at the close {_ny(session.close_ns)} (the settlement level)",
         )
 
 
@@ -166,8 +178,8 @@ def _check_instruments(data: SessionData) -> None:
             raise ExpiryNotSessionError(
                 file,
                 iid,
-                f"expires {session.ny(option.expiration_ns)} but is quoted in the session of "
-                f"{session.day} closing {session.ny(session.close_ns)}",
+                f"expires {_ny(option.expiration_ns)} but is quoted in the session of "
+                f"{session.trading_date} closing {_ny(session.close_ns)}",
             )
     defined = {o.id.value for o in data.options}
     for iid, series in data.quotes.items():
@@ -178,20 +190,20 @@ def _check_instruments(data: SessionData) -> None:
 def check_quotes(series: QuoteSeries, data: SessionData) -> None:
     """One instrument's quotes: in the session, unique timestamps, not crossed, on the tick grid."""
     session, iid, origin = data.session, series.instrument_id, series.origin
-    outside = np.flatnonzero(~data.session.contains(series.ts))
+    outside = np.flatnonzero(~_in_session(series.ts, session))
     if len(outside):
         i = int(outside[0])
         raise OutsideSessionError(
             *_at(origin, i, iid),
-            f"quote at {session.ny(int(series.ts[i]))} (New York) is outside the session "
-            f"{session.ny(session.open_ns)}-{session.ny(session.close_ns)[-8:]}",
+            f"quote at {_ny(int(series.ts[i]))} (New York) is outside the session "
+            f"{_ny(session.open_ns)}-{_ny(session.close_ns)[-8:]}",
         )
     duplicate = np.flatnonzero(np.diff(series.ts.astype(np.int64)) <= 0)
     if len(duplicate):
         i = int(duplicate[0]) + 1
         raise DuplicateTimestampError(
             *_at(origin, i, iid),
-            f"timestamp {session.ny(int(series.ts[i]))} repeats (or goes back) for this instrument",
+            f"timestamp {_ny(int(series.ts[i]))} repeats (or goes back) for this instrument",
         )
     crossed = np.flatnonzero(series.bid > series.ask)
     if len(crossed):
@@ -221,7 +233,7 @@ def _check_strike_grid(data: SessionData) -> None:
     if missing:
         raise StrikeGridHoleError(
             data.instruments_origin.file,
-            f"session {data.session.day}",
+            f"session {data.session.trading_date}",
             f"opening level {open_level:g} (ATM {atm:g}) but no quoted {', '.join(missing)}",
         )
 
@@ -255,7 +267,7 @@ def validate_catalog(path: str | Path, use_cache: bool = True) -> CatalogCheck:
     checked = sidecar.read_checked(path) if use_cache else {}
     sessions = options = quotes = reread = 0
     for part in catalog_io.catalog_sessions(path):
-        key = _checked_key(part.spec.name, part.session.day)
+        key = _checked_key(part.spec.name, part.session.trading_date)
         stamp = catalog_io.fingerprint(path, part)
         record = checked.get(key)
         if record is None or record["fingerprint"] != stamp:
@@ -277,7 +289,7 @@ def record_passed(path: str | Path, data: SessionData) -> None:
     from odte_nautilus.data import catalog_io
 
     checked = sidecar.read_checked(path)
-    checked[_checked_key(data.spec.name, data.session.day)] = {
+    checked[_checked_key(data.spec.name, data.session.trading_date)] = {
         "fingerprint": catalog_io.fingerprint(path, catalog_io.written_part(data)),
         "options": len(data.options),
         "quotes": data.quote_count,

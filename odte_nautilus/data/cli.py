@@ -93,7 +93,7 @@ def sample(
 ) -> None:
     """Write the calibrated synthetic 0DTE market (deterministic from --seed) as a Nautilus catalog."""
     from odte_nautilus.data.sample import FREQUENCIES, SampleConfig, SampleConflictError, build_sample
-    from odte_nautilus.data.sessions import trading_sessions
+    from odte_nautilus.risk.session import TradingCalendar
 
     try:
         config = SampleConfig(
@@ -107,7 +107,9 @@ def sample(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     instruments = 2 * (2 * strikes + 1)
-    total = sum(instruments * (s.seconds // FREQUENCIES[freq]) for s in trading_sessions(config.start, days))
+    total = sum(
+        instruments * (s.seconds // FREQUENCIES[freq]) for s in TradingCalendar().sessions_from(config.start, days)
+    )
     started = time.perf_counter()
     try:
         with _quote_progress(f"sample {underlying.upper()} seed {seed}", total) as advance:

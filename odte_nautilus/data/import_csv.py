@@ -30,9 +30,9 @@ from odte_nautilus.data.importing import (
     read_underlying_file,
     write_checked_sessions,
 )
-from odte_nautilus.data.sessions import NY
 from odte_nautilus.data.symbology import SymbologyError, parse_occ
 from odte_nautilus.data.underlyings import underlying_spec
+from odte_nautilus.risk.session import NEW_YORK
 
 HEADER_ROWS = 1
 
@@ -52,7 +52,7 @@ def _times(frame: pd.DataFrame, rule: LocalTime | DateAndMillis | EpochNanos, fi
         return parse_times(frame[rule.column])
     if isinstance(rule, DateAndMillis):
         days = pd.to_datetime(frame[rule.date_column].astype(str), format=rule.date_format)
-        local = (days + pd.to_timedelta(frame[rule.millis_column], unit="ms")).dt.tz_localize(NY)
+        local = (days + pd.to_timedelta(frame[rule.millis_column], unit="ms")).dt.tz_localize(NEW_YORK)
         return local.dt.tz_convert("UTC").dt.as_unit("ns").astype("int64").to_numpy()
     raise CsvFormatError(file, "layout", f"unknown time rule {rule!r}")
 

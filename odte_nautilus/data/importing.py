@@ -20,10 +20,10 @@ from odte_nautilus.data import catalog_io
 from odte_nautilus.data.bundle import BarSeries, Origin, QuoteSeries, SessionData
 from odte_nautilus.data.checks import OutsideSessionError, check_session, record_passed
 from odte_nautilus.data.instruments import option_contract, underlying_instrument
-from odte_nautilus.data.sessions import NY, session_on
 from odte_nautilus.data.symbology import OptionKey
 from odte_nautilus.data.underlyings import UnderlyingSpec
 from odte_nautilus.risk.model import OptionRight
+from odte_nautilus.risk.session import NEW_YORK, TradingCalendar
 
 QUOTE_COLUMNS = ("root", "expiry", "right", "strike", "ts", "bid", "ask", "bid_size", "ask_size", "row", "file")
 """A quote-rows table: ``expiry`` a ``datetime.date``, ``right`` "C"/"P", ``ts`` UTC ns (int64), ``row`` the
@@ -45,7 +45,7 @@ class ImportReport:
 
 def ny_days(ts: np.ndarray) -> np.ndarray:
     """The New York trading date of each UTC ns timestamp (as datetime64[D])."""
-    local = pd.to_datetime(pd.Series(ts, dtype="int64"), utc=True).dt.tz_convert(NY)
+    local = pd.to_datetime(pd.Series(ts, dtype="int64"), utc=True).dt.tz_convert(NEW_YORK)
     return local.dt.tz_localize(None).to_numpy().astype("datetime64[D]")
 
 
@@ -97,9 +97,10 @@ def assemble_sessions(
         rows, days = rows[same_day], days[same_day]
 
     sessions = []
+    calendar = TradingCalendar()
     for day in np.unique(days):
         part = rows[days == day].sort_values(["root", "expiry", "right", "strike", "ts"], kind="mergesort")
-        session = session_on(day.astype(object))
+        session = calendar.session_window(day.astype(object))
         if session is None:
             first = part.iloc[0]
             raise OutsideSessionError(
@@ -128,14 +129,14 @@ def assemble_sessions(
                 session=session,
                 spec=spec,
                 underlying=underlying_instrument(spec, session.open_ns),
-                bars=bars.get(session.day),
+                bars=bars.get(session.trading_date),
                 options=options,
                 quotes=quotes,
                 instruments_origin=Origin(instruments_file),
                 open_interest=open_interest,
             )
         )
-        report.sessions.append(session.day)
+        report.sessions.append(session.trading_date)
         report.options += len(options)
         report.quotes += sum(len(q) for q in quotes.values())
     return sessions, report
@@ -148,11 +149,13 @@ def write_checked_sessions(
     for data in sessions:
         check_session(data)
     held = (
-        {(part.spec.name, part.session.day) for part in catalog_io.catalog_sessions(path)}
+        {(part.spec.name, part.session.trading_date) for part in catalog_io.catalog_sessions(path)}
         if Path(path).exists()
         else set()
     )
-    clash = [f"{d.spec.name} {d.session.day}" for d in sessions if (d.spec.name, d.session.day) in held]
+    clash = [
+        f"{d.spec.name} {d.session.trading_date}" for d in sessions if (d.spec.name, d.session.trading_date) in held
+    ]
     if clash:
         raise ImportConflictError(f"{path} already holds {', '.join(clash)}: import into a fresh --path")
     for data in sessions:
@@ -166,7 +169,7 @@ def parse_times(values: pd.Series) -> np.ndarray:
         return values.to_numpy(dtype=np.int64)
     stamps = pd.to_datetime(values.astype(str), format="ISO8601", utc=False)
     if stamps.dt.tz is None:
-        stamps = stamps.dt.tz_localize(NY)
+        stamps = stamps.dt.tz_localize(NEW_YORK)
     return stamps.dt.tz_convert("UTC").dt.as_unit("ns").astype("int64").to_numpy()
 
 

@@ -21,11 +21,11 @@ from nautilus_trader.model.objects import Price, Quantity
 from nautilus_trader.model.tick_scheme import TieredTickScheme, register_tick_scheme
 from nautilus_trader.model.tick_scheme.base import get_tick_scheme
 
-from odte_nautilus.data.sessions import Session
 from odte_nautilus.data.symbology import OptionKey, occ_symbol, parse_option_id
 from odte_nautilus.data.ticks import TickScheme
 from odte_nautilus.data.underlyings import UnderlyingSpec, underlying_spec
 from odte_nautilus.risk.model import OptionRight
+from odte_nautilus.risk.session import SessionWindow
 
 if TYPE_CHECKING:
     from nautilus_trader.persistence.catalog import ParquetDataCatalog
@@ -106,9 +106,9 @@ def option_contract(
     )
 
 
-def session_option(spec: UnderlyingSpec, session: Session, right: OptionRight, strike: float) -> OptionContract:
+def session_option(spec: UnderlyingSpec, session: SessionWindow, right: OptionRight, strike: float) -> OptionContract:
     """A 0DTE option of the PM-settled root expiring at ``session``'s close."""
-    key = OptionKey(spec.option_root, session.day, right, strike)
+    key = OptionKey(spec.option_root, session.trading_date, right, strike)
     return option_contract(spec, key, session.close_ns, session.open_ns)
 
 

@@ -27,7 +27,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from odte_nautilus.data.sessions import Session
+from odte_nautilus.risk.session import SessionWindow
 from odte_nautilus.risk.time_units import SECONDS_PER_YEAR
 
 MINUTE = 60
@@ -99,7 +99,7 @@ class DayPath:
     Arrays have ``seconds + 1`` entries: index 0 is the open, index ``seconds`` the close.
     """
 
-    session: Session
+    session: SessionWindow
     regime: Regime
     spot: np.ndarray
     implied_variance: np.ndarray  # W(s): implied log-variance from s to the close (not annualized)
@@ -156,7 +156,7 @@ def _ar1(shocks: np.ndarray, keep: float) -> np.ndarray:
 
 
 def simulate_day(
-    session: Session,
+    session: SessionWindow,
     open_price: float,
     regime: Regime,
     rng: np.random.Generator,

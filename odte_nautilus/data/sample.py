@@ -23,8 +23,8 @@ from odte_nautilus.data.bundle import Origin, SessionData
 from odte_nautilus.data.chain import synthetic_session
 from odte_nautilus.data.checks import check_session, record_passed
 from odte_nautilus.data.market_model import DayPath, MarketParams, draw_regime, next_open, simulate_day
-from odte_nautilus.data.sessions import trading_sessions
 from odte_nautilus.data.underlyings import underlying_spec
+from odte_nautilus.risk.session import TradingCalendar
 
 FREQUENCIES = {"1m": 60, "1s": 1}
 GENERATOR_VERSION = 1  # bump when the model changes what a seed produces
@@ -70,9 +70,9 @@ def market_days(config: SampleConfig) -> Iterator[DayPath]:
     """
     spec = underlying_spec(config.underlying)
     price = spec.sample_start_price
-    for k, session in enumerate(trading_sessions(config.start, config.days)):
-        rng = np.random.default_rng([config.seed, session.day.toordinal()])
-        regime = draw_regime(session.day, rng)
+    for k, session in enumerate(TradingCalendar().sessions_from(config.start, config.days)):
+        rng = np.random.default_rng([config.seed, session.trading_date.toordinal()])
+        regime = draw_regime(session.trading_date, rng)
         gapped = next_open(price, regime, rng)  # drawn on the first day too: a day's draws never depend on k
         path = simulate_day(session, gapped if k else price, regime, rng, config.params)
         yield path
@@ -118,7 +118,7 @@ def build_sample(
     sessions = written = quotes = 0
     for data in sample_sessions(config):
         sessions += 1
-        day = data.session.day.isoformat()
+        day = data.session.trading_date.isoformat()
         if day in done:
             continue
         check_session(data)

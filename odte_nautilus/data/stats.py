@@ -9,8 +9,8 @@ from odte_nautilus.data import catalog_io
 from odte_nautilus.data.bundle import Origin, SessionData
 from odte_nautilus.data.calibration import BANDS, ENTRY_TIME, DayFigure, atm_strike, day_figure, figures
 from odte_nautilus.data.catalog_io import CatalogSession
-from odte_nautilus.data.sessions import ny_ns
 from odte_nautilus.data.symbology import parse_option_id
+from odte_nautilus.risk.session import ny_ns
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +27,7 @@ def _atm_session(root: Path, part: CatalogSession) -> SessionData:
     """Only what the figure needs: the bars and the ATM call and put at 10:00."""
     spec, session = part.spec, part.session
     bars = catalog_io.read_bars(root, spec.bar_type, session.open_ns, session.close_ns)
-    spot = bars.close_at(ny_ns(session.day, *ENTRY_TIME))
+    spot = bars.close_at(ny_ns(session.trading_date, *ENTRY_TIME))
     by_strike: dict[float, list[str]] = {}
     for iid in part.instrument_ids:
         by_strike.setdefault(parse_option_id(iid).strike, []).append(iid)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from odte_nautilus.data.sessions import ny_ns, session_on
 from odte_nautilus.data.symbology import index_symbol, option_id, underlying_bar_type
 from odte_nautilus.data.ticks import PENNY_TICKS, SPXW_TICKS, TickScheme
 from odte_nautilus.risk.model import CONTRACT_MULTIPLIER, OptionRight
+from odte_nautilus.risk.session import TradingCalendar, ny_ns
 
 
 class ExerciseStyle(StrEnum):
@@ -86,7 +86,7 @@ class UnderlyingSpec:
         """
         if root in self.am_settled_roots:
             return ny_ns(expiry, 9, 30)
-        session = session_on(expiry)
+        session = TradingCalendar().session_window(expiry)
         return session.close_ns if session is not None else ny_ns(expiry, 16, 0)
 
 

@@ -41,9 +41,8 @@ from pathlib import Path
 import pandas as pd
 
 from odte_nautilus.reports.frames import prepare_fills, prepare_positions
-from odte_nautilus.risk.model import SessionWindow
 from odte_nautilus.risk.policy import RiskPolicy, strategy_key
-from odte_nautilus.risk.session import TradingCalendar
+from odte_nautilus.risk.session import SessionWindow, TradingCalendar
 
 NO_NAKED_SHORT = "no_naked_short"
 MAX_OPEN_PACKAGES = "max_open_packages"

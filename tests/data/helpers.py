@@ -19,8 +19,8 @@ import pandas as pd
 from odte_nautilus.data import catalog_io
 from odte_nautilus.data.bundle import SessionData
 from odte_nautilus.data.sample import SampleConfig, sample_sessions
-from odte_nautilus.data.sessions import NY
 from odte_nautilus.data.symbology import occ_symbol, parse_option_id
+from odte_nautilus.risk.session import NEW_YORK
 from odte_nautilus.risk.time_units import HOUR_NS, MINUTE_NS
 
 TINY = SampleConfig(days=1, strikes_each_side=7)  # the smallest chain that clears the ATM-band check
@@ -47,7 +47,7 @@ def catalog_shape(path: Path) -> dict:
         data = catalog_io.read_session(path, part)
         shape["sessions"].append(
             {
-                "day": part.session.day.isoformat(),
+                "day": part.session.trading_date.isoformat(),
                 "underlying": data.checked_underlying.id.value,
                 "underlying_type": type(data.underlying).__name__,
                 "bar_type": data.checked_bars.bar_type,
@@ -92,7 +92,7 @@ def quote_frame(data: SessionData) -> pd.DataFrame:
 
 
 def _ny_text(ts: pd.Series) -> pd.Series:
-    return pd.to_datetime(ts, utc=True).dt.tz_convert(NY).dt.strftime("%Y-%m-%d %H:%M:%S")
+    return pd.to_datetime(ts, utc=True).dt.tz_convert(NEW_YORK).dt.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def write_cboe_csv(data: SessionData, path: Path) -> Path:
@@ -117,7 +117,7 @@ def write_cboe_csv(data: SessionData, path: Path) -> Path:
 
 def write_thetadata_csv(data: SessionData, path: Path) -> Path:
     q = quote_frame(data)
-    local = pd.to_datetime(q["ts"], utc=True).dt.tz_convert(NY)
+    local = pd.to_datetime(q["ts"], utc=True).dt.tz_convert(NEW_YORK)
     midnight = local.dt.normalize()
     pd.DataFrame(
         {
@@ -201,7 +201,7 @@ class _Mapping:  # databento_dbn's SymbolMapping protocol
 def _write_dbn(
     path: Path, schema, records, symbols: dict[int, str], start_ns: int, dataset: str = "OPRA.PILLAR"
 ) -> Path:
-    day = pd.Timestamp(start_ns, tz="UTC").tz_convert(NY).date()
+    day = pd.Timestamp(start_ns, tz="UTC").tz_convert(NEW_YORK).date()
     metadata = dbn.Metadata(
         dataset=dataset,
         start=start_ns,

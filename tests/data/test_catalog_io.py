@@ -84,7 +84,7 @@ def test_existing_files_are_kept_not_overwritten(tmp_path, session_data):
 
 
 def test_open_interest_and_greeks_side_files(tiny_catalog, session_data):
-    day = session_data.session.day
+    day = session_data.session.trading_date
     assert sidecar.load_open_interest(tiny_catalog, day) == session_data.open_interest
     greeks = sidecar.load_greeks(tiny_catalog, day)
     assert tuple(greeks.columns) == COLUMNS

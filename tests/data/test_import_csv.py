@@ -33,7 +33,10 @@ def test_every_layout_gives_the_sample_shape_and_quotes(tmp_path, tiny_catalog, 
 def test_cboe_open_interest_reaches_the_side_file(tmp_path, session_data):
     quotes, index = _fixture(tmp_path, session_data, "cboe")
     import_csv([quotes], "cboe", index, tmp_path / "catalog")
-    assert sidecar.load_open_interest(tmp_path / "catalog", session_data.session.day) == session_data.open_interest
+    assert (
+        sidecar.load_open_interest(tmp_path / "catalog", session_data.session.trading_date)
+        == session_data.open_interest
+    )
 
 
 def _edit(path, row, column, value):

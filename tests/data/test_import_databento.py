@@ -18,8 +18,8 @@ from odte_nautilus.data.checks import ExpiryNotSessionError, IndexVolumeError, M
 from odte_nautilus.data.import_databento import import_databento
 from odte_nautilus.data.importing import ImportConflictError
 from odte_nautilus.data.sample import SampleConfig, sample_sessions
-from odte_nautilus.data.sessions import ny_ns
 from odte_nautilus.data.symbology import occ_symbol, parse_option_id
+from odte_nautilus.risk.session import ny_ns
 from tests.data.helpers import (
     EARLY_CLOSE_DAY,
     _write_dbn,
@@ -42,12 +42,12 @@ def _import(tmp_path, data, index_volume=0, **kwargs):
 
 def test_import_gives_the_sample_catalog_shape_and_quotes(tmp_path, tiny_catalog, session_data):
     report = _import(tmp_path, session_data)
-    assert report.sessions == [session_data.session.day] and report.quotes == session_data.quote_count
+    assert report.sessions == [session_data.session.trading_date] and report.quotes == session_data.quote_count
     assert catalog_shape(tmp_path / "catalog") == catalog_shape(tiny_catalog)
     iid = session_data.options[4].id.value
     back = catalog_io.read_quotes(tmp_path / "catalog", iid)
     np.testing.assert_allclose(back.bid, session_data.quotes[iid].bid)
-    assert sidecar.load_greeks(tmp_path / "catalog", session_data.session.day)["iv"].notna().any()
+    assert sidecar.load_greeks(tmp_path / "catalog", session_data.session.trading_date)["iv"].notna().any()
 
 
 def test_loader_traps_are_fixed(tmp_path, session_data):
@@ -137,7 +137,7 @@ def test_am_settled_monthlies_are_not_0dte(tmp_path, session_data):
 
 def test_tomorrows_expiry_is_refused_or_skipped(tmp_path, session_data):
     iid = session_data.options[0].id.value
-    data = with_root(session_data, iid, "SPXW", expiry=session_data.session.day + timedelta(days=1))
+    data = with_root(session_data, iid, "SPXW", expiry=session_data.session.trading_date + timedelta(days=1))
     with pytest.raises(ExpiryNotSessionError, match="expires 2024-07-23 16:00:00"):
         _import(tmp_path, data)
     report = _import(tmp_path / "skip", data, skip_non_0dte=True)
@@ -156,4 +156,4 @@ def test_index_may_come_as_csv(tmp_path, session_data):
     files = write_dbn_fixture(session_data, folder)
     import_databento(list(files), write_index_csv(session_data, folder / "spx.csv"), tmp_path / "catalog")
     assert catalog_shape(tmp_path / "catalog")["sessions"][0]["bars_end_at_close"]
-    assert date(2024, 7, 22) in {p.session.day for p in catalog_io.catalog_sessions(tmp_path / "catalog")}
+    assert date(2024, 7, 22) in {p.session.trading_date for p in catalog_io.catalog_sessions(tmp_path / "catalog")}

@@ -55,7 +55,7 @@ def test_same_seed_same_path_other_seed_other_path():
 
 def test_2024_08_05_is_replayed_as_a_crash_and_iv_crush_day():
     config = SampleConfig(days=11)
-    by_day = {path.session.day: path for path in market_days(config)}
+    by_day = {path.session.trading_date: path for path in market_days(config)}
     crash, before = by_day[CRASH_DAY], by_day[date(2024, 8, 2)]
     assert crash.regime is Regime.CRASH
     assert crash.spot[0] < 0.985 * before.spot[-1]  # gapped down
@@ -75,6 +75,6 @@ def test_default_20_day_sample_falls_in_the_published_bands():
 
 def test_a_crash_day_loses_for_the_long_straddle():
     config = SampleConfig(days=11, strikes_each_side=12)
-    crash = next(day_figure(d) for d in sample_sessions(config) if d.session.day == CRASH_DAY)
+    crash = next(day_figure(d) for d in sample_sessions(config) if d.session.trading_date == CRASH_DAY)
     assert crash.straddle_pct > 1.0  # the $70-80 straddle of 2024-08-05
     assert crash.long_pnl_pct < 0  # IV crush

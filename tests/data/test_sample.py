@@ -10,8 +10,8 @@ import pytest
 
 from odte_nautilus.data import catalog_io
 from odte_nautilus.data.sample import SampleConfig, SampleConflictError, build_sample, sample_sessions
-from odte_nautilus.data.sessions import ny_ns
 from odte_nautilus.data.symbology import parse_option_id
+from odte_nautilus.risk.session import ny_ns
 from odte_nautilus.risk.time_units import NS_PER_SECOND
 from tests.data.helpers import EARLY_CLOSE_DAY, TINY
 
@@ -36,7 +36,7 @@ def test_another_seed_gives_another_market(session_data):
 
 def test_fewer_days_are_a_prefix_and_adding_strikes_changes_no_quote(session_data):
     two = list(sample_sessions(replace(TINY, days=2, strikes_each_side=9)))
-    assert two[0].session.day == session_data.session.day
+    assert two[0].session.trading_date == session_data.session.trading_date
     for iid, q in session_data.quotes.items():
         assert np.array_equal(two[0].quotes[iid].bid, q.bid) and np.array_equal(two[0].quotes[iid].ask, q.ask)
 
@@ -75,8 +75,8 @@ def test_one_second_quotes(tmp_path):
 
 
 def test_option_ids_expire_on_their_session(session_data):
-    assert {parse_option_id(o.id.value).expiry for o in session_data.options} == {session_data.session.day}
-    assert session_data.session.day == date(2024, 7, 22)
+    assert {parse_option_id(o.id.value).expiry for o in session_data.options} == {session_data.session.trading_date}
+    assert session_data.session.trading_date == date(2024, 7, 22)
 
 
 def test_bad_arguments_are_refused():

@@ -2,21 +2,23 @@
 
 from datetime import date
 
-from odte_nautilus.data.sessions import ny_ns, session_on, trading_sessions
 from odte_nautilus.data.underlyings import SPX
+from odte_nautilus.risk.session import TradingCalendar, ny_ns
+
+CALENDAR = TradingCalendar()
 
 
 def test_early_close_session_ends_at_one():
-    session = session_on(date(2024, 7, 3))
+    session = CALENDAR.session_window(date(2024, 7, 3))
     assert session is not None
     assert session.close_ns == ny_ns(date(2024, 7, 3), 13, 0)
     assert session.early_close and session.seconds == 3.5 * 3600
 
 
 def test_holidays_are_skipped():
-    days = [s.day for s in trading_sessions(date(2024, 7, 3), 2)]
+    days = [s.trading_date for s in CALENDAR.sessions_from(date(2024, 7, 3), 2)]
     assert days == [date(2024, 7, 3), date(2024, 7, 5)]
-    assert session_on(date(2024, 7, 4)) is None
+    assert CALENDAR.session_window(date(2024, 7, 4)) is None
 
 
 def test_expiration_rule_per_root():

@@ -20,9 +20,9 @@ from nautilus_trader.trading.strategy import Strategy
 
 from odte_nautilus.data.calibration import atm_strike
 from odte_nautilus.data.instruments import load_option_instruments
-from odte_nautilus.data.sessions import ny_ns
 from odte_nautilus.data.symbology import parse_option_id
 from odte_nautilus.risk.model import OptionRight
+from odte_nautilus.risk.session import ny_ns
 
 
 class _BuyStraddleAt(Strategy):
@@ -45,10 +45,10 @@ class _BuyStraddleAt(Strategy):
 def test_straddle_from_the_catalog_cash_settles_at_the_close(tiny_catalog, session_data):
     catalog = ParquetDataCatalog(str(tiny_catalog))
     spec, session = session_data.spec, session_data.session
-    entry = ny_ns(session.day, 10, 0)
+    entry = ny_ns(session.trading_date, 10, 0)
     spot = session_data.bars.close_at(entry)
     strike = atm_strike(sorted({parse_option_id(i).strike for i in session_data.quotes}), spot)
-    legs = [InstrumentId.from_str(spec.option_id(session.day, right, strike)) for right in OptionRight]
+    legs = [InstrumentId.from_str(spec.option_id(session.trading_date, right, strike)) for right in OptionRight]
 
     engine = BacktestEngine(BacktestEngineConfig(logging=LoggingConfig(log_level="ERROR"), run_analysis=False))
     engine.add_venue(Venue(spec.venue), OmsType.NETTING, AccountType.MARGIN, [Money(1_000_000, USD)], base_currency=USD)

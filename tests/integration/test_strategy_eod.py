@@ -41,7 +41,7 @@ from tests.strategy_kit import (
     theta_harvester,
 )
 
-_WINDOW = TradingCalendar().session_window(SESSION.day)
+_WINDOW = TradingCalendar().session_window(SESSION.trading_date)
 assert _WINDOW is not None
 FLATTEN_NS = _WINDOW.flatten_ns
 FLATTEN_ISO = "2024-07-23T19:45:00.000000Z"

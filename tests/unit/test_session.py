@@ -6,8 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from odte_nautilus.risk.model import SessionWindow
-from odte_nautilus.risk.session import NEW_YORK, SessionCalendarError, TradingCalendar
+from odte_nautilus.risk.session import NEW_YORK, SessionCalendarError, SessionWindow, TradingCalendar
 from odte_nautilus.risk.time_units import NS_PER_SECOND
 from tests.kit import ny_ns
 
