@@ -27,8 +27,8 @@ from nautilus_trader.model.objects import Money
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from odte_nautilus.data.catalog_check import validate_catalog
 from odte_nautilus.data.catalog_io import CatalogSession, catalog_sessions
-from odte_nautilus.data.checks import validate_catalog
 from odte_nautilus.data.instruments import load_option_instruments
 from odte_nautilus.data.sidecar import load_open_interest
 from odte_nautilus.recorder import RunRecorder

@@ -2,24 +2,21 @@
 
 Seed 000: "schema-level data tests (SPX bars must not have a volume column — which catches
 wrong-instrument joins at load time)". Every import, every sample and every backtest load
-(``validate_catalog``) runs the same checks; each failure is its own exception class carrying the file,
-the row or instrument, the reason and what to do. Importers check every session of a job before writing
-the first file, so a refused job writes nothing.
+(``catalog_check.validate_catalog``) runs the same checks; each failure is its own exception class carrying
+the file, the row or instrument, the reason and what to do. Importers check every session of a job before
+writing the first file, so a refused job writes nothing. The checks judge a session in memory; reading the
+catalog is ``catalog_io``'s, and ``catalog_check`` runs the one over the other.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
 from enum import StrEnum
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 from nautilus_trader.model.enums import OptionKind
 
-from odte_nautilus.data import sidecar
 from odte_nautilus.data.bundle import Origin, QuoteSeries, SessionData
 from odte_nautilus.data.ticks import on_tick_grid
 from odte_nautilus.risk.model import OptionRight
@@ -245,57 +242,3 @@ def check_session(data: SessionData) -> None:
     for series in data.quotes.values():
         check_quotes(series, data)
     _check_strike_grid(data)
-
-
-@dataclass(frozen=True, slots=True)
-class CatalogCheck:
-    sessions: int
-    options: int
-    quotes: int
-    reread: int  # sessions read and checked this time (the others were unchanged since they passed)
-
-
-def validate_catalog(path: str | Path, use_cache: bool = True) -> CatalogCheck:
-    """Run every check on every session of an on-disk catalog; raise the first failure.
-
-    Call it at every backtest load: a catalog may have been written by another tool or edited by hand.
-    A session whose files (names, sizes, modification times) are unchanged since it last passed is not
-    re-read (``<catalog>/odte/checked.json``); ``use_cache=False`` re-reads everything.
-    """
-    from odte_nautilus.data import catalog_io  # catalog_io raises this module's errors: import late
-
-    checked = sidecar.read_checked(path) if use_cache else {}
-    sessions = options = quotes = reread = 0
-    for part in catalog_io.catalog_sessions(path):
-        key = _checked_key(part.spec.name, part.session.trading_date)
-        stamp = catalog_io.fingerprint(path, part)
-        record = checked.get(key)
-        if record is None or record["fingerprint"] != stamp:
-            data = catalog_io.read_session(path, part)
-            check_session(data)
-            record = {"fingerprint": stamp, "options": len(data.options), "quotes": data.quote_count}
-            checked[key] = record
-            reread += 1
-        sessions += 1
-        options += record["options"]
-        quotes += record["quotes"]
-    if reread:
-        sidecar.write_checked(path, checked)
-    return CatalogCheck(sessions, options, quotes, reread)
-
-
-def record_passed(path: str | Path, data: SessionData) -> None:
-    """Note that a session just written passed ``check_session`` (the next load need not re-read it)."""
-    from odte_nautilus.data import catalog_io
-
-    checked = sidecar.read_checked(path)
-    checked[_checked_key(data.spec.name, data.session.trading_date)] = {
-        "fingerprint": catalog_io.fingerprint(path, catalog_io.written_part(data)),
-        "options": len(data.options),
-        "quotes": data.quote_count,
-    }
-    sidecar.write_checked(path, checked)
-
-
-def _checked_key(underlying: str, day: date) -> str:
-    return f"{underlying} {day.isoformat()}"

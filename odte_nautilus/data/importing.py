@@ -18,7 +18,8 @@ import pandas as pd
 
 from odte_nautilus.data import catalog_io
 from odte_nautilus.data.bundle import BarSeries, Origin, QuoteSeries, SessionData
-from odte_nautilus.data.checks import OutsideSessionError, check_session, record_passed
+from odte_nautilus.data.catalog_check import record_passed
+from odte_nautilus.data.checks import OutsideSessionError, check_session
 from odte_nautilus.data.instruments import option_contract, underlying_instrument
 from odte_nautilus.data.symbology import OptionKey
 from odte_nautilus.data.underlyings import UnderlyingSpec

@@ -20,8 +20,9 @@ import numpy as np
 
 from odte_nautilus.data import catalog_io, sidecar
 from odte_nautilus.data.bundle import Origin, SessionData
+from odte_nautilus.data.catalog_check import record_passed
 from odte_nautilus.data.chain import synthetic_session
-from odte_nautilus.data.checks import check_session, record_passed
+from odte_nautilus.data.checks import check_session
 from odte_nautilus.data.market_model import DayPath, MarketParams, draw_regime, next_open, simulate_day
 from odte_nautilus.data.underlyings import underlying_spec
 from odte_nautilus.risk.session import TradingCalendar

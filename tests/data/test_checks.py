@@ -12,6 +12,7 @@ import pytest
 
 from odte_nautilus.data import catalog_io
 from odte_nautilus.data.bundle import Origin
+from odte_nautilus.data.catalog_check import validate_catalog
 from odte_nautilus.data.checks import (
     CrossedQuoteError,
     DataCheckError,
@@ -25,7 +26,6 @@ from odte_nautilus.data.checks import (
     OutsideSessionError,
     StrikeGridHoleError,
     check_session,
-    validate_catalog,
 )
 from odte_nautilus.data.instruments import option_contract
 from odte_nautilus.data.symbology import parse_option_id

@@ -1,0 +1,68 @@
+"""Checking a catalog on disk: every session through the schema checks, with a cache of those that passed.
+
+``checks`` judges one session in memory and knows nothing of files; ``catalog_io`` reads and writes the
+catalog (and refuses a session on a day the exchange is closed with the checks' ``OutsideSessionError``).
+This module joins the two: ``validate_catalog`` runs the checks on what ``catalog_io`` reads at every
+backtest load, and ``record_passed`` notes a session the sample or an importer just checked and wrote, in
+``<catalog>/odte/checked.json`` with a fingerprint of its files, so the next load need not re-read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from odte_nautilus.data import catalog_io, sidecar
+from odte_nautilus.data.bundle import SessionData
+from odte_nautilus.data.checks import check_session
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogCheck:
+    sessions: int
+    options: int
+    quotes: int
+    reread: int  # sessions read and checked this time (the others were unchanged since they passed)
+
+
+def validate_catalog(path: str | Path, use_cache: bool = True) -> CatalogCheck:
+    """Run every check on every session of an on-disk catalog; raise the first failure.
+
+    Call it at every backtest load: a catalog may have been written by another tool or edited by hand.
+    A session whose files (names, sizes, modification times) are unchanged since it last passed is not
+    re-read (``<catalog>/odte/checked.json``); ``use_cache=False`` re-reads everything.
+    """
+    checked = sidecar.read_checked(path) if use_cache else {}
+    sessions = options = quotes = reread = 0
+    for part in catalog_io.catalog_sessions(path):
+        key = _checked_key(part.spec.name, part.session.trading_date)
+        stamp = catalog_io.fingerprint(path, part)
+        record = checked.get(key)
+        if record is None or record["fingerprint"] != stamp:
+            data = catalog_io.read_session(path, part)
+            check_session(data)
+            record = {"fingerprint": stamp, "options": len(data.options), "quotes": data.quote_count}
+            checked[key] = record
+            reread += 1
+        sessions += 1
+        options += record["options"]
+        quotes += record["quotes"]
+    if reread:
+        sidecar.write_checked(path, checked)
+    return CatalogCheck(sessions, options, quotes, reread)
+
+
+def record_passed(path: str | Path, data: SessionData) -> None:
+    """Note that a session just written passed ``check_session`` (the next load need not re-read it)."""
+    checked = sidecar.read_checked(path)
+    checked[_checked_key(data.spec.name, data.session.trading_date)] = {
+        "fingerprint": catalog_io.fingerprint(path, catalog_io.written_part(data)),
+        "options": len(data.options),
+        "quotes": data.quote_count,
+    }
+    sidecar.write_checked(path, checked)
+
+
+def _checked_key(underlying: str, day: date) -> str:
+    return f"{underlying} {day.isoformat()}"
