@@ -38,7 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 # Mutation run over the gate and the safety rules (issue 7): kill rate and survivors, also in runs/mutation/.
-# Sample or narrow it with ARGS, e.g. make mutate ARGS="risk/rules.py --limit 60".
+# Sample or narrow it with ARGS, e.g. make mutate ARGS="risk/rules/limits.py --limit 60".
 mutate: $(STAMP)
 	$(BIN)/python tests/mutation/run.py --jobs 2 $(ARGS)
 

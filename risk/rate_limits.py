@@ -11,11 +11,6 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable
 
-# The windows the rules count over; risk/rules/limits.py still imports them from here (switch it to
-# odte_nautilus.risk.time_units and drop this re-export).
-from odte_nautilus.risk.time_units import HOUR_NS as HOUR_NS
-from odte_nautilus.risk.time_units import MINUTE_NS as MINUTE_NS
-
 
 def entries_within(times_ns: tuple[int, ...], now_ns: int, window_ns: int) -> int:
     """Entries in the window ``(now - window, now]`` of an ascending tuple of entry times.

@@ -1,7 +1,7 @@
 """Mutation run over the gate and the safety rules (issue 7): which changes to the code do the tests miss?
 
     make mutate                                   # every file of DEFAULT_TABLE, 2 jobs
-    .venv/bin/python tests/mutation/run.py risk/rules.py --limit 60 --function no_naked_short
+    .venv/bin/python tests/mutation/run.py risk/rules/invariants.py --limit 60 --function no_naked_short
     .venv/bin/python tests/mutation/run.py strategies/sizing.py --tests tests/unit/test_sizing.py
 
 Our own runner, because mutmut cannot follow pyproject's ``package-dir`` mapping (``risk/`` and
@@ -49,14 +49,19 @@ GATE_TESTS = [
     "tests/integration/test_risk_events.py",
 ]
 
+RULE_TESTS = [
+    "tests/unit/test_rules_entry.py",
+    "tests/unit/test_rules_exit.py",
+    "tests/unit/test_kernel.py",
+    "tests/unit/test_rules_worst_case.py",
+]
+
 # target file -> the pytest selection that covers it (globs; fastest first, since -x stops at the first failure)
 DEFAULT_TABLE = {
-    "risk/rules.py": [
-        "tests/unit/test_rules_entry.py",
-        "tests/unit/test_rules_exit.py",
-        "tests/unit/test_kernel.py",
-        "tests/unit/test_rules_worst_case.py",
-    ],
+    **dict.fromkeys(
+        [f"risk/rules/{family}.py" for family in ("invariants", "session", "account", "breakers", "losses", "limits")],
+        RULE_TESTS,
+    ),
     "risk/exposure.py": ["tests/unit/test_rules_worst_case.py", "tests/property/test_exposure_properties.py"],
     "odte_nautilus/gate.py": GATE_TESTS,
     "odte_nautilus/node_exposure.py": GATE_TESTS,
