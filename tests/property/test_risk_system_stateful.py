@@ -7,7 +7,6 @@ Whatever Hypothesis tries, the invariants of seed 000 must hold after every step
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import tempfile
 from datetime import date
@@ -17,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from odte_nautilus.execution.events import Cancelled, Fill, Rejected
-from odte_nautilus.execution.fills import LedgerError, PackageLedger
+from odte_nautilus.execution.fills import PackageLedger
 from odte_nautilus.risk.book import RiskBook
 from odte_nautilus.risk.decision import ReasonCode
 from odte_nautilus.risk.ladder import LadderStage, StreakStage, ladder_stage, streak_stage
@@ -161,13 +160,14 @@ class RiskSystem(RuleBasedStateMachine):
         if ledger is None:
             return
         for order in [o for o in ledger.orders if o.working]:
+            # A venue rejects an order before anything of it fills; after a fill it can only cancel the rest.
+            # Nothing here is swallowed: a LedgerError on a consistent broker event is a wrongful refusal.
             event = (
                 Rejected(order.order_id, "venue")
-                if reject
+                if reject and not order.filled_qty
                 else Cancelled(order.order_id, order.filled_qty, order.avg_price or 0.0, from_error)
             )
-            with contextlib.suppress(LedgerError):
-                ledger.apply(event)
+            ledger.apply(event)
         self._sync(ledger)
 
     @rule(package_id=packages, kind=st.sampled_from(EXIT_KINDS))

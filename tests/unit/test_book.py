@@ -100,13 +100,16 @@ def test_strategy_breaker_resets_the_next_trading_day(multi):
 
 
 def test_eod_lock_cannot_reopen_even_after_a_restart(tmp_path):
+    """The lock is asked at 11:00, an hour only the lock can refuse (the EOD window opens at 15:45): a day
+    whose flatten ran - here early, as after a restart into a locked day - stays locked in a new process."""
     book = make_book(tmp_path)
-    book.lock_for_eod(ny_ns(15, 45))
+    assert book.check(fly_entry(ts_ns=ny_ns(11, 0))).allowed  # open before the lock
+    book.lock_for_eod(ny_ns(10, 59))
     book.close()
     reopened = make_book(tmp_path)
-    decision = reopened.check(fly_entry(ts_ns=ny_ns(15, 50)))
-    assert decision.code in (ReasonCode.DAY_LOCKED, ReasonCode.EOD_FLATTEN_WINDOW)
-    assert reopened.state(ny_ns(15, 50)).lock_reason == EOD_LOCK_REASON
+    decision = reopened.check(fly_entry(package="P-2", ts_ns=ny_ns(11, 0)))
+    assert decision.code is ReasonCode.DAY_LOCKED
+    assert reopened.state(ny_ns(11, 0)).lock_reason == EOD_LOCK_REASON
     reopened.close()
 
 

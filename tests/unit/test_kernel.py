@@ -273,11 +273,6 @@ def test_every_rule_a_kernel_may_leave_out_fires_on_the_provocations_somewhere()
 # --- the snapshot's index and the intent's shape ------------------------------------------------------------
 
 
-def test_a_state_is_indexed_once() -> None:
-    st = CASES["allowed entry"][2]
-    assert st.index is st.index
-
-
 @pytest.mark.parametrize(
     ("field", "value", "expected"),
     [

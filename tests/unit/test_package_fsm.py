@@ -40,6 +40,8 @@ ALL_PAIRS = list(product(PackageState, Trigger))
 
 
 def test_table_is_exactly_the_specified_arrows():
+    """The arrows are the specification (design §8, seed 000's state machine), written out here on purpose:
+    an arrow added or changed in the code without changing the spec is how the zombie position happened."""
     assert dict(TRANSITIONS) == EXPECTED_ARROWS
 
 
@@ -110,6 +112,7 @@ def test_no_dead_end_every_state_reaches_flat_and_is_reached_from_flat():
 
 
 def test_the_table_cannot_be_edited_at_run_time():
+    """No code can add an arrow while the node runs (a way round can_enter() from FLAT only)."""
     with pytest.raises(TypeError):
         # The table's type has no item assignment, and that is what this test proves at run time.
         TRANSITIONS[(OPEN, Trigger.SUBMIT_ENTRY)] = PENDING_ENTRY  # type: ignore[index]

@@ -192,11 +192,6 @@ def test_a_zero_fill_price_cannot_arm_a_stop():
         PackageStop.from_fill(CONFIG, 0.0, SPX, T0)
 
 
-def test_stop_objects_have_no_instance_dict():
-    """__slots__ keeps the per-package object small and its attribute reads fast (the 3 us budget)."""
-    assert not hasattr(long_stop(), "__dict__")
-
-
 # -- properties ------------------------------------------------------------------------------------------
 
 
