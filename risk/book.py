@@ -144,7 +144,7 @@ class RiskBook:
     def enforce(self, now_ns: int) -> list[str]:
         """Turn the day's numbers into durable consequences; returns what tripped (for logs and alerts).
 
-        Called after every close and on the strategies' slow timer, so an unrealized drawdown locks the day
+        Called after every close and on every index bar a strategy sees, so an unrealized drawdown locks the day
         too. The kernel refuses on the same numbers even before this runs; this makes it stick.
         """
         state = self.state(now_ns)

@@ -58,10 +58,13 @@ class ReasonCode(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Decision:
+    """The kernel's answer (design §4): ``allowed``, the ``code`` of the rule that decided, a ``reason`` a
+    trader reads, and the ``size`` the kernel allows - 0 when refused, the adjusted size when a rule cut it."""
+
     allowed: bool
     code: ReasonCode
     reason: str
-    size: int  # the quantity the kernel allows (0 when refused)
+    size: int
 
     @classmethod
     def refuse(cls, code: ReasonCode, reason: str) -> Decision:

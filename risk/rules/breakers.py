@@ -5,7 +5,7 @@ from __future__ import annotations
 from odte_nautilus.risk.decision import Decision
 from odte_nautilus.risk.decision import ReasonCode as Code
 from odte_nautilus.risk.ladder import strategy_breaker_loss, whole_contracts
-from odte_nautilus.risk.rules.context import CheckContext, applies_when, loss_refusal, names_in, usd
+from odte_nautilus.risk.rules.context import CheckContext, applies_when, loss_refusal, named_refusal, usd
 
 
 def global_breaker(c: CheckContext) -> Decision | None:
@@ -23,12 +23,10 @@ def global_breaker(c: CheckContext) -> Decision | None:
 
 def strategy_breaker(c: CheckContext) -> Decision | None:
     """Seed 003's per-strategy breaker: a loss of half the strategy's max daily loss stops it for the day."""
-    names = c.state.strategy_breakers
-    if names and names_in(c, names):
-        return Decision.refuse(
-            Code.STRATEGY_BREAKER,
-            f"the circuit breaker of {c.intent.strategy_id} has tripped for the day (auto-reset next day)",
-        )
+    sentence = "the circuit breaker of {strategy} has tripped for the day (auto-reset next day)"
+    tripped = named_refusal(c, c.state.strategy_breakers, Code.STRATEGY_BREAKER, sentence)
+    if tripped is not None:
+        return tripped
     breakers, limits = c.policy.breakers, c.limits
     if breakers is None or limits is None:
         return None

@@ -132,6 +132,14 @@ def expiry_date(expiry_ns: int) -> str:
     return datetime.fromtimestamp(expiry_ns // NS_PER_SECOND, NEW_YORK).strftime("%Y-%m-%d")
 
 
+def named_refusal(c: CheckContext, names: frozenset[str], code: Code, sentence: str) -> Decision | None:
+    """A refusal when the sender is among ``names`` (a switch or a breaker that holds strategies by name);
+    ``sentence`` is formatted with ``{strategy}`` only then."""
+    if names and names_in(c, names):
+        return Decision.refuse(code, sentence.format(strategy=c.intent.strategy_id))
+    return None
+
+
 def names_in(c: CheckContext, names: frozenset[str]) -> bool:
     """A strategy may be named by its Nautilus id (ThetaHarvester-001) or its policy key (theta_harvester)."""
     return c.intent.strategy_id in names or c.strategy_key in names

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from odte_nautilus.risk.decision import Decision
 from odte_nautilus.risk.decision import ReasonCode as Code
-from odte_nautilus.risk.rules.context import CheckContext, names_in, ny_clock
+from odte_nautilus.risk.rules.context import CheckContext, named_refusal, ny_clock
 
 
 def outside_session(c: CheckContext) -> Decision | None:
@@ -13,13 +13,12 @@ def outside_session(c: CheckContext) -> Decision | None:
     session, now = c.state.session, c.state.now_ns
     if session is None:
         return Decision.refuse(Code.OUTSIDE_SESSION, "no trading session today: not a trading day")
-    if now < session.open_ns or now >= session.close_ns:
-        return Decision.refuse(
-            Code.OUTSIDE_SESSION,
-            f"{ny_clock(now)} New York is outside the {session.trading_date} session"
-            f" {ny_clock(session.open_ns)}-{ny_clock(session.close_ns)}",
-        )
-    return None
+    if session.open_ns <= now < session.close_ns:
+        return None
+    hours = f"{ny_clock(session.open_ns)}-{ny_clock(session.close_ns)}"
+    return Decision.refuse(
+        Code.OUTSIDE_SESSION, f"{ny_clock(now)} New York is outside the {session.trading_date} session {hours}"
+    )
 
 
 def eod_flatten_window(c: CheckContext) -> Decision | None:
@@ -53,10 +52,5 @@ def kill_switch(c: CheckContext) -> Decision | None:
 
 def strategy_disabled(c: CheckContext) -> Decision | None:
     """Seed 003's kill switch per strategy: 'turn strategy off'."""
-    names = c.state.disabled_strategies
-    if names and names_in(c, names):
-        return Decision.refuse(
-            Code.STRATEGY_DISABLED,
-            f"strategy {c.intent.strategy_id} is disabled: enable it to trade (authorized action)",
-        )
-    return None
+    sentence = "strategy {strategy} is disabled: enable it to trade (authorized action)"
+    return named_refusal(c, c.state.disabled_strategies, Code.STRATEGY_DISABLED, sentence)
