@@ -108,11 +108,6 @@ class TradingCalendar:
         windows = (self.session_window(label.date()) for label in calendar.sessions_window(first, count))
         return [w for w in windows if w is not None]  # every label of sessions_window is a session
 
-    def is_early_close(self, d: date) -> bool:
-        """True on a session that closes before the regular 16:00 (13:00 for XNYS); False on non-sessions."""
-        window = self.session_window(d)
-        return window is not None and window.early_close
-
     def _build_window(self, d: date, flatten_minutes: int) -> SessionWindow | None:
         session = self._session_label(d)
         if session is None:

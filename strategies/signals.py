@@ -114,36 +114,6 @@ def atm_iv(
     return sum(vols) / len(vols)
 
 
-def strike_vols(
-    spot: float,
-    chain: OptionChain,
-    mids: Mids,
-    t_years: float,
-    rate: float = 0.0,
-    carry: float = 0.0,
-) -> dict[str, float]:
-    """Instrument id -> IV for every contract whose strike has a usable out-of-the-money quote.
-
-    Each strike's vol is read from its OTM side (the call at or above spot, the put below) and applied to
-    both its call and its put: the way the catalog's greeks are made (``odte_nautilus.data.greeks``) and
-    what ``gamma_exposure`` wants. A strike whose OTM side has no mid or no reliable IV is left out (its
-    ITM side is never inverted).
-    """
-    out: dict[str, float] = {}
-    for strike in chain.strikes:
-        otm = chain.call(strike) if strike >= spot else chain.put(strike)
-        if otm is None:
-            continue
-        mid = mids.get(otm.instrument_id)
-        vol = None if mid is None else implied_vol(spot, strike, otm.right, mid, t_years, rate, carry)
-        if vol is None:
-            continue
-        for link in (chain.call(strike), chain.put(strike)):
-            if link is not None:
-                out[link.instrument_id] = vol
-    return out
-
-
 class IvPercentile:
     """Where today's implied vol ranks among the last ``window`` trading days' (one reading a day).
 

@@ -64,11 +64,6 @@ def index_symbol(name: str) -> str:
     return name if name.startswith("^") else f"^{name}"
 
 
-def index_id(name: str, venue: str) -> str:
-    """The index instrument id, e.g. ``^SPX.CBOE``."""
-    return f"{index_symbol(name)}.{venue}"
-
-
 def underlying_bar_type(underlying_id: str) -> str:
     """The 1-minute LAST bar type the backtester settles against, e.g. ``^SPX.CBOE-1-MINUTE-LAST-EXTERNAL``."""
     return f"{underlying_id}-1-MINUTE-LAST-EXTERNAL"

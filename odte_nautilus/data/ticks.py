@@ -43,10 +43,6 @@ class TickScheme:
     def min_increment(self) -> float:
         return min(inc for _, _, inc in self.tiers)
 
-    def increment_at(self, price: float) -> float:
-        """The tick that applies at ``price`` (the tier of its absolute value)."""
-        return float(self._increments(np.asarray([abs(price)], dtype=np.float64))[0])
-
     def _increments(self, magnitude: np.ndarray) -> np.ndarray:
         inc = np.full(magnitude.shape, self.tiers[0][2], dtype=np.float64)
         for start, _, step in self.tiers[1:]:

@@ -220,10 +220,6 @@ class PackageLedger:
         return tuple(self._reviews)
 
     @property
-    def needs_review(self) -> bool:
-        return bool(self._reviews)
-
-    @property
     def cancel_unconfirmed(self) -> bool:
         """A cancel is waiting for executions to confirm it (the phantom position)."""
         return any(o.working and o.cancel_unconfirmed for o in self._orders.values())

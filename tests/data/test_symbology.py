@@ -7,7 +7,6 @@ import pytest
 from odte_nautilus.data.symbology import (
     OptionKey,
     SymbologyError,
-    index_id,
     option_id,
     parse_occ,
     parse_option_id,
@@ -19,7 +18,6 @@ from odte_nautilus.risk.model import OptionRight
 
 def test_ids_match_the_ib_simplified_table():
     assert option_id("SPXW", date(2024, 3, 15), "C", 5100, "CBOE") == "SPXW  240315C05100000.CBOE"
-    assert index_id("SPX", "CBOE") == "^SPX.CBOE"
     assert SPX.underlying_id == "^SPX.CBOE"
     assert SPY.option_id(date(2024, 3, 15), OptionRight.PUT, 510) == "SPY   240315P00510000.SMART"
 

@@ -30,7 +30,6 @@ def test_a_normal_day_opens_0930_closes_1600_and_flattens_1545():
     assert window.trading_date == d
     assert (window.open_ns, window.close_ns, window.flatten_ns) == (ny_ns(9, 30), ny_ns(16, 0), ny_ns(15, 45))
     assert window.early_close is False
-    assert CALENDAR.is_early_close(d) is False
 
 
 @pytest.mark.parametrize(
@@ -44,7 +43,6 @@ def test_early_close_days_flatten_at_1245(d):
     assert ny_time(window.close_ns) == (13, 0)
     assert ny_time(window.flatten_ns) == (12, 45)
     assert window.early_close is True
-    assert CALENDAR.is_early_close(d) is True
 
 
 @pytest.mark.parametrize(
@@ -54,7 +52,6 @@ def test_early_close_days_flatten_at_1245(d):
 )
 def test_holidays_and_weekends_have_no_session(d):
     assert CALENDAR.session_window(d) is None
-    assert CALENDAR.is_early_close(d) is False
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,6 @@ from odte_nautilus.strategies.signals import (
     gamma_exposure,
     gex_strength,
     implied_vol,
-    strike_vols,
     years_to_expiry,
 )
 from tests.kit import contract, ny_ns
@@ -137,19 +136,6 @@ def test_atm_iv_needs_both_sides(drop):
     mids = otm_mids()
     del mids[iid(*drop)]
     assert atm_iv(ATM_SPOT, CHAIN, mids, HOURS_2, RATE, CARRY) is None
-
-
-def test_strike_vols_read_each_strike_from_its_otm_side_and_give_it_to_both_rights():
-    mids = {
-        iid("C", 5005): bs_price(5005, CALL, 0.13, HOURS_2, ATM_SPOT),
-        iid("P", 5000): bs_price(5000, PUT, 0.15, HOURS_2, ATM_SPOT),
-        iid("P", 5005): 9.0,  # ITM: never inverted
-        iid("C", 5000): 0.01,  # ITM and below intrinsic: never inverted
-    }
-    vols = strike_vols(ATM_SPOT, CHAIN, mids, HOURS_2, RATE, CARRY)
-    assert set(vols) == {iid("C", 5005), iid("P", 5005), iid("C", 5000), iid("P", 5000)}
-    assert vols[iid("P", 5005)] == vols[iid("C", 5005)] == pytest.approx(0.13, abs=1e-3)
-    assert vols[iid("C", 5000)] == vols[iid("P", 5000)] == pytest.approx(0.15, abs=1e-3)
 
 
 # -- IV percentile -------------------------------------------------------------------------------------------
