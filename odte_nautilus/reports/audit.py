@@ -25,10 +25,11 @@ The checks, each a rule name in the result:
   the side of safety: an add made while the earlier package was still winning is flagged too. Later
   entry fills into an already-live package are the rest of its entry order (a package enters only from
   FLAT, design §8), not an add.
-- ``forbid_reverse_without_flat``: no single package's fills within one instant flip an instrument's net
-  position (long to short or back) without passing through flat. Two packages' orders that fill at the same
-  timestamp are two orders, applied one after the other in file order (one strategy's exit and another's entry
-  of the same contract are not a reverse).
+- ``forbid_reverse_without_flat``: no single package's fills within one instant flip its strategy's net
+  position in an instrument (long to short or back) without passing through flat. It is a rule of one
+  book, as the kernel applies it: two strategies on opposite sides of one contract move the account's net
+  through zero when either closes, and that is no reverse. Two packages' orders that fill at the same
+  timestamp are two orders, applied one after the other in file order.
 """
 
 from __future__ import annotations
@@ -167,6 +168,7 @@ class _Replay:
         self.rules = rules
         self.losers = losers
         self.account: dict[str, int] = {}
+        self.books: dict[tuple[str, str], int] = {}  # (strategy, instrument) -> contracts
         self.coverage_group: dict[str, tuple[str, str, str]] = {}  # instrument -> (underlying, expiry, right)
         self.group_members: dict[tuple[str, str, str], set[str]] = {}
         self.holdings: dict[str, dict[str, int]] = {}  # package -> instrument -> contracts
@@ -182,14 +184,16 @@ class _Replay:
         entered: list[str] = []
         touched: list[str] = []
         ts = _iso(ts_ns)
-        order_before: dict[str, int] = {}  # the account before the current package's fills of this instant
+        order_before: dict[tuple[str, str], int] = {}  # its strategy's book before the package's fills
         current = None
         for row in rows.itertuples(index=False):
             iid, package = row.instrument_id, row.package_id
             if package != current:
                 self._check_reverse(ts, order_before)
                 order_before, current = {}, package
-            order_before.setdefault(iid, self.account.get(iid, 0))
+            book = (row.strategy_id, iid)
+            order_before.setdefault(book, self.books.get(book, 0))
+            self.books[book] = self.books.get(book, 0) + row.signed_qty
             before.setdefault(iid, self.account.get(iid, 0))
             self.account[iid] = self.account.get(iid, 0) + row.signed_qty
             group = (row.underlying, row.expiry, row.right)
@@ -227,14 +231,14 @@ class _Replay:
     def _flag(self, rule: str, ts: str, detail: str) -> None:
         self.violations.append(Violation(rule, ts, detail))
 
-    def _check_reverse(self, ts: str, before: dict[str, int]) -> None:
-        for iid, was in before.items():
-            now = self.account[iid]
+    def _check_reverse(self, ts: str, before: dict[tuple[str, str], int]) -> None:
+        for (strategy, iid), was in before.items():
+            now = self.books[strategy, iid]
             if was * now < 0:
                 self._flag(
                     FORBID_REVERSE_WITHOUT_FLAT,
                     ts,
-                    f"{iid}: net position {was:+d} -> {now:+d} by one order, never flat in between",
+                    f"{strategy} {iid}: net position {was:+d} -> {now:+d} by one order, never flat in between",
                 )
 
     def _check_naked(self, ts: str, groups: set[tuple[str, str, str]]) -> None:

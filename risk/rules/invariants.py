@@ -194,18 +194,19 @@ def _uncovered(c: CheckContext, group: CoverGroup, net: int) -> Decision:
 
 
 def forbid_reverse_without_flat(c: CheckContext) -> Decision | None:
-    """Seed 000's forbid_reverse_without_flat, for entries and exits, per strategy and per account.
+    """Seed 000's forbid_reverse_without_flat, for entries and exits, on the sender's own book.
 
-    No leg may carry a holding through zero to the other side (long 1, sell 2) - whichever of the
-    working orders fill, in whatever order: an exit that overshoots is as wrong as an entry that does. The
-    account is checked too, because that is the position the broker sees. An entry is also refused while
-    the same strategy holds the opposite premium direction on the symbol (a long strangle beside its own
-    short-premium fly).
+    No leg may carry the strategy's holding through zero to the other side (long 1, sell 2), whichever of
+    its working orders fill, in whatever order: an exit that overshoots is as wrong as an entry that does.
+    It is a rule of one book, not of the account: when two strategies hold opposite sides of one contract,
+    the account's net passes through zero as either closes, and refusing that would trap a real exit (a
+    fly's stop held up by another strategy's strangle leg). Coverage, which the broker's margin does see, is
+    checked on the account too (``no_naked_short``). An entry is also refused while the same strategy holds
+    the opposite premium direction on the symbol (a long strangle beside its own short-premium fly).
     """
-    for scope in _cover_scopes(c):
-        refusal = _reversal(c, scope)
-        if refusal is not None:
-            return refusal
+    refusal = _reversal(c, _cover_scopes(c)[0])
+    if refusal is not None:
+        return refusal
     if not c.is_entry:
         return None
     mine = c.shape.long_premium

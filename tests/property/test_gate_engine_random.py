@@ -7,7 +7,7 @@ After every fill and at every quiet moment (each minute's first quote), the engi
 working orders are checked:
 
 - no naked short, per strategy and per account, at any quiet moment;
-- no fill carries a strategy's or the account's holding through zero;
+- no fill carries a strategy's holding through zero;
 - after the kill switch, no order sent after it opens or adds to a position.
 """
 
@@ -143,20 +143,20 @@ class Watcher:
     cache: Cache
     violations: list[str] = field(default_factory=list)
     kill_ns: int | None = None
-    net: dict = field(default_factory=dict)  # (strategy or None, instrument) -> contracts
+    net: dict = field(default_factory=dict)  # (strategy, instrument) -> contracts
 
     def on_fill(self, fill: OrderFilled) -> None:
         if is_generic_spread_id(fill.instrument_id):
             return  # a package fill: its legs follow as leg fills
         change = int(fill.last_qty) * (1 if fill.order_side == OrderSide.BUY else -1)
-        for book in (fill.strategy_id.value, None):
-            key = (book, fill.instrument_id.value)
-            before = self.net.get(key, 0)
-            after = self.net[key] = before + change
-            if before * after < 0:
-                self.violations.append(f"{fill.ts_event}: {book or 'account'} {key[1]} {before:+d} -> {after:+d}")
-            if book and self.kill_ns is not None and abs(after) > abs(before) and self._sent_after_kill(fill):
-                self.violations.append(f"{fill.ts_event}: {book} added {change:+d} {key[1]} after the kill switch")
+        book = fill.strategy_id.value  # reversal is a rule of one book (the account may pass zero as books close)
+        key = (book, fill.instrument_id.value)
+        before = self.net.get(key, 0)
+        after = self.net[key] = before + change
+        if before * after < 0:
+            self.violations.append(f"{fill.ts_event}: {book} {key[1]} {before:+d} -> {after:+d}")
+        if self.kill_ns is not None and abs(after) > abs(before) and self._sent_after_kill(fill):
+            self.violations.append(f"{fill.ts_event}: {book} added {change:+d} {key[1]} after the kill switch")
 
     def _sent_after_kill(self, fill: OrderFilled) -> bool:
         cid = fill.client_order_id.value.split("-LEG-")[0]

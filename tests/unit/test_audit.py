@@ -263,6 +263,17 @@ def test_two_packages_crossing_zero_at_the_same_instant_are_two_orders_not_a_rev
     )
 
 
+def test_closing_against_another_strategys_opposite_holding_is_not_a_reverse():
+    """The account goes from -1 to +1 when one strategy buys back its 2 short calls beside another's long
+    one: each book is closing, nobody reverses (the kernel's rule is one book's too)."""
+    cover = [leg_fill(iso(9, 50), "X-0", "C5120", "BUY", qty=2)]
+    long_one = [leg_fill(iso(10, 0), "G-1", "C5100", "BUY", strategy=GAMMA)]
+    short_two = [leg_fill(iso(10, 1), "X-1", "C5100", "SELL", qty=2)]
+    buy_back = [leg_fill(iso(10, 5), "X-1", "C5100", "BUY", qty=2, role="exit")]
+    result = audit_run(fills_frame(cover, long_one, short_two, buy_back), NO_POSITIONS, RULES)
+    assert FORBID_REVERSE_WITHOUT_FLAT not in rules_of(result)
+
+
 def test_going_flat_at_one_instant_and_short_at_the_next_is_not_a_reverse():
     cover = [leg_fill(iso(9, 50), "X-0", "C5120", "BUY", qty=2)]
     long_one = [leg_fill(iso(10, 0), "X-1", "C5100", "BUY")]

@@ -109,10 +109,19 @@ def test_an_order_against_a_working_order_of_the_other_side_is_refused_from_flat
     assert MULTI.check(sell_put, world).code is Code.FORBID_REVERSE_WITHOUT_FLAT
 
 
-def test_the_account_may_not_be_carried_through_zero_by_another_strategy():
-    world = state(**books(a=held((P, 1)), b=held((contract("P", 5080), 2))))
-    sell_two = replace(entry((Leg(P, -1),), strategy=B, price=-5.0, qty=2), kind=IntentKind.ENTRY)
-    assert MULTI.check(sell_two, world).code is Code.FORBID_REVERSE_WITHOUT_FLAT  # the account: +1 -> -1
+def test_another_strategys_opposite_holding_does_not_trap_a_close():
+    """b holds 2 short puts, a holds 1 long: b buying its 2 back takes the account from -1 to +1, which is no
+    reversal of anyone's position; refusing it would trap b's exit until a closes (seen in a backtest: a fly's
+    stop held up for 25 minutes by another strategy's strangle leg)."""
+    world = state(**books(a=held((P, 1)), b=held((P, -2), (contract("P", 5080), 2))))
+    buy_back = replace(entry((Leg(P, 1),), strategy=B, price=5.0, qty=2), kind=IntentKind.EXIT)
+    assert MULTI.check(buy_back, world).allowed
+
+
+def test_a_strategys_own_book_may_not_be_carried_through_zero():
+    world = state(**books(a=held((P, 1), (contract("P", 5080), 1))))
+    sell_two = replace(entry((Leg(P, -1),), strategy=A, price=-5.0, qty=2), kind=IntentKind.EXIT)
+    assert MULTI.check(sell_two, world).code is Code.FORBID_REVERSE_WITHOUT_FLAT
 
 
 # -- one position only counts working orders -----------------------------------------------------------------
