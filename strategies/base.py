@@ -110,6 +110,7 @@ class _Package:
     partial_taken: bool = False
     entry_premium: float = 0.0
     exit_kind: ExitKind | None = None  # a full exit decided once keeps its kind when it is re-sent
+    bar_done_ns: int = 0  # the last index bar whose decisions this package has taken (on its own quotes)
 
 
 class OdteStrategy(Strategy):
@@ -133,6 +134,7 @@ class OdteStrategy(Strategy):
         self._cooldown_until = 0
         self._awaiting_since = 0
         self._day_ends_ns = 0  # the next New York midnight: a bar at or after it starts a new session
+        self._bar_ns = 0  # the last index bar: its decisions are taken on the package quotes that follow it
         self._entry_window = (0, 0)
 
     # -- the thesis: subclasses ----------------------------------------------------------------------
@@ -165,7 +167,10 @@ class OdteStrategy(Strategy):
             self._cancel_stale_orders(now)
         if self._awaiting and now - self._awaiting_since >= self.config.order_timeout_s * NS_PER_SECOND:
             self._drop_awaiting()  # the package's legs never completed a snapshot: plan afresh
-        self._manage(now, hard=True, slow=True)
+        # What the bar decides for a package (a stop on the index move, a take-profit, the flatten's re-send)
+        # waits for the package's quote of the same minute: the bar comes first (so the 16:00 level settles
+        # first), and acting on it now would fill at the previous minute's option quotes (on_quote_tick).
+        self._bar_ns = bar.ts_event
         if self.book.packages:  # flat, the day's P&L moves only at a close, and record_close enforces
             self.book.enforce(now)
         if self._may_plan(now):
@@ -193,7 +198,10 @@ class OdteStrategy(Strategy):
             return
         for package_id, package in list(self.packages.items()):
             if package.spread_id == spread_id:
-                self._manage_package(package_id, package, now, hard=True, slow=False)
+                after_bar = package.bar_done_ns < self._bar_ns <= tick.ts_event
+                if after_bar:
+                    package.bar_done_ns = self._bar_ns
+                self._manage_package(package_id, package, now, hard=True, slow=after_bar)
 
     def _legs_of_spread(self, spread_id: InstrumentId) -> tuple[Leg, ...] | None:
         for package in self.packages.values():

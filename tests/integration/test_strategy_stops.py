@@ -20,7 +20,7 @@ import pytest
 
 from odte_nautilus.risk.model import ExitKind, PackageState
 from odte_nautilus.risk.time_units import NS_PER_SECOND
-from tests.strategy_kit import FEE, C, Days, Market, P, at, gamma_scalper, quoted_at, theta_harvester
+from tests.strategy_kit import FEE, C, Days, Market, P, gamma_scalper, quoted_at, theta_harvester
 
 SLOW_CADENCE_NS = 5 * NS_PER_SECOND  # the slow dimensions are sampled every 5 s
 
@@ -56,8 +56,11 @@ STOPS = {
         quoted_at("10:03"),
         quoted_at("10:03"),
     ),
-    # The index jumps 12 points at the 10:05 bar while every quote stands still -> the adverse move.
-    ExitKind.STOP_UNDERLYING_MOVE: Scenario("fly", Market().index("10:05", 5562.0), at("10:05"), at("10:05")),
+    # The index jumps 12 points at the 10:05 bar while every quote stands still -> the adverse move, decided
+    # on the package's 10:05 quote (the bar's decisions wait for the same minute's option quotes).
+    ExitKind.STOP_UNDERLYING_MOVE: Scenario(
+        "fly", Market().index("10:05", 5562.0), quoted_at("10:05"), quoted_at("10:05")
+    ),
     # Nothing moves at all: 8 minutes after the 10:00:30 fill without 5 points of progress.
     ExitKind.STOP_NO_PROGRESS: Scenario("strangle", Market(), quoted_at("10:08"), quoted_at("10:08") + SLOW_CADENCE_NS),
     # 3.90/4.10 on both legs: the mark 8.00 is 21.6 % under 10.20 (not 35 %) with the index flat.
@@ -145,3 +148,20 @@ def test_a_partial_take_profit_closes_part_and_the_full_one_closes_the_rest(days
     assert record.realized_pnl == pytest.approx((13.8 + 17.0 - 2 * 10.2) * 100 - 8 * FEE)
     exit_legs = [(f.exit_kind, f.quantity) for f in day.fills(role="exit")]
     assert sorted(exit_legs) == [("take_profit_full", 1)] * 2 + [("take_profit_partial", 1)] * 2
+
+
+def test_regression_a_bar_triggered_stop_fills_at_the_same_minutes_option_quotes(days):
+    """The index bar of a minute arrives before that minute's option quotes (so that the 16:00 level settles
+    first). A stop the bar triggered used to be sent at once and filled against the previous minute's
+    quotes, before they repriced for the move that triggered it: in the default run, every adverse-move
+    stop of the fly, flattered by about $1,100. It must fill at the quotes of its own minute.
+
+    10:05: the index jumps 12 points and the fly's legs reprice: buying it back costs 16.10 + 3.10 - 6.00
+    - 0.90 = 12.30 (at 10:04 it cost 8.10 + 8.10 - 3.00 - 3.00 = 10.20)."""
+    repriced = {C(5550): (15.9, 16.1), P(5550): (2.9, 3.1), C(5575): (6.0, 6.2), P(5525): (0.9, 1.0)}
+    market = Market().index("10:05", 5562.0).quote("10:05", repriced)
+    day = days(market, [theta_harvester(max_entries_per_day=1)]).run()
+    (record,) = day.packages()
+    assert record.exit_kinds == ExitKind.STOP_UNDERLYING_MOVE.value
+    assert _ns(record.closed_at) >= quoted_at("10:05")
+    assert abs(record.exit_price) == pytest.approx(12.3)
