@@ -5,7 +5,7 @@ from __future__ import annotations
 from odte_nautilus.risk.decision import Decision
 from odte_nautilus.risk.decision import ReasonCode as Code
 from odte_nautilus.risk.ladder import strategy_breaker_loss, whole_contracts
-from odte_nautilus.risk.rules.context import CheckContext, applies_when, loss_refusal, named_refusal, usd
+from odte_nautilus.risk.rules.context import CheckContext, applies_when, loss_refusal, named_refusal
 
 
 def global_breaker(c: CheckContext) -> Decision | None:
@@ -24,13 +24,14 @@ def global_breaker(c: CheckContext) -> Decision | None:
 def strategy_breaker(c: CheckContext) -> Decision | None:
     """Seed 003's per-strategy breaker: a loss of half the strategy's max daily loss stops it for the day."""
     sentence = "the circuit breaker of {strategy} has tripped for the day (auto-reset next day)"
-    tripped = named_refusal(c, c.state.strategy_breakers, Code.STRATEGY_BREAKER, sentence)
-    if tripped is not None:
-        return tripped
+    if c.state.strategy_breakers:  # (no call at all on the usual day without a tripped breaker)
+        tripped = named_refusal(c, c.state.strategy_breakers, Code.STRATEGY_BREAKER, sentence)
+        if tripped is not None:
+            return tripped
     breakers, limits = c.policy.breakers, c.limits
     if breakers is None or limits is None:
         return None
-    sentence = "{key} day P&L {pnl} reached its breaker of -{limit} ({fraction:.0%} of its max daily loss {most})"
+    sentence = "{key} day P&L {pnl} reached its breaker of -{limit} ({fraction:.0%} of its max daily loss {most:,.0f})"
     return loss_refusal(
         Code.STRATEGY_BREAKER,
         c.facts.strategy_pnl,
@@ -38,7 +39,7 @@ def strategy_breaker(c: CheckContext) -> Decision | None:
         sentence,
         key=c.strategy_key,
         fraction=breakers.strategy_loss_fraction,
-        most=usd(limits.max_daily_loss),
+        most=limits.max_daily_loss,
     )
 
 

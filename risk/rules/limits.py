@@ -58,9 +58,11 @@ def max_open_packages_per_symbol(c: CheckContext) -> Decision | None:
     """Seed 003: max open packages per strategy and symbol (theta 3, gamma 2)."""
     if c.limits is None:
         return None
-    scope = f" of {c.strategy_key} on {c.intent.symbol}"
-    cap = c.limits.max_open_packages_per_symbol
-    return _packages_over(len(c.facts.book), cap, Code.MAX_OPEN_PACKAGES_PER_SYMBOL, scope, "per symbol")
+    held, cap = len(c.facts.book), c.limits.max_open_packages_per_symbol
+    if held + 1 <= cap:
+        return None
+    whose = f" of {c.strategy_key} on {c.intent.symbol}"
+    return _packages_over(held, cap, Code.MAX_OPEN_PACKAGES_PER_SYMBOL, whose, "per symbol")
 
 
 @applies_when(has_global_limits)
@@ -68,14 +70,14 @@ def max_open_packages_total(c: CheckContext) -> Decision | None:
     """Seed 003: max open packages across all strategies and symbols."""
     if c.policy.global_limits is None:
         return None
-    cap = c.policy.global_limits.max_open_packages
-    return _packages_over(len(c.facts.live), cap, Code.MAX_OPEN_PACKAGES_TOTAL, "", "in total")
+    held, cap = len(c.facts.live), c.policy.global_limits.max_open_packages
+    if held + 1 <= cap:
+        return None
+    return _packages_over(held, cap, Code.MAX_OPEN_PACKAGES_TOTAL, "", "in total")
 
 
-def _packages_over(held: int, cap: int, code: Code, whose: str, scope: str) -> Decision | None:
-    if held + 1 > cap:
-        return Decision.refuse(code, f"{held} open packages{whose} + this one > {cap} {scope}")
-    return None
+def _packages_over(held: int, cap: int, code: Code, whose: str, scope: str) -> Decision:
+    return Decision.refuse(code, f"{held} open packages{whose} + this one > {cap} {scope}")
 
 
 @applies_when(has_strategies)
@@ -83,8 +85,11 @@ def max_open_risk_per_symbol(c: CheckContext) -> Decision | None:
     """Seed 003: max open risk (maximum loss) per strategy and symbol; exactly at the limit is allowed."""
     if c.limits is None:
         return None
+    held, cap = c.facts.book_risk, c.limits.max_open_risk_per_symbol
+    if held + c.open_risk <= cap:
+        return None  # within, and not NaN
     scope = f"per symbol for {c.strategy_key} on {c.intent.symbol}"
-    return _risk_over(c, c.facts.book_risk, c.limits.max_open_risk_per_symbol, Code.MAX_OPEN_RISK_PER_SYMBOL, scope)
+    return _risk_over(c, held, cap, Code.MAX_OPEN_RISK_PER_SYMBOL, scope)
 
 
 @applies_when(has_global_limits)
@@ -92,17 +97,18 @@ def max_open_risk_total(c: CheckContext) -> Decision | None:
     """Seed 003: max open risk across all strategies; exactly at the limit is allowed."""
     if c.policy.global_limits is None:
         return None
-    return _risk_over(c, c.facts.live_risk, c.policy.global_limits.max_open_risk, Code.MAX_OPEN_RISK_TOTAL, "in total")
+    held, cap = c.facts.live_risk, c.policy.global_limits.max_open_risk
+    if held + c.open_risk <= cap:
+        return None  # within, and not NaN
+    return _risk_over(c, held, cap, Code.MAX_OPEN_RISK_TOTAL, "in total")
 
 
-def _risk_over(c: CheckContext, held: float, cap: float, code: Code, scope: str) -> Decision | None:
+def _risk_over(c: CheckContext, held: float, cap: float, code: Code, scope: str) -> Decision:
+    """Over the cap, or NaN (written as a pass of ``<=``, never as ``>``, which a NaN passes)."""
     total = held + c.open_risk
-    if not total <= cap:  # over, or NaN
-        return Decision.refuse(
-            code,
-            f"open risk {usd(total)} > {usd(cap)} {scope} ({usd(held)} held + {usd(c.open_risk)} for this package)",
-        )
-    return None
+    return Decision.refuse(
+        code, f"open risk {usd(total)} > {usd(cap)} {scope} ({usd(held)} held + {usd(c.open_risk)} for this package)"
+    )
 
 
 @applies_when(has_rate_limits)
@@ -113,6 +119,8 @@ def rate_limit_strategy(c: CheckContext) -> Decision | None:
     sid = c.intent.strategy_id
     recent = entries_within(c.state.entry_times_ns.get(sid, ()), c.state.now_ns, MINUTE_NS)
     cap = c.policy.rate_limits.packages_per_minute_per_strategy
+    if recent < cap:
+        return None
     return _rate_over(recent, cap, Code.RATE_LIMIT_STRATEGY, f"of {sid} in the last 60 s", "a minute")
 
 
@@ -123,10 +131,10 @@ def rate_limit_total(c: CheckContext) -> Decision | None:
         return None
     recent = entries_within(c.index.entry_times, c.state.now_ns, HOUR_NS)
     cap = c.policy.rate_limits.packages_per_hour_total
+    if recent < cap:
+        return None
     return _rate_over(recent, cap, Code.RATE_LIMIT_TOTAL, "in the last hour", "an hour in total")
 
 
-def _rate_over(recent: int, cap: int, code: Code, window: str, per: str) -> Decision | None:
-    if recent >= cap:
-        return Decision.refuse(code, f"{recent} entries {window} reached the limit of {cap} {per}")
-    return None
+def _rate_over(recent: int, cap: int, code: Code, window: str, per: str) -> Decision:
+    return Decision.refuse(code, f"{recent} entries {window} reached the limit of {cap} {per}")
