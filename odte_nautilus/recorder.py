@@ -1,7 +1,7 @@
 """The run recorder: every leg fill and every closed package, as the run folder's CSV files.
 
-Nautilus's own fills report leaves out a spread's leg fills (reference §2), so the strategies hand each leg
-fill here as it happens; ``fills.csv`` is then the engine's fills, leg by leg, which is what the independent
+Nautilus's own fills report leaves out a spread's leg fills (docs/decisions/0006), so the strategies hand
+each leg fill here as it happens; ``fills.csv`` is then the engine's fills, leg by leg, which is what the independent
 invariant audit replays. ``positions.csv`` has one row per package, the trade unit.
 """
 

@@ -1,4 +1,4 @@
-"""Sanity figures of a 0DTE catalog beside the published ones (reference "Sanity anchors").
+"""Sanity figures of a 0DTE catalog beside the published ones (docs/market-facts.md, "Sanity anchors").
 
 Vilkov (2026, SSRN 4641356; SPXW 0DTE 2016-2026, entry 10:00 ET, held to the close, at mid, % of spot):
 the ATM straddle at 10:00 costs about 0.45 % of spot (median) and 0.55 % (mean), and a long ATM straddle

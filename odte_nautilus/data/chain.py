@@ -2,7 +2,7 @@
 
 Prices come from Nautilus's Rust ``black_scholes_greeks`` (not a hand-written formula; design
 §11) with fractional calendar time to the close. Quotes then look like a market maker's: the spread widens
-with the premium, for far strikes and into the last hour (reference "Spreads and slippage"), every price
+with the premium, for far strikes and into the last hour (docs/market-facts.md, "Spreads and slippage"), every price
 is on the contract's tick grid (``ticks.round_to_tick``), bid <= ask, bid >= 0 — a far OTM option may well
 bid zero — and the ask is at least one tick.
 """

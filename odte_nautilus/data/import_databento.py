@@ -4,7 +4,7 @@ Quote schemas: ``cbbo-1s``, ``cbbo-1m``, ``tcbbo``, ``mbp-1`` (and ``bbo-*``); t
 read from its metadata, so files can be passed in any order. The underlying comes from a file of its own
 (``--index``: CSV or a DBIX.CORE ``ohlcv-1m`` DBN file).
 
-The loader's known traps (reference "Nautilus loader traps", verified on 1.231.0), fixed here:
+The loader's known traps (docs/market-facts.md, "Nautilus loader traps", verified on 1.231.0), fixed here:
 
 - multiplier 1: Nautilus reads ``unit_of_measure_qty`` (undefined on real OPRA) -> 100 for our roots; any
   *other* value is kept, so the checks refuse it;

@@ -1,7 +1,7 @@
 """Nautilus instruments for a 0DTE chain: the underlying, the options, and their tick scheme.
 
 Glue (design §2): the only data module that builds Nautilus instrument objects. Two Nautilus
-traps are handled here (reference "Instruments"):
+traps are handled here (docs/market-facts.md, "Instruments"):
 
 - ``register_tick_scheme`` raises when the name exists, and an instrument naming an unregistered scheme
   raises KeyError: ``ensure_tick_scheme`` registers idempotently, before any instrument is built;

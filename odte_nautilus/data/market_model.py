@@ -1,6 +1,6 @@
 """The synthetic S&P market behind ``odte catalog sample``: one index path and one vol surface per session.
 
-What it must look like (issue 3, reference "Sanity anchors"):
+What it must look like (issue 3, docs/market-facts.md, "Sanity anchors"):
 
 - an intraday U-shaped volatility (busy open, quiet lunch, busy close);
 - a put skew (25-delta put IV about 3 vol points over the 25-delta call);

@@ -51,7 +51,7 @@ class TickScheme:
 
 
 SPXW_TICKS = TickScheme("SPXW_OPTIONS", ((0.05, 3.00, 0.05), (3.00, 10_000.0, 0.10)))
-"""Cboe SPX/SPXW/XSP: $0.05 below $3.00, $0.10 at and above (reference "Contract specifications")."""
+"""Cboe SPX/SPXW/XSP: $0.05 below $3.00, $0.10 at and above (docs/market-facts.md, "Contract specifications")."""
 
 PENNY_TICKS = TickScheme("PENNY_OPTIONS", ((0.01, 10_000.0, 0.01),))
 """SPY/QQQ options (penny interval program): $0.01 everywhere."""

@@ -2,7 +2,7 @@
 
 Every fact that differs between them — venue, id, option root, strike grid, tick grid, exercise style,
 settlement, how wide the synthetic market quotes — lives in one ``UnderlyingSpec`` so the generator, the
-importers, the schema checks and the live adapter read the same values (reference "Contract
+importers, the schema checks and the live adapter read the same values (docs/market-facts.md, "Contract
 specifications").
 """
 

@@ -2,7 +2,7 @@
 
 An ATM straddle bought at 10:00 from the catalog's quotes must be closed at expiry at intrinsic value
 against the index's 16:00 LAST bar — with the IB ids (``^SPX`` underlying, spaces in option ids). Quotes
-alone would leave the positions open forever (reference "Expiry settlement"), and an option quote
+alone would leave the positions open forever (docs/market-facts.md, "Expiry settlement"), and an option quote
 replayed before the 16:00 bar settled at the 15:59 level (``catalog_io.QUOTE_INIT_DELAY_NS``): the quotes
 are added to the engine *before* the bars here, the order that exposed it.
 """

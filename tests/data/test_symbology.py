@@ -1,4 +1,4 @@
-"""Instrument ids follow IB's IB_SIMPLIFIED symbology (reference "Interactive Brokers v1 adapter")."""
+"""Instrument ids follow IB's IB_SIMPLIFIED symbology (docs/market-facts.md, "Instruments")."""
 
 from datetime import date
 
