@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import cProfile
 import io
-import os
 import pstats
 import statistics
 import sys
@@ -66,7 +65,7 @@ from nautilus_trader.model.enums import OrderSide, TriggerType
 from nautilus_trader.model.objects import Price, Quantity
 from nautilus_trader.trading.strategy import Strategy
 
-from benchmarks.budget import spread_line
+from benchmarks.budget import machine_load, spread_line
 from odte_nautilus.risk.book import RiskBook
 from odte_nautilus.risk.model import IntentKind, PackageState
 from odte_nautilus.risk.policy import load_policy
@@ -105,17 +104,6 @@ MIDS = {  # option mids at 10:00; from 10:02 the flies' bodies have decayed and 
     5140: 1.0,
 }
 LATER = {5100: 5.0, 5120: 3.0, 5080: 3.0}
-
-
-def _machine() -> str:
-    """How busy the machine is: other work shows as noise, mostly in the p99s (a preempted call)."""
-    text = f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
-    try:
-        some = Path("/proc/pressure/cpu").read_text().split()[1]  # avg10=..: % of time a task waited for a CPU
-        text += f", CPU pressure {some.replace('avg10=', '')} % (last 10 s)"
-    except (OSError, IndexError):
-        pass
-    return text + " - other work on the machine shows as noise, mostly in the p99s"
 
 
 def _quotes(mids: dict[int, float]) -> dict:
@@ -370,7 +358,7 @@ def main(argv: list[str]) -> int:
         for trader in traders:
             eng.add_strategy(trader)
         eng.add_data(minute_quotes(EARLY_BOOK, range(0, 2)) + minute_quotes(LATER_BOOK, range(2, MEASURE_AT + 2)))
-        print(_machine())
+        print(machine_load())
         try:
             eng.run()
         finally:
@@ -385,7 +373,7 @@ def main(argv: list[str]) -> int:
     budget = f"median {BUDGET_MEDIAN_NS / 1000:g} us, p99 {BUDGET_P99_NS / 1000:g} us"
     verdict = "OVER" if bench.over else "within"
     print(f"the per-order path {verdict} the budget ({budget}), on the median of {REPEATS} runs")
-    print(f"at the end: {_machine()}")
+    print(f"at the end: {machine_load()}")
     return 1 if bench.over else 0
 
 

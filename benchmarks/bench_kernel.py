@@ -37,7 +37,6 @@ Exits 1 when a budgeted line is over its budget.
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
@@ -46,7 +45,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the test kit's builders
 
-from benchmarks.budget import spread_line
+from benchmarks.budget import machine_load, spread_line
 from odte_nautilus.risk.exposure import WorkingOrder
 from odte_nautilus.risk.kernel import Kernel
 from odte_nautilus.risk.model import (
@@ -66,17 +65,6 @@ CHECKS = 100_000  # the lines measured once
 REPEATS = 5  # the budgeted lines: REPEATS runs of CHECKS_PER_REPEAT checks
 CHECKS_PER_REPEAT = 20_000
 THETA, GAMMA = "ThetaHarvester-001", "GammaScalper-001"
-
-
-def _machine() -> str:
-    """How busy the machine is: other work shows as noise, mostly in the p99s (a preempted call)."""
-    text = f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
-    try:
-        some = Path("/proc/pressure/cpu").read_text().split()[1]  # avg10=..: % of time a task waited for a CPU
-        text += f", CPU pressure {some.replace('avg10=', '')} % (last 10 s)"
-    except (OSError, IndexError):
-        pass
-    return text + " - other work on the machine shows as noise, mostly in the p99s"
 
 
 def _fly(center: float, symbol: str = "SPX", package: str = "P-new"):
@@ -196,7 +184,7 @@ def main() -> int:
 
     budget = f"median {BUDGET_MEDIAN_NS / 1000:g} us, p99 {BUDGET_P99_NS / 1000:g} us"
     runs = f"{REPEATS} runs x {CHECKS_PER_REPEAT:,} checks, median of the runs (min-max over the runs)"
-    print(_machine())
+    print(machine_load())
     overhead, _ = _timed(lambda i, s: None, allowed, book)
     print(f"timer + call overhead: {overhead:7.0f} ns")
     print(f"the check ({CHECKS:,} checks each; the budgeted line: {runs}):")
@@ -231,7 +219,7 @@ def main() -> int:
     fresh = [replace(book) for _ in range(CHECKS)]
     print(_line("  allowed entry on a new snapshot ", _timed(kernel.check, allowed, None, fresh)))
     print(f"the kernel check {'OVER' if verdict else 'within'} the budget ({budget}), on the median of {REPEATS} runs")
-    print(f"at the end: {_machine()}")
+    print(f"at the end: {machine_load()}")
     return int(verdict)
 
 

@@ -4,7 +4,9 @@ is noise, not news)."""
 
 from __future__ import annotations
 
+import os
 import statistics
+from pathlib import Path
 
 
 def spread_line(
@@ -24,3 +26,14 @@ def spread_line(
     if min(medians) <= budget_median_ns < max(medians) or min(p99s) <= budget_p99_ns < max(p99s):
         text += ", the budget inside the spread: too close to call"
     return text, over
+
+
+def machine_load() -> str:
+    """How busy the machine is: other work shows as noise, mostly in the p99s (a preempted call)."""
+    text = f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+    try:
+        some = Path("/proc/pressure/cpu").read_text().split()[1]  # avg10=..: % of time a task waited for a CPU
+        text += f", CPU pressure {some.replace('avg10=', '')} % (last 10 s)"
+    except (OSError, IndexError):
+        pass
+    return text + " - other work on the machine shows as noise, mostly in the p99s"

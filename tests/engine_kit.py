@@ -11,12 +11,15 @@ from datetime import date
 
 from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
 from nautilus_trader.config import LoggingConfig, StrategyConfig
+from nautilus_trader.core.uuid import UUID4
+from nautilus_trader.execution.messages import SubmitOrder
 from nautilus_trader.model.currencies import USD
 from nautilus_trader.model.data import QuoteTick
 from nautilus_trader.model.enums import AccountType, OmsType, OrderSide
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.instruments import IndexInstrument, OptionContract, OptionSpread
 from nautilus_trader.model.objects import Money, Price, Quantity
+from nautilus_trader.model.orders import Order
 from nautilus_trader.trading.strategy import Strategy
 
 from odte_nautilus.data.instruments import session_option, underlying_instrument
@@ -121,3 +124,12 @@ class Scripted(Strategy):
         order = self.order_factory.limit(instrument.id, side, Quantity.from_int(qty), Price(price, 2), tags=tags)
         self.submit_order(order)
         return order
+
+
+def send_raw(sender: Strategy, order: Order, endpoint: str) -> None:
+    """Put a submit for ``order`` straight on a message-bus endpoint, as a manual tool or a bug would: no
+    strategy's ``submit_order``, so nothing asked the kernel first."""
+    sender.cache.add_order(order)
+    sender.msgbus.send(
+        endpoint, SubmitOrder(sender.trader_id, order.strategy_id, order, UUID4(), sender.clock.timestamp_ns())
+    )

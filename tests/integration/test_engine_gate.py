@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from nautilus_trader.core.uuid import UUID4
-from nautilus_trader.execution.messages import SubmitOrder
 from nautilus_trader.model.enums import OrderSide
-from nautilus_trader.model.identifiers import TraderId
 from nautilus_trader.model.objects import Price, Quantity
 
 from odte_nautilus.gate import EngineGate
@@ -14,7 +11,7 @@ from odte_nautilus.orders import package_tags
 from odte_nautilus.risk.book import RiskBook
 from odte_nautilus.risk.model import ExitKind
 from odte_nautilus.risk.policy import load_policy
-from tests.engine_kit import Scripted, engine, index, minute_quotes, option, spread
+from tests.engine_kit import Scripted, engine, index, minute_quotes, option, send_raw, spread
 
 C, P = option("C", 5100), option("P", 5100)
 CW, PW = option("C", 5120), option("P", 5080)
@@ -65,16 +62,9 @@ def test_order_sent_straight_to_the_engine_bypassing_any_strategy_is_still_refus
     """A manual command on the bus (no strategy ever asked the kernel) meets the same gate."""
 
     def manual_naked_call(s: Scripted) -> None:
-        order = s.order_factory.limit(C.id, OrderSide.SELL, Quantity.from_int(1), Price(10.0, 2))
-        s.cache.add_order(order)
-        command = SubmitOrder(
-            trader_id=TraderId("TESTER-000"),
-            strategy_id=s.id,
-            order=order,
-            command_id=UUID4(),
-            ts_init=s.clock.timestamp_ns(),
+        send_raw(
+            s, s.order_factory.limit(C.id, OrderSide.SELL, Quantity.from_int(1), Price(10.0, 2)), "RiskEngine.execute"
         )
-        s.msgbus.send("RiskEngine.execute", command)
 
     eng, strategy, _ = run(book, {1: manual_naked_call})
     assert [d.reason.split(":")[0] for d in strategy.denied] == ["NO_NAKED_SHORT"]

@@ -13,19 +13,18 @@ from datetime import date
 
 import pytest
 from nautilus_trader.common.factories import OrderFactory
-from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.examples.algorithms.twap import TWAPExecAlgorithm
-from nautilus_trader.execution.messages import SubmitOrder
 from nautilus_trader.model.enums import OrderSide, OrderStatus, TriggerType
-from nautilus_trader.model.identifiers import ExecAlgorithmId, StrategyId, TraderId
+from nautilus_trader.model.identifiers import ExecAlgorithmId, StrategyId
 from nautilus_trader.model.objects import Price, Quantity
 
+from odte_nautilus.nautilus_internals import EXEC_ENDPOINT
 from odte_nautilus.orders import package_tags
 from odte_nautilus.risk.book import RiskBook
 from odte_nautilus.risk.model import ExitKind
 from odte_nautilus.risk.policy import load_policy
 from odte_nautilus.runtime import attach, detach
-from tests.engine_kit import Scripted, engine, index, minute_quotes, option, spread
+from tests.engine_kit import Scripted, engine, index, minute_quotes, option, send_raw, spread
 from tests.kit import ny_ns
 
 C, P = option("C", 5100), option("P", 5100)
@@ -313,16 +312,7 @@ def test_an_order_sent_straight_to_the_execution_engine_meets_the_kernel(node):
     n = node()
 
     def straight_to_exec(s):
-        order = s.order_factory.limit(C.id, OrderSide.SELL, Quantity.from_int(1), Price(10.0, 2))
-        s.cache.add_order(order)
-        command = SubmitOrder(
-            trader_id=TraderId("TESTER-000"),
-            strategy_id=s.id,
-            order=order,
-            command_id=UUID4(),
-            ts_init=s.clock.timestamp_ns(),
-        )
-        s.msgbus.send("ExecEngine.execute", command)
+        send_raw(s, s.order_factory.limit(C.id, OrderSide.SELL, Quantity.from_int(1), Price(10.0, 2)), EXEC_ENDPOINT)
 
     s = Hostile({1: straight_to_exec})
     n.run([s], quotes())
@@ -604,12 +594,8 @@ def test_the_kill_switch_cancels_a_working_entry_of_a_strategy_not_on_the_node(n
 
     def stranger_rests(s):
         factory = OrderFactory(s.trader_id, StrategyId("ThetaHarvester-007"), s.clock)
-        order = factory.limit(FLY.id, OrderSide.BUY, Quantity.from_int(1), Price(-20.0, 2))
-        s.cache.add_order(order)
-        s.msgbus.send(
-            "RiskEngine.execute", SubmitOrder(s.trader_id, order.strategy_id, order, UUID4(), s.clock.timestamp_ns())
-        )
-        sent["order"] = order
+        sent["order"] = factory.limit(FLY.id, OrderSide.BUY, Quantity.from_int(1), Price(-20.0, 2))
+        send_raw(s, sent["order"], "RiskEngine.execute")
 
     n.run([Hostile({1: stranger_rests, 2: kill(n)})], quotes())
     assert n.engine.cache.order(sent["order"].client_order_id).status == OrderStatus.CANCELED

@@ -7,8 +7,6 @@ the strategy kept trading beside contracts it did not know it held.
 from __future__ import annotations
 
 from nautilus_trader.common.factories import OrderFactory
-from nautilus_trader.core.uuid import UUID4
-from nautilus_trader.execution.messages import SubmitOrder
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 from nautilus_trader.model.objects import Price, Quantity
@@ -17,6 +15,7 @@ from nautilus_trader.trading.strategy import Strategy
 from odte_nautilus.risk.book import RiskBook
 from odte_nautilus.risk.decision import ReasonCode
 from odte_nautilus.risk.policy import load_policy
+from tests.engine_kit import send_raw
 from tests.kit import entry, iron_butterfly, ny_ns
 from tests.strategy_kit import C, Days, Market, SendsAt, option_id, theta_harvester
 
@@ -42,10 +41,7 @@ def _order_in_the_name_of(owner: str, strike: int):
         order = factory.limit(
             InstrumentId.from_str(option_id(C(strike))), OrderSide.BUY, Quantity.from_int(1), Price(99.0, 2)
         )
-        sender.cache.add_order(order)
-        command = SubmitOrder(sender.trader_id, order.strategy_id, order, UUID4(), sender.clock.timestamp_ns())
-        sender.msgbus.send("RiskEngine.execute", command)
-        return None
+        send_raw(sender, order, "RiskEngine.execute")
 
     return build
 

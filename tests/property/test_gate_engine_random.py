@@ -21,17 +21,16 @@ from hypothesis import strategies as st
 from nautilus_trader.cache.cache import Cache
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.config import ActorConfig
-from nautilus_trader.core.uuid import UUID4
-from nautilus_trader.execution.messages import SubmitOrder
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId, is_generic_spread_id
 from nautilus_trader.model.objects import Price, Quantity
 
 from odte_nautilus.gate import EngineGate
+from odte_nautilus.nautilus_internals import EXEC_ENDPOINT
 from odte_nautilus.runtime import runtime_for
 from tests import strategy_kit as kit
-from tests.engine_kit import Step
+from tests.engine_kit import Step, send_raw
 from tests.integration.test_gate_adversarial import (
     BOOK,
     CW,
@@ -110,8 +109,7 @@ def _fill_then_cancel(s, a) -> None:
 
 
 def _straight(s, order) -> None:
-    s.cache.add_order(order)
-    s.msgbus.send("ExecEngine.execute", SubmitOrder(s.trader_id, s.id, order, UUID4(), s.clock.timestamp_ns()))
+    send_raw(s, order, EXEC_ENDPOINT)
 
 
 @dataclass(frozen=True)
