@@ -25,12 +25,13 @@ from nautilus_trader.model.enums import AccountType, OmsType
 from nautilus_trader.model.identifiers import TraderId, Venue
 from nautilus_trader.model.objects import Money
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from odte_nautilus.data.catalog_check import validate_catalog
 from odte_nautilus.data.catalog_io import CatalogSession, catalog_sessions
 from odte_nautilus.data.instruments import load_option_instruments
 from odte_nautilus.data.sidecar import load_open_interest
+from odte_nautilus.fees import DEFAULT_SCHEDULE, FeeSchedule, fee_schedule
 from odte_nautilus.recorder import RunRecorder
 from odte_nautilus.reports import AuditRules, write_run_outputs
 from odte_nautilus.risk.book import RiskBook
@@ -43,14 +44,36 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "backtest.
 FILL_ASSUMPTIONS = {
     "orders": "limit orders at the far touch of the package (crossing the spread), rounded to the tick grid",
     "package fills": "Nautilus fills a package against its aggregated spread quote; legs at mid with a plug leg",
-    "fees": "per contract per leg",
+    "fees": "per contract per leg fill, by the run's fee schedule (see Fees)",
     "settlement": "SPXW cash-settled at the 16:00 index level (13:00 on early closes)",
     "flatten": "every package is closed at close - 15 min; working orders cancelled first",
 }
 
 
+def fill_assumptions(schedule: FeeSchedule) -> dict[str, str]:
+    """The run's fill assumptions, the fees line naming the fee schedule and its charge per contract."""
+    return {**FILL_ASSUMPTIONS, "fees": schedule.describe()}
+
+
 class BacktestConfigError(ValueError):
     """A backtest config that cannot be run; the message names the file and the key."""
+
+
+class FeesConfig(BaseModel):
+    """``fees: {schedule: ib-spxw, overrides: {commission: 0.5}}``: a named schedule, some items replaced."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schedule: str = DEFAULT_SCHEDULE
+    overrides: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _resolves(self) -> FeesConfig:
+        self.resolve()  # an unknown schedule or item, or a negative amount, is refused with the config
+        return self
+
+    def resolve(self) -> FeeSchedule:
+        return fee_schedule(self.schedule, self.overrides)
 
 
 class BacktestConfig(BaseModel):
@@ -63,7 +86,7 @@ class BacktestConfig(BaseModel):
     end: date | None = None
     risk_profile: str = "multi_strategy_paper"
     starting_balance: float = Field(default=100_000.0, gt=0)
-    fee_per_contract: float = Field(default=0.65, ge=0)
+    fees: FeesConfig = Field(default_factory=FeesConfig)
     venue: str = "CBOE"
     strategies: list[dict[str, Any]] = Field(min_length=1)
 
@@ -91,7 +114,7 @@ def load_backtest_config(path: str | Path = DEFAULT_CONFIG, **overrides: Any) ->
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise BacktestConfigError(f"{path}: {key}: {first['msg']}") from None
+        raise BacktestConfigError(f"{path}: {key}: {first['msg'].removeprefix('Value error, ')}") from None
     except (TypeError, ValueError) as exc:
         raise BacktestConfigError(f"{path}: strategies: {exc}") from None
     try:
@@ -135,6 +158,7 @@ def run_backtest(
     validate_catalog(config.catalog)
     sessions = selected_sessions(config)
     policy = load_policy(config.risk_profile)
+    fees = config.fees.resolve()
     catalog = ParquetDataCatalog(str(config.catalog))
     engine = BacktestEngine(
         BacktestEngineConfig(
@@ -149,7 +173,7 @@ def run_backtest(
         account_type=AccountType.MARGIN,
         base_currency=USD,
         starting_balances=[Money(config.starting_balance, USD)],
-        fee_model=PerContractFeeModel(Money(config.fee_per_contract, USD)),
+        fee_model=PerContractFeeModel(Money(fees.per_contract, USD)),
     )
     for instrument in catalog.instruments(instrument_ids=sorted({s.spec.underlying_id for s in sessions})):
         engine.add_instrument(instrument)
@@ -174,7 +198,7 @@ def run_backtest(
     recorder.write(run_dir)
     windows = [w for w in (book.calendar.session_window(s.session.trading_date) for s in sessions) if w is not None]
     rules = AuditRules.from_policy(policy, windows)
-    summary, _ = write_run_outputs(run_dir, rules, FILL_ASSUMPTIONS)
+    summary, _ = write_run_outputs(run_dir, rules, fill_assumptions(fees), fees)
     engine.dispose()
     return RunResult(run_dir, summary, len(sessions), quotes)
 

@@ -78,6 +78,11 @@ def backtest(
         console.print(f"[red]INVARIANT AUDIT FAILED[/red] (run folder {run_dir}):\n{exc}")
         raise typer.Exit(1) from None
     console.print(render_table(result.summary))
+    fees = result.summary["fees"]
+    console.print(
+        f"fees: {fees['schedule']} at ${fees['charged_per_contract']:.2f} per contract;"
+        f" ${fees['total_paid']:,.2f} paid on {fees['contracts']:,} contracts"
+    )
     audit = result.summary["audit"]
     console.print(
         f"invariant audit: {'passed' if audit['ok'] else 'FAILED'}; {result.days} days, {result.quotes:,} quotes"

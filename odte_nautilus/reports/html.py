@@ -20,6 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from odte_nautilus.fees import ITEM_LABELS
 from odte_nautilus.reports.audit import AuditResult
 from odte_nautilus.reports.frames import POSITIONS_FILE, REPORT_FILE, read_positions
 from odte_nautilus.reports.summary import TOTAL, closed_packages, drawdown, equity_curve
@@ -47,6 +48,7 @@ def write_report(run_dir: str | Path, summary: dict, audit: AuditResult, assumpt
         ("Daily P&L distribution", _img(_daily_figure(summary["daily_pnl"]), "histogram of daily P&L")),
         ("Refusals by reason", _img(_refusals_figure(summary["refusals"]), "kernel refusals by reason code")),
         ("Per-strategy results", _strategy_table(summary)),
+        *([("Fees", _fees_section(summary["fees"]))] if "fees" in summary else []),
         ("Invariant audit", _audit_section(audit)),
         ("Fill assumptions", _assumptions(assumptions)),
     ]
@@ -181,6 +183,32 @@ def _strategy_table(summary: dict) -> str:
         f" Packages still open at the end of the run: {summary['open_packages']}.</p>"
     )
     return f"<table><tr>{head}</tr>\n" + "\n".join(rows) + "</table>\n" + note
+
+
+def _fees_section(fees: Mapping) -> str:
+    """The fee schedule item by item, what the engine charged per contract, and the total paid."""
+    items = "\n".join(
+        f"<tr>{_cell(ITEM_LABELS.get(item, item), False)}{_cell(item, False)}{_cell(f'{value:.5f}')}</tr>"
+        for item, value in fees["per_contract_items"].items()
+    )
+    items_total, charged = fees["items_total_per_contract"], fees["charged_per_contract"]
+    items += (
+        f"\n<tr>{_cell('sum of the items', False)}{_cell('', False)}{_cell(f'{items_total:.5f}')}</tr>"
+        f'\n<tr class="total">{_cell("charged per contract (rounded up to the cent)", False)}{_cell("", False)}'
+        f"{_cell(f'{charged:.2f}')}</tr>"
+    )
+    paid = "\n".join(
+        f"<tr>{_cell(name, False)}{_cell(row['contracts'])}{_cell(row['total_paid'])}</tr>"
+        for name, row in fees["by_strategy"].items()
+    )
+    paid += f'\n<tr class="total">{_cell(TOTAL, False)}{_cell(fees["contracts"])}{_cell(fees["total_paid"])}</tr>'
+    return (
+        f"<p>Schedule <code>{escape(fees['schedule'])}</code>: {escape(fees['broker'])}, {escape(fees['product'])}."
+        f" Source: {escape(fees['source'])}.</p>\n"
+        f"<table><tr><th>Item</th><th>Key</th><th>USD per contract</th></tr>\n{items}</table>\n"
+        f"<p>{escape(fees['notes'])}</p>\n"
+        f"<table><tr><th>Strategy</th><th>Contracts charged</th><th>Fees paid (USD)</th></tr>\n{paid}</table>"
+    )
 
 
 def _audit_section(audit: AuditResult) -> str:

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from odte_nautilus.fees import FeeSchedule
 from odte_nautilus.reports.audit import AuditFailed, AuditResult, AuditRules, audit_run
 from odte_nautilus.reports.frames import (
     DECISIONS_FILE,
@@ -21,17 +22,24 @@ from odte_nautilus.reports.frames import (
     read_positions,
 )
 from odte_nautilus.reports.html import write_report
-from odte_nautilus.reports.summary import build_summary
+from odte_nautilus.reports.summary import build_summary, fee_summary
 
 
 def write_run_outputs(
-    run_dir: str | Path, rules: AuditRules, assumptions: Mapping[str, object]
+    run_dir: str | Path, rules: AuditRules, assumptions: Mapping[str, object], fees: FeeSchedule | None = None
 ) -> tuple[dict, AuditResult]:
-    """Audit the run folder's fills, write ``summary.json`` and ``report.html``; raise ``AuditFailed`` last."""
+    """Audit the run folder's fills, write ``summary.json`` and ``report.html``; raise ``AuditFailed`` last.
+
+    With the run's fee schedule, ``summary.json`` and the report get a ``fees`` block: the items per
+    contract and the total the fills paid, in all and per strategy.
+    """
     run_dir = Path(run_dir)
     positions = read_positions(run_dir / POSITIONS_FILE)
-    audit = audit_run(read_fills(run_dir / FILLS_FILE), positions, rules)
+    fills = read_fills(run_dir / FILLS_FILE)
+    audit = audit_run(fills, positions, rules)
     summary = build_summary(positions, read_decisions(run_dir / DECISIONS_FILE))
+    if fees is not None:
+        summary["fees"] = fee_summary(fills, fees)
     summary["audit"] = audit.to_dict()
     summary["assumptions"] = {str(k): str(v) for k, v in assumptions.items()}
     (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

@@ -14,14 +14,18 @@ from pathlib import Path
 import pandas as pd
 from rich.table import Table
 
+from odte_nautilus.fees import FeeSchedule
 from odte_nautilus.reports.frames import (
     DECISIONS_FILE,
+    FILLS_COLUMNS,
+    FILLS_FILE,
     POSITIONS_FILE,
     RunDataError,
     parse_utc_ns,
     prepare_positions,
     read_decisions,
     read_positions,
+    require_columns,
 )
 
 TOTAL = "TOTAL"
@@ -48,6 +52,41 @@ def build_summary(positions: pd.DataFrame, decisions: list[dict]) -> dict:
         "decisions": {"allowed": allowed, "refused": sum(all_refusals.values())},
         "open_packages": len(positions) - len(closed),
         "daily_pnl": {str(day): _money(pnl) for day, pnl in daily.items()},
+    }
+
+
+def fee_summary(fills: pd.DataFrame, schedule: FeeSchedule) -> dict:
+    """The run's ``fees`` block: the schedule's items per contract and what the leg fills paid.
+
+    ``total_paid`` is the sum of ``fills.csv``'s ``fee`` column (what the engine charged), in total and per
+    strategy; ``contracts`` counts the contracts of the fills that paid (expiry settlement pays none).
+    """
+    if fills.empty and "fee" not in fills.columns:  # an empty fills.csv: nothing traded, nothing paid
+        fills = fills.assign(fee=pd.Series(dtype="str"))
+    require_columns(fills, (*FILLS_COLUMNS, "fee"), FILLS_FILE)
+    text = fills["fee"].astype(str).str.strip()
+    fee = pd.to_numeric(text, errors="coerce")
+    bad = fee.isna() | (fee < 0)
+    if bad.any():
+        index = bad.idxmax()
+        raise RunDataError(
+            f"{FILLS_FILE}: line {int(index) + 2}: column fee is {text[index]!r}; expected a non-negative USD amount"
+        )
+    quantity = pd.to_numeric(fills["quantity"], errors="coerce").fillna(0)
+    strategy = fills["strategy_id"].astype(str)
+    paid = fee > 0
+    by_strategy = {
+        str(name): {
+            "total_paid": _money(fee[strategy == name].sum()),
+            "contracts": int(quantity[(strategy == name) & paid].sum()),
+        }
+        for name in sorted(strategy.unique())
+    }
+    return {
+        **schedule.to_dict(),
+        "total_paid": _money(fee.sum()),
+        "contracts": int(quantity[paid].sum()),
+        "by_strategy": by_strategy,
     }
 
 

@@ -74,3 +74,21 @@ def test_every_allowed_entry_in_the_journal_is_a_package_row(run):
         if d["kind"] == "decision" and d["intent"]["kind"] == "entry" and d["decision"]["allowed"]
     }
     assert entries == set(positions["package_id"])
+
+
+def test_the_fees_block_states_the_schedule_and_adds_up_to_the_fills_to_the_cent(run):
+    """Every leg fill paid the ib-spxw charge per contract; summary.json's total is fills.csv's, to the cent."""
+    result, fills, _ = run
+    fees = json.loads((result.run_dir / "summary.json").read_text())["fees"]
+    assert fees["schedule"] == "ib-spxw" and fees["charged_per_contract"] == 1.28
+    assert set(fees["per_contract_items"]) == {"commission", "exchange", "clearing", "orf", "finra_taf", "cat"}
+    paying = fills[fills["exit_kind"] != "settlement"]
+    assert (paying["fee"] == (paying["quantity"] * 1.28).round(2)).all()
+    assert (fills.loc[fills["exit_kind"] == "settlement", "fee"] == 0).all()
+    assert fees["total_paid"] == round(fills["fee"].sum(), 2) > 0
+    assert fees["contracts"] == paying["quantity"].sum()
+    for strategy, row in fees["by_strategy"].items():
+        assert row["total_paid"] == round(fills.loc[fills["strategy_id"] == strategy, "fee"].sum(), 2), strategy
+    assert sum(row["total_paid"] for row in fees["by_strategy"].values()) == pytest.approx(fees["total_paid"])
+    assert result.summary["assumptions"]["fees"].startswith("ib-spxw (")
+    assert "<h2>Fees</h2>" in (result.run_dir / "report.html").read_text()
