@@ -137,7 +137,7 @@ def stats(path: PathOption = DEFAULT_PATH) -> None:
         f"{result.instruments:,} option instruments, {result.quotes:,} quotes",
         soft_wrap=True,
     )
-    table = Table(title="Sanity figures (published: Vilkov 2026, SPXW 0DTE 2016-2026)")
+    table = Table(title="Sanity figures (published: Vilkov 2026, SPXW 0DTE 2016-2026; persistence: VIX history)")
     for column in ("figure", "this catalog", "published", "band", "verdict"):
         table.add_column(column)
     for row in stats_rows(result):

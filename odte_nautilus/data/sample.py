@@ -3,7 +3,8 @@
 Same seed, same arguments -> byte-identical parquet files: every random draw comes from a numpy
 ``Generator`` seeded with (seed, session date[, stream]), sessions come from the exchange calendar (never
 the wall clock), and files are written from sorted columns. A session's market depends only on the seed,
-its date and the previous close, so ``--days 5`` is a prefix of ``--days 20``.
+its date, the previous close and the vol level carried from the sessions before it (``VolMemory``), so
+``--days 5`` is a prefix of ``--days 20``.
 
 The default window (20 sessions from 2024-07-22) covers 2024-08-05, replayed as the crash-and-IV-crush
 regime (``market_model.STRESS_DAYS``).
@@ -23,12 +24,12 @@ from odte_nautilus.data.bundle import Origin, SessionData
 from odte_nautilus.data.catalog_check import record_passed
 from odte_nautilus.data.chain import synthetic_session
 from odte_nautilus.data.checks import check_session
-from odte_nautilus.data.market_model import DayPath, MarketParams, draw_regime, next_open, simulate_day
+from odte_nautilus.data.market_model import DayPath, MarketParams, VolMemory, draw_regime, next_open, simulate_day
 from odte_nautilus.data.underlyings import underlying_spec
 from odte_nautilus.risk.session import TradingCalendar
 
 FREQUENCIES = {"1m": 60, "1s": 1}
-GENERATOR_VERSION = 1  # bump when the model changes what a seed produces
+GENERATOR_VERSION = 2  # bump when the model changes what a seed produces
 
 
 class SampleConflictError(ValueError):
@@ -67,15 +68,18 @@ class SampleConfig:
 def market_days(config: SampleConfig) -> Iterator[DayPath]:
     """The sample's sessions in order; each day opens where the previous one closed (plus a gap).
 
-    A day's random draws depend only on the seed and its date; its level on the previous close.
+    A day's random draws depend only on the seed and its date; its price on the previous close, its vol
+    level on the days before it (``VolMemory``).
     """
     spec = underlying_spec(config.underlying)
     price = spec.sample_start_price
+    memory = VolMemory(config.params)
     for k, session in enumerate(TradingCalendar().sessions_from(config.start, config.days)):
         rng = np.random.default_rng([config.seed, session.trading_date.toordinal()])
         regime = draw_regime(session.trading_date, rng)
         gapped = next_open(price, regime, rng)  # drawn on the first day too: a day's draws never depend on k
-        path = simulate_day(session, gapped if k else price, regime, rng, config.params)
+        level = memory.today(regime, rng)
+        path = simulate_day(session, gapped if k else price, regime, rng, config.params, level)
         yield path
         price = float(path.spot[-1])
 

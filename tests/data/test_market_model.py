@@ -10,6 +10,7 @@ from odte_nautilus.data.market_model import (
     MINUTE,
     MarketParams,
     Regime,
+    VolMemory,
     intraday_profile,
     simulate_day,
 )
@@ -78,3 +79,36 @@ def test_a_crash_day_loses_for_the_long_straddle():
     crash = next(day_figure(d) for d in sample_sessions(config) if d.session.trading_date == CRASH_DAY)
     assert crash.straddle_pct > 1.0  # the $70-80 straddle of 2024-08-05
     assert crash.long_pnl_pct < 0  # IV crush
+
+
+def _log_vol_at_ten(paths):
+    return np.log([float(p.atm_vol(np.array([30 * MINUTE]))[0]) for p in paths])
+
+
+def test_implied_vol_has_memory_across_days():
+    """Issue 8, part 3: the day's implied vol persists (VIX-like), it does not halve or double overnight."""
+    level = _log_vol_at_ten(list(market_days(SampleConfig(days=120))))
+    autocorr = np.corrcoef(level[:-1], level[1:])[0, 1]
+    assert autocorr > 0.6  # the memoryless market before it: about 0
+    assert np.median(np.abs(np.diff(level))) < 0.12  # before: about 0.5
+
+
+def test_a_crash_is_followed_by_high_vol_days_that_decay():
+    by_day = {p.session.trading_date: p for p in market_days(SampleConfig(days=20))}
+    level = dict(zip(by_day, _log_vol_at_ten(list(by_day.values())), strict=True))
+    before, after, later = level[date(2024, 8, 2)], level[date(2024, 8, 6)], level[date(2024, 8, 16)]
+    assert after > before + 0.3  # the echo of the crash
+    assert later < after  # and it fades
+
+
+def test_crashes_are_rare_outside_the_replayed_stress_days():
+    regimes = [p.regime for p in market_days(SampleConfig(days=250, start=date(2021, 1, 4)))]
+    assert regimes.count(Regime.CRASH) <= 4  # about one a year
+
+
+def test_vol_memory_is_an_ar1_with_the_stationary_spread():
+    params = MarketParams()
+    memory, rng = VolMemory(params), np.random.default_rng(5)
+    level = np.array([memory.today(Regime.CALM, rng) for _ in range(20_000)])
+    assert abs(np.corrcoef(level[:-1], level[1:])[0, 1] - params.vol_persistence) < 0.01
+    assert abs(level.std() - params.vol_dispersion) < 0.05
