@@ -8,7 +8,7 @@ with a *fractional* time to expiry in years (design §11). Never Nautilus's gree
 time to expiry up to a whole day, so a 2-hour option reads as a 1-day one (IV 7.5 % instead of 26.6 %).
 Those are pure functions of their arguments, the only Nautilus this module touches.
 
-The Rust solver fails silently (reference nautilus-1.231 §4): below intrinsic or above the no-arbitrage
+The Rust solver fails silently (docs/design.md §11): below intrinsic or above the no-arbitrage
 ceiling it returns vol = 1e-8, at exactly zero time value it can answer a plausible-looking vol (17 % for
 a 2-hour put priced at its discounted intrinsic), and with time to expiry near zero any price solves to
 an absurd vol. ``implied_vol`` turns each of those into ``None``, and the IV of a strike is read from
