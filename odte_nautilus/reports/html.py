@@ -48,6 +48,7 @@ def write_report(run_dir: str | Path, summary: dict, audit: AuditResult, assumpt
         ("Daily P&L distribution", _img(_daily_figure(summary["daily_pnl"]), "histogram of daily P&L")),
         ("Refusals by reason", _img(_refusals_figure(summary["refusals"]), "kernel refusals by reason code")),
         ("Per-strategy results", _strategy_table(summary)),
+        ("Exits by kind", _exits_table(summary)),
         *([("Fees", _fees_section(summary["fees"]))] if "fees" in summary else []),
         ("Invariant audit", _audit_section(audit)),
         ("Fill assumptions", _assumptions(assumptions)),
@@ -183,6 +184,18 @@ def _strategy_table(summary: dict) -> str:
         f" Packages still open at the end of the run: {summary['open_packages']}.</p>"
     )
     return f"<table><tr>{head}</tr>\n" + "\n".join(rows) + "</table>\n" + note
+
+
+def _exits_table(summary: dict) -> str:
+    """Each strategy's closed packages by the exit that closed them, with their realized P&L."""
+    rows = "\n".join(
+        f"<tr>{_cell(row['strategy'], False)}{_cell(kind, False)}{_cell(exit_['packages'])}{_cell(exit_['pnl'])}</tr>"
+        for row in summary["strategies"]
+        if row["strategy"] != TOTAL
+        for kind, exit_ in row["exits"].items()
+    )
+    header = "<tr><th>Strategy</th><th>Exit</th><th>Packages</th><th>Realized P&amp;L (USD)</th></tr>"
+    return f"<table>{header}\n{rows}</table>" if rows else "<p>No package closed.</p>"
 
 
 def _fees_section(fees: Mapping) -> str:

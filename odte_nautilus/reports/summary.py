@@ -148,7 +148,22 @@ def _row(strategy: str, closed: pd.DataFrame, refusals: Counter) -> dict:
         "best_trade": _money(pnl.max()) if trades else None,
         "worst_trade": _money(pnl.min()) if trades else None,
         "refusals": _by_count(refusals),
+        "exits": exits_by_kind(closed),
     }
+
+
+def exits_by_kind(closed: pd.DataFrame) -> dict[str, dict[str, float | int]]:
+    """Closed packages by the exit that closed them, with their count and realized P&L after fees.
+
+    A package closed in parts (a partial take-profit, then the rest) counts under the exit that took the
+    rest: the P&L is the package's, not a part's. Worst P&L first, so the exit that costs most leads.
+    """
+    if closed.empty:
+        return {}
+    kinds = closed["exit_kinds"].astype(str).str.split(";").str[-1]
+    grouped = closed.groupby(kinds)["realized_pnl"]
+    out = {str(kind): {"packages": int(pnl.count()), "pnl": _money(pnl.sum())} for kind, pnl in grouped}
+    return dict(sorted(out.items(), key=lambda item: (item[1]["pnl"], item[0])))
 
 
 def _money(value: float) -> float:

@@ -18,6 +18,7 @@ SECTIONS = (
     "Daily P&amp;L distribution",
     "Refusals by reason",
     "Per-strategy results",
+    "Exits by kind",
     "Invariant audit",
     "Fill assumptions",
 )
@@ -68,6 +69,11 @@ def test_strategy_table_and_assumptions_are_in_the_page(page):
     assert "120.00" in page and "-35.50" in page and "MAX_OPEN_PACKAGES_PER_SYMBOL 1" in page
     assert "<dt>limit orders</dt><dd>at the far touch: crossing the spread</dd>" in page
     assert "PASSED" in page
+
+
+def test_exits_by_kind_are_in_the_page(page):
+    exits = page.split("<h2>Exits by kind</h2>", 1)[1].split("</section>", 1)[0]
+    assert f"<td>{THETA}</td>" in exits and "<td>take_profit_full</td>" in exits
 
 
 def test_empty_run_still_draws_four_pictures(tmp_path):

@@ -73,6 +73,7 @@ def test_per_strategy_figures(summary):
         "best_trade": 100.0,
         "worst_trade": -80.0,
         "refusals": {"HARD_STOP": 2, "NO_NAKED_SHORT": 1},
+        "exits": {"take_profit_full": {"packages": 4, "pnl": 0.0}},
     }
     gamma = row(summary, GAMMA)
     assert (gamma["trades"], gamma["pnl"], gamma["max_drawdown"], gamma["avg_pnl"]) == (2, -10.0, 20.0, -5.0)
@@ -103,6 +104,22 @@ def test_a_strategy_with_only_refusals_still_gets_a_row(summary):
     assert manual["win_rate"] is None and manual["best_trade"] is None
     assert manual["refusals"] == {"KILL_SWITCH": 1}
     assert [r["strategy"] for r in summary["strategies"]] == [GAMMA, "Manual-001", THETA, TOTAL]
+
+
+def test_exits_by_kind_carry_their_packages_and_pnl_worst_first():
+    positions = positions_frame(
+        {**position("F-1", 100.0, closed=iso(10, 30)), "exit_kinds": "take_profit_partial;take_profit_full"},
+        {**position("F-2", -50.0, closed=iso(11, 0)), "exit_kinds": "stop_underlying_move"},
+        {**position("F-3", -80.0, closed=iso(12, 0)), "exit_kinds": "stop_underlying_move"},
+        {**position("F-4", 30.0, closed=iso(13, 0)), "exit_kinds": "eod_flatten"},
+    )
+    exits = row(build_summary(positions, []), THETA)["exits"]
+    assert exits == {
+        "stop_underlying_move": {"packages": 2, "pnl": -130.0},
+        "eod_flatten": {"packages": 1, "pnl": 30.0},
+        "take_profit_full": {"packages": 1, "pnl": 100.0},  # a package closed in parts: under its last exit
+    }
+    assert list(exits) == ["stop_underlying_move", "eod_flatten", "take_profit_full"]
 
 
 def test_daily_pnl_by_trading_date(summary):
@@ -141,6 +158,7 @@ def test_empty_run():
             "best_trade": None,
             "worst_trade": None,
             "refusals": {},
+            "exits": {},
         }
     ]
     assert s["refusals"] == {} and s["daily_pnl"] == {} and s["open_packages"] == 0
