@@ -31,6 +31,7 @@ class LegFill:
     strike: float
     expiry: str  # ISO date
     fee: float
+    mid: float  # the leg's mid when it filled (its price for a settlement): what the spread is measured from
 
 
 @dataclass(frozen=True, slots=True)

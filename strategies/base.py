@@ -561,6 +561,9 @@ class OdteStrategy(Strategy):
             exit_kind = self._exit_kinds.get(parent)
             role, kind = ("entry", "") if exit_kind is None else ("exit", exit_kind.value)
         fee = event.commission.as_double() if event.commission is not None else 0.0
+        quote = self.cache.quote_tick(event.instrument_id)
+        price = event.last_px.as_double()
+        mid = price if settlement or quote is None else (quote.bid_price.as_double() + quote.ask_price.as_double()) / 2
         if settlement and package_id in self.packages:
             self.packages[package_id].fees += fee
         self.runtime.recorder.leg_fill(
@@ -571,7 +574,7 @@ class OdteStrategy(Strategy):
                 instrument_id=contract.instrument_id,
                 side=event.order_side.name,
                 quantity=int(event.last_qty),
-                price=event.last_px.as_double(),
+                price=price,
                 role=role,
                 exit_kind=kind,
                 underlying=contract.underlying,
@@ -579,6 +582,7 @@ class OdteStrategy(Strategy):
                 strike=contract.strike,
                 expiry=trading_date(contract.expiry_ns).isoformat(),
                 fee=fee,
+                mid=round(mid, 4),
             )
         )
         if settlement:

@@ -49,6 +49,7 @@ def write_report(run_dir: str | Path, summary: dict, audit: AuditResult, assumpt
         ("Refusals by reason", _img(_refusals_figure(summary["refusals"]), "kernel refusals by reason code")),
         ("Per-strategy results", _strategy_table(summary)),
         ("Exits by kind", _exits_table(summary)),
+        *([("Where the money went", _cost_table(summary["cost_split"]))] if "cost_split" in summary else []),
         *([("Fees", _fees_section(summary["fees"]))] if "fees" in summary else []),
         ("Invariant audit", _audit_section(audit)),
         ("Fill assumptions", _assumptions(assumptions)),
@@ -196,6 +197,19 @@ def _exits_table(summary: dict) -> str:
     )
     header = "<tr><th>Strategy</th><th>Exit</th><th>Packages</th><th>Realized P&amp;L (USD)</th></tr>"
     return f"<table>{header}\n{rows}</table>" if rows else "<p>No package closed.</p>"
+
+
+def _cost_table(split: Mapping[str, Mapping[str, float]]) -> str:
+    """Realized P&L = the market's move (mid to mid) - the spread paid - the fees (+ a residual of rounding)."""
+    columns = ("realized_pnl", "market_move", "spread_paid", "fees", "residual")
+    header = "".join(f"<th>{escape(c.replace('_', ' '))} (USD)</th>" for c in columns)
+    rows = "\n".join(
+        f"<tr>{_cell(name, False)}{''.join(_cell(part[c]) for c in columns)}</tr>" for name, part in split.items()
+    )
+    return (
+        "<p>Realized P&amp;L = market move (the fills valued at their legs' mids) - spread paid - fees.</p>\n"
+        f"<table><tr><th>Strategy</th>{header}</tr>\n{rows}</table>"
+    )
 
 
 def _fees_section(fees: Mapping) -> str:

@@ -22,7 +22,7 @@ from odte_nautilus.reports.frames import (
     read_positions,
 )
 from odte_nautilus.reports.html import write_report
-from odte_nautilus.reports.summary import build_summary, fee_summary
+from odte_nautilus.reports.summary import build_summary, cost_split, fee_summary
 
 
 def write_run_outputs(
@@ -40,6 +40,8 @@ def write_run_outputs(
     summary = build_summary(positions, read_decisions(run_dir / DECISIONS_FILE))
     if fees is not None:
         summary["fees"] = fee_summary(fills, fees)
+    if {"mid", "fee"} <= set(fills.columns):  # run folders written before the mids were recorded have none
+        summary["cost_split"] = cost_split(fills, positions)
     summary["audit"] = audit.to_dict()
     summary["assumptions"] = {str(k): str(v) for k, v in assumptions.items()}
     (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

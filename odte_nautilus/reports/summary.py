@@ -27,6 +27,7 @@ from odte_nautilus.reports.frames import (
     read_positions,
     require_columns,
 )
+from odte_nautilus.risk.model import CONTRACT_MULTIPLIER
 
 TOTAL = "TOTAL"
 
@@ -88,6 +89,42 @@ def fee_summary(fills: pd.DataFrame, schedule: FeeSchedule) -> dict:
         "contracts": int(quantity[paid].sum()),
         "by_strategy": by_strategy,
     }
+
+
+def cost_split(fills: pd.DataFrame, positions: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Where each strategy's money went: the market's move, the spread paid and the fees, per closed package.
+
+    From ``fills.csv``: the market move is the closed packages' leg fills valued at their mids (mid to mid,
+    a settlement at its price), the spread paid is what the fills cost beyond those mids, the fees are what
+    they paid. ``realized_pnl`` is ``positions.csv``'s; ``residual`` is what the three leave unexplained
+    (leg prices rounded to the cent), shown rather than hidden.
+    """
+    closed = closed_packages(positions)
+    frame = fills[fills["package_id"].astype(str).isin(set(closed["package_id"]))]
+    sign = frame["side"].astype(str).str.upper().map({"BUY": 1.0, "SELL": -1.0})
+    contracts = pd.to_numeric(frame["quantity"]) * CONTRACT_MULTIPLIER
+    price, mid = pd.to_numeric(frame["price"]), pd.to_numeric(frame["mid"])
+    parts = pd.DataFrame(
+        {
+            "strategy": frame["strategy_id"].astype(str),
+            "market_move": -sign * mid * contracts,
+            "spread_paid": sign * (price - mid) * contracts,
+            "fees": pd.to_numeric(frame["fee"]),
+        }
+    )
+    pnl = closed.groupby("strategy_id")["realized_pnl"].sum()
+    out = {}
+    for name, part in [*parts.groupby("strategy"), (TOTAL, parts)]:
+        realized = float(pnl.sum() if name == TOTAL else pnl.get(name, 0.0))
+        move, spread, fees = (float(part[c].sum()) for c in ("market_move", "spread_paid", "fees"))
+        out[str(name)] = {
+            "realized_pnl": _money(realized),
+            "market_move": _money(move),
+            "spread_paid": _money(spread),
+            "fees": _money(fees),
+            "residual": _money(realized - (move - spread - fees)),
+        }
+    return out
 
 
 def closed_packages(positions: pd.DataFrame) -> pd.DataFrame:

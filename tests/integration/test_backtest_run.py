@@ -92,3 +92,16 @@ def test_the_fees_block_states_the_schedule_and_adds_up_to_the_fills_to_the_cent
     assert sum(row["total_paid"] for row in fees["by_strategy"].values()) == pytest.approx(fees["total_paid"])
     assert result.summary["assumptions"]["fees"].startswith("ib-spxw (")
     assert "<h2>Fees</h2>" in (result.run_dir / "report.html").read_text()
+
+
+def test_the_cost_split_explains_each_strategys_pnl_to_within_the_leg_rounding(run):
+    """Realized P&L = market move - spread paid - fees, from the run's own fills; the residual is the leg
+    prices' rounding to the cent (a few dollars at most), and every fill has the mid it was measured from."""
+    result, fills, _ = run
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    assert (pd.to_numeric(fills["mid"]) >= 0).all() and (fills["mid"].astype(str) != "").all()
+    for name, split in summary["cost_split"].items():
+        explained = split["market_move"] - split["spread_paid"] - split["fees"]
+        assert abs(split["realized_pnl"] - explained - split["residual"]) < 0.011, name
+        assert abs(split["residual"]) <= 5.0, name
+        assert split["spread_paid"] >= 0 and split["fees"] >= 0, name

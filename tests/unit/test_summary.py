@@ -6,17 +6,19 @@ import json
 import re
 from datetime import date
 
+import pandas as pd
 import pytest
 from rich.console import Console
 
 from odte_nautilus.reports.frames import RunDataError
-from odte_nautilus.reports.summary import TOTAL, build_summary, render_table, summarize
+from odte_nautilus.reports.summary import TOTAL, build_summary, cost_split, render_table, summarize
 from tests.run_folder_kit import (
     GAMMA,
     THETA,
     decision,
     fills_frame,
     iso,
+    leg_fill,
     position,
     positions_frame,
     write_run,
@@ -212,3 +214,30 @@ def test_console_table(summary):
     assert "+100.00" in theta and "-80.00" in theta and "50.0%" in theta and "HARD_STOP 2" in theta
     assert "150.00" in total and "-10.00" in total
     assert render_table(summary).row_count == 4
+
+
+def test_cost_split_explains_the_pnl_as_move_minus_spread_minus_fees():
+    """A long strangle bought at 3.10 + 3.10 (mids 3.00) and sold at 4.90 + 4.90 (mids 5.00), 0.65 a contract:
+    the market moved +400 (2 x 2.00 x 100), the spread cost 40 (4 fills x 0.10 x 100), the fees 2.60."""
+
+    def fill(side: str, leg: str, price: float, mid: float, role: str) -> dict:
+        row = leg_fill(iso(10, 0 if role == "entry" else 30), "G-1", leg, side, price=price, role=role, strategy=GAMMA)
+        return {**row, "exit_kind": "" if role == "entry" else "take_profit_full", "fee": 0.65, "mid": mid}
+
+    fills = pd.DataFrame(
+        [
+            fill("BUY", "C5120", 3.1, 3.0, "entry"),
+            fill("BUY", "P5080", 3.1, 3.0, "entry"),
+            fill("SELL", "C5120", 4.9, 5.0, "exit"),
+            fill("SELL", "P5080", 4.9, 5.0, "exit"),
+        ]
+    )
+    positions = positions_frame(position("G-1", 357.4, strategy=GAMMA, closed=iso(10, 30)))
+    split = cost_split(fills, positions)[GAMMA]
+    assert split == {
+        "realized_pnl": 357.4,
+        "market_move": 400.0,
+        "spread_paid": 40.0,
+        "fees": 2.6,
+        "residual": 0.0,
+    }
