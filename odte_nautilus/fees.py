@@ -139,6 +139,24 @@ _ALPACA_NOTES = (
     " and CAT ($0.000046 x 100 shares) pass through. SEC Section 31 fee on sale proceeds not modelled."
 )
 
+
+def _alpaca(underlying: str) -> FeeSchedule:
+    """Alpaca's options schedule: the same pass-through fees whatever the underlying."""
+    return FeeSchedule(
+        name=f"alpaca-{underlying.lower()}",
+        broker="Alpaca",
+        product=f"{underlying} options",
+        source=_ALPACA_SOURCE,
+        commission=0.0,
+        exchange=0.0,
+        clearing=0.02,
+        orf=0.02685,
+        finra_taf=0.00279,
+        cat=0.0046,
+        notes=_ALPACA_NOTES,
+    )
+
+
 SCHEDULES: Mapping[str, FeeSchedule] = MappingProxyType(
     {
         "ib-spxw": FeeSchedule(
@@ -159,32 +177,8 @@ SCHEDULES: Mapping[str, FeeSchedule] = MappingProxyType(
                 " SEC Section 31 fee on sale proceeds and the $1.00 order minimum not modelled."
             ),
         ),
-        "alpaca-spy": FeeSchedule(
-            name="alpaca-spy",
-            broker="Alpaca",
-            product="SPY options",
-            source=_ALPACA_SOURCE,
-            commission=0.0,
-            exchange=0.0,
-            clearing=0.02,
-            orf=0.02685,
-            finra_taf=0.00279,
-            cat=0.0046,
-            notes=_ALPACA_NOTES,
-        ),
-        "alpaca-qqq": FeeSchedule(
-            name="alpaca-qqq",
-            broker="Alpaca",
-            product="QQQ options",
-            source=_ALPACA_SOURCE,
-            commission=0.0,
-            exchange=0.0,
-            clearing=0.02,
-            orf=0.02685,
-            finra_taf=0.00279,
-            cat=0.0046,
-            notes=_ALPACA_NOTES,
-        ),
+        "alpaca-spy": _alpaca("SPY"),
+        "alpaca-qqq": _alpaca("QQQ"),
     }
 )
 

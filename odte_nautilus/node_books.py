@@ -102,7 +102,7 @@ class ForeignPackages:
         strategy_id, symbol = key
         snapshot = self._exposure.snapshot()
         if any(h.contract.underlying == symbol for h in snapshot.strategies.get(strategy_id, {}).values()):
-            self._mark(key, PackageState.OPEN)
+            self._mark_ids(strategy_id, self._open.get(key, []), PackageState.OPEN)
             return
         if any(w.strategy_id == strategy_id and w.legs[0].contract.underlying == symbol for w in snapshot.working):
             return
@@ -112,9 +112,6 @@ class ForeignPackages:
         if key in self._traded:
             self._traded.discard(key)
             self._book.record_close(strategy_id, pnl, self._clock.timestamp_ns())
-
-    def _mark(self, key: Key, state: PackageState) -> None:
-        self._mark_ids(key[0], self._open.get(key, []), state)
 
     def _mark_ids(
         self, strategy_id: str, ids: list[str], state: PackageState | None, unrealized: float | None = None

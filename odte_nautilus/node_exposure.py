@@ -63,8 +63,8 @@ class NodeExposure:
         self._traded: dict[tuple[InstrumentId, OrderSide], tuple[Leg, ...]] = {}
         self._built: dict[str, WorkingOrder] = {}  # client order id -> its last WorkingOrder (reused if unchanged)
         self.kinds: dict[str, IntentKind] = {}  # client order id -> kind the gate derived when it allowed it
-        self._unbooked: dict[str, dict[str, int]] = {}  # package order id -> leg id -> contracts not yet booked
-        self._unbooked_owner: dict[str, str] = {}  # package order id -> strategy id
+        # package order id -> (its strategy, leg id -> contracts filled but not yet in the leg's position)
+        self._unbooked: dict[str, tuple[str, dict[str, int]]] = {}
         msgbus.subscribe(ORDER_EVENTS, self._on_order_event, priority=BEFORE_STRATEGIES)
         msgbus.subscribe(POSITION_EVENTS, self._on_position_event, priority=BEFORE_STRATEGIES)
 
@@ -120,8 +120,9 @@ class NodeExposure:
         qty = int(fill.last_qty)
         parent = leg_parent(cid)
         if parent is not None:  # a leg of a package fill is now in the leg's position
-            unbooked = self._unbooked.get(parent)
-            if unbooked is not None:
+            found = self._unbooked.get(parent)
+            if found is not None:
+                unbooked = found[1]
                 iid = fill.instrument_id.value
                 left = unbooked.get(iid, 0) - sign * qty
                 if left:
@@ -130,7 +131,6 @@ class NodeExposure:
                     unbooked.pop(iid, None)
                 if not unbooked:
                     del self._unbooked[parent]
-                    self._unbooked_owner.pop(parent, None)
             return
         if not is_generic_spread_id(fill.instrument_id):
             return
@@ -138,8 +138,7 @@ class NodeExposure:
             legs = self.legs(fill.instrument_id)
         except UnknownInstrument:
             return
-        booked = self._unbooked.setdefault(cid, {})
-        self._unbooked_owner[cid] = fill.strategy_id.value
+        _, booked = self._unbooked.setdefault(cid, (fill.strategy_id.value, {}))
         for leg in legs:
             iid = leg.contract.instrument_id
             booked[iid] = booked.get(iid, 0) + sign * leg.ratio * qty
@@ -159,8 +158,8 @@ class NodeExposure:
             contract = self.contract(position.instrument_id)
             if contract is not None:
                 _add(strategies.setdefault(position.strategy_id.value, {}), contract, int(position.signed_qty))
-        for cid, legs in self._unbooked.items():
-            book = strategies.setdefault(self._unbooked_owner[cid], {})
+        for owner, legs in self._unbooked.values():
+            book = strategies.setdefault(owner, {})
             for iid, qty in legs.items():
                 contract = self.contract(InstrumentId.from_str(iid))
                 if contract is not None:
