@@ -1,4 +1,4 @@
-"""The contract specifications of the underlyings we trade 0DTE: SPX (SPXW options) and SPY.
+"""The contract specifications of the underlyings we trade 0DTE: SPX (SPXW options), SPY and QQQ.
 
 Every fact that differs between them — venue, id, option root, strike grid, tick grid, exercise style,
 settlement, how wide the synthetic market quotes — lives in one ``UnderlyingSpec`` so the generator, the
@@ -123,11 +123,29 @@ SPY = UnderlyingSpec(
     quotes=QuoteStyle(base=0.01, per_dollar=0.006, cap=0.30, size=250.0),
 )
 
-UNDERLYINGS: dict[str, UnderlyingSpec] = {spec.name: spec for spec in (SPX, SPY)}
+QQQ = UnderlyingSpec(
+    # Alpaca trades no index options, so its paper node trades SPY, then QQQ (a 0DTE series every session too).
+    # American, physically settled, penny ticks and $1 strikes like SPY (docs/market-facts.md); quoted like SPY.
+    name="QQQ",
+    symbol="QQQ",
+    venue="SMART",
+    is_index=False,
+    option_root="QQQ",
+    am_settled_roots=(),
+    strike_step=1.0,
+    ticks=PENNY_TICKS,
+    exercise=ExerciseStyle.AMERICAN,
+    settlement=Settlement.PHYSICAL,
+    exchange_mic=None,
+    sample_start_price=480.0,  # QQQ's level in July 2024, where the sample's default window starts
+    quotes=QuoteStyle(base=0.01, per_dollar=0.006, cap=0.30, size=250.0),
+)
+
+UNDERLYINGS: dict[str, UnderlyingSpec] = {spec.name: spec for spec in (SPX, SPY, QQQ)}
 
 
 def underlying_spec(name: str) -> UnderlyingSpec:
-    """The spec for ``SPX``/``SPY`` (also accepts an option root such as ``SPXW``)."""
+    """The spec for ``SPX``/``SPY``/``QQQ`` (also accepts an option root such as ``SPXW``)."""
     key = name.upper().lstrip("^")
     for spec in UNDERLYINGS.values():
         if key == spec.name or key in spec.roots:
