@@ -10,7 +10,10 @@ every session's flatten time for the whole node (seed 000: force_cancel_all_befo
 2. every working order of every strategy that keeps no package ledger of its own is cancelled;
 3. every few seconds until the close, each such strategy's positions in contracts that expire today are
    closed at market - short legs first, long legs only once no short of their group is left or being
-   bought back, so no short is ever left uncovered on the way (the gate would refuse it anyway).
+   bought back, so no short is ever left uncovered on the way (the gate would refuse it anyway). As the
+   odte strategies' own flatten, a close waits for its contract's quote of the flatten minute (at the
+   flatten instant the cache still holds the previous minute's, which a market order would fill against),
+   and goes on what the cache holds once that minute is over: the wait never outlasts the minute.
 
 The odte strategies are left to their own flatten: it closes packages as packages and never offers a
 package for a tick when its legs have no bid (what cannot be sold is cash-settled at 16:00 instead).
@@ -28,14 +31,16 @@ from odte_nautilus.gate import EngineGate
 from odte_nautilus.orders import package_tags
 from odte_nautilus.risk.model import CoverGroup, ExitKind, Holding
 from odte_nautilus.risk.session import SessionWindow, trading_date
-from odte_nautilus.risk.time_units import NS_PER_SECOND
+from odte_nautilus.risk.time_units import MINUTE_NS, NS_PER_SECOND
 
 if TYPE_CHECKING:
     from nautilus_trader.common.component import TimeEvent
+    from nautilus_trader.model.identifiers import InstrumentId
 
 FLATTEN_ALERT = "odte-node-flatten"
 SWEEP_TIMER = "odte-node-sweep"
 SWEEP_EVERY_S = 10
+QUOTE_WAIT_NS = MINUTE_NS  # a close waits for its contract's quote of the flatten minute, at most that minute
 
 
 class NodeGuard(Actor):
@@ -79,6 +84,7 @@ class NodeGuard(Actor):
         session = self._today
         if session is None:
             return
+        now = self.clock.timestamp_ns()
         strategies = self._gate.strategies()
         snapshot = self._gate.exposure.snapshot()
         busy = {w.strategy_id for w in snapshot.working}
@@ -94,7 +100,16 @@ class NodeGuard(Actor):
                 holding = expiring.get(iid)
                 if holding is None or (iid not in shorts and _group(holding) in short_groups):
                     continue
+                if not self._quoted_for_flatten(position.instrument_id, session, now):
+                    continue  # its quote of the flatten minute is not in yet: the next round
                 strategy.close_position(position, tags=package_tags(f"eod-{iid}", ExitKind.EOD_FLATTEN))
+
+    def _quoted_for_flatten(self, instrument_id: InstrumentId, session: SessionWindow, now: int) -> bool:
+        """A close may go: its contract is quoted in the flatten minute, or that minute is over."""
+        if now >= session.flatten_ns + QUOTE_WAIT_NS:
+            return True
+        quote = self.cache.quote_tick(instrument_id)
+        return quote is not None and quote.ts_event >= session.flatten_ns
 
     def _cancel(self, client_order_id: str) -> None:
         self._gate.cancel_order(client_order_id, self.clock.timestamp_ns())

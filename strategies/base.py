@@ -45,7 +45,7 @@ from odte_nautilus.risk.journal import iso_utc
 from odte_nautilus.risk.model import ExitKind, Intent, IntentKind, Leg, PackageState
 from odte_nautilus.risk.session import NEW_YORK, SessionWindow, trading_date
 from odte_nautilus.risk.stops import PackageStop
-from odte_nautilus.risk.time_units import NS_PER_MILLISECOND, NS_PER_SECOND
+from odte_nautilus.risk.time_units import MINUTE_NS, NS_PER_MILLISECOND, NS_PER_SECOND
 from odte_nautilus.runtime import runtime_for
 from odte_nautilus.strategies.chain import ChainLink, OptionChain
 
@@ -64,6 +64,10 @@ if TYPE_CHECKING:
 
 HARD_TIMER = "odte-stop-hard"
 SLOW_TIMER = "odte-stop-slow"
+# The EOD flatten's exits wait for each package's quote of the flatten minute (as a bar's decisions wait for
+# the quote of the bar's minute); a package whose quote has not come by the end of that minute is flattened
+# then on the quotes the cache holds: the wait never outlasts the minute, and never holds a flatten back.
+EOD_QUOTE_WAIT_NS = MINUTE_NS
 
 
 class OdteStrategyConfig(StrategyConfig, frozen=True):
@@ -111,6 +115,7 @@ class _Package:
     entry_premium: float = 0.0
     exit_kind: ExitKind | None = None  # a full exit decided once keeps its kind when it is re-sent
     bar_done_ns: int = 0  # the last index bar whose decisions this package has taken (on its own quotes)
+    quoted_ns: int = 0  # the event time of the package's last complete quote (every leg quoted)
 
 
 class OdteStrategy(Strategy):
@@ -131,6 +136,7 @@ class OdteStrategy(Strategy):
         self._entries_today = 0
         self._sequence = 0
         self._flattening = False
+        self._flatten_ns = 0  # the EOD flatten instant of the session being flattened
         self._cooldown_until = 0
         self._awaiting_since = 0
         self._day_ends_ns = 0  # the next New York midnight: a bar at or after it starts a new session
@@ -198,6 +204,7 @@ class OdteStrategy(Strategy):
             return
         for package_id, package in list(self.packages.items()):
             if package.spread_id == spread_id:
+                package.quoted_ns = max(package.quoted_ns, tick.ts_event)
                 after_bar = package.bar_done_ns < self._bar_ns <= tick.ts_event
                 if after_bar:
                     package.bar_done_ns = self._bar_ns
@@ -257,14 +264,32 @@ class OdteStrategy(Strategy):
         )
 
     def _on_eod(self, event: TimeEvent) -> None:
-        """Seed 000: force_cancel_all_before_eod_flatten, then flatten; then the day is locked for good."""
+        """Seed 000: force_cancel_all_before_eod_flatten, then flatten; then the day is locked for good.
+
+        The flatten is a time alert: at its instant the cache still holds the previous minute's option quotes
+        (the flatten minute's come after its index bar). Each package's flatten exit therefore goes on its
+        first complete quote of the flatten minute (``on_quote_tick``), or, if none comes, at the end of that
+        minute on what the cache holds (``_on_eod_deadline``). The cancels and the lock do not wait.
+        """
         now = self.clock.timestamp_ns()
         self._flattening = True
+        self._flatten_ns = now
         self._drop_awaiting()
         for order in self.cache.orders_open(strategy_id=self.id):
             self.cancel_order(order)
-        self._manage(now, hard=False, slow=False)
+        self._manage(now, hard=False, slow=False)  # a package already quoted in the flatten minute goes now
         self.book.lock_for_eod(now)
+        self.clock.set_time_alert_ns(
+            f"odte-eod-deadline-{self.day}", now + EOD_QUOTE_WAIT_NS, self._on_eod_deadline, allow_past=True
+        )
+
+    def _on_eod_deadline(self, event: TimeEvent) -> None:
+        """The flatten minute is over: every package not yet flattened goes now, whatever its quotes."""
+        self._manage(self.clock.timestamp_ns(), hard=False, slow=False)
+
+    def _flatten_due(self, package: _Package, now: int) -> bool:
+        """May the flatten's exit of ``package`` go now: quoted in the flatten minute, or the minute is over."""
+        return package.quoted_ns >= self._flatten_ns or now >= self._flatten_ns + EOD_QUOTE_WAIT_NS
 
     # -- entries -------------------------------------------------------------------------------------
 
@@ -362,7 +387,8 @@ class OdteStrategy(Strategy):
         if not package.ledger.can_exit():
             return
         if self._flattening:
-            self.exit_package(package_id, ExitKind.EOD_FLATTEN)
+            if self._flatten_due(package, now):
+                self.exit_package(package_id, ExitKind.EOD_FLATTEN)
             return
         if package.exit_kind is not None:  # decided before; its order was cancelled: re-send, same kind
             self.exit_package(package_id, package.exit_kind)
@@ -504,7 +530,8 @@ class OdteStrategy(Strategy):
             self._close(package_id, package, now)
         else:
             self.book.track([ledger.view(self._unrealized(package))])
-            if resend and self._flattening and ledger.can_exit():  # a cancelled exit came back during the flatten
+            # A cancelled exit came back during the flatten: re-send it, once the flatten minute's quote is in.
+            if resend and self._flattening and ledger.can_exit() and self._flatten_due(package, now):
                 self.exit_package(package_id, ExitKind.EOD_FLATTEN)
         self._sync_timers()
 

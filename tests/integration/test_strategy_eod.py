@@ -14,6 +14,7 @@ One scripted day serves every test here (its run takes the time; the tests only 
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import InstrumentId
@@ -29,6 +30,7 @@ from odte_nautilus.strategies.theta_harvester import ThetaHarvester
 from tests.strategy_kit import (
     SESSION,
     C,
+    Days,
     Market,
     P,
     SendsAt,
@@ -37,6 +39,7 @@ from tests.strategy_kit import (
     gamma_scalper,
     leg,
     option_id,
+    quoted_at,
     run_day,
     theta_harvester,
 )
@@ -44,7 +47,7 @@ from tests.strategy_kit import (
 _WINDOW = TradingCalendar().session_window(SESSION.trading_date)
 assert _WINDOW is not None
 FLATTEN_NS = _WINDOW.flatten_ns
-FLATTEN_ISO = "2024-07-23T19:45:00.000000Z"
+FLATTEN_QUOTE_ISO = "2024-07-23T19:45:30.000000000Z"
 SLOW_CADENCE_NS = 5 * NS_PER_SECOND
 STRANGLE = {C(5565): (4.9, 5.1), P(5535): (4.9, 5.1)}
 NO_BID = {C(5565): (0.0, 5.1), P(5535): (0.0, 5.1)}
@@ -106,7 +109,8 @@ def test_every_package_is_closed_by_the_flatten_and_nothing_is_left(day):
     records = {r.strategy_id: r for r in day.packages()}
     assert set(records) == {"ThetaHarvester-001", "GammaScalper-002"}
     assert {r.exit_kinds for r in records.values()} == {"eod_flatten"}
-    assert records["ThetaHarvester-001"].closed_at == FLATTEN_ISO  # nothing was working: out at 15:45:00
+    # nothing was working: out on the fly's first quote of the flatten minute, 15:45:30
+    assert records["ThetaHarvester-001"].closed_at == FLATTEN_QUOTE_ISO
     exit_legs = day.fills(role="exit")
     assert sorted((f.strategy_id, f.exit_kind) for f in exit_legs) == (
         [("GammaScalper-002", "eod_flatten")] * 2 + [("ThetaHarvester-001", "eod_flatten")] * 4
@@ -168,3 +172,72 @@ def test_regression_spread_aggregators_stop_when_their_packages_close(day):
     pricing every leg quote (found by the backtest benchmark: 20 live aggregators after 5 sessions)."""
     running = [a for a in day.engine.kernel.data_engine._spread_quote_aggregators.values() if a.is_running]
     assert running == [], f"{len(running)} spread-quote aggregators still running after every package closed"
+
+
+# -- the flatten acts on the option quotes of its own minute ------------------------------------------------
+
+# 15:45: the index jumps 12 points and the fly's legs reprice: buying it back costs 16.10 + 3.10 - 6.00 - 0.90
+# = 12.30 at the 15:45:30 quotes (at 15:44 it cost 8.10 + 8.10 - 2.90 - 2.90 = 10.40).
+REPRICED_FLY = {C(5550): (15.9, 16.1), P(5550): (2.9, 3.1), C(5575): (6.0, 6.2), P(5525): (0.9, 1.0)}
+
+
+class QuietFrom(Market):
+    """The scripted market with no option quote at all from ``first`` to ``last`` (New York minutes)."""
+
+    def __init__(self, first: str, last: str) -> None:
+        super().__init__()
+        self.silent = (quoted_at(first), quoted_at(last))
+
+    def option_quotes(self, options):
+        first, last = self.silent
+        return [q for q in super().option_quotes(options) if not first <= q.ts_event <= last]
+
+
+@pytest.fixture
+def days(tmp_path):
+    with Days(tmp_path) as opened:
+        yield opened
+
+
+def _ns(iso: str) -> int:
+    return pd.Timestamp(iso).value
+
+
+def test_regression_the_eod_flatten_fills_at_the_flatten_minutes_option_quotes(days):
+    """The EOD flatten is a time alert at 15:45:00; the option quotes of 15:45 arrive after it. Its exits used
+    to go at once and fill against the 15:44 quotes, before they repriced for what happened at 15:45 (the
+    bar-triggered decisions had been fixed, decision 0006; the flatten had not). The flatten's first exit must
+    fill at the quotes of its own minute."""
+    market = Market().index("15:45", 5562.0).quote("15:45", REPRICED_FLY)
+    day = days(market, [theta_harvester(max_entries_per_day=1, take_profit_partial_pct=None)]).run()
+    (record,) = day.packages()
+    assert record.exit_kinds == "eod_flatten"
+    assert _ns(record.closed_at) == quoted_at("15:45")
+    assert abs(record.exit_price) == pytest.approx(12.3)
+    assert day.book.state(at("15:45")).day_locked  # the lock did not wait for the quote
+
+
+def test_without_a_quote_in_the_flatten_minute_the_flatten_goes_at_its_end_on_the_quotes_held(days):
+    """Safety first: when no quote of the flatten minute comes (15:45 and 15:46 silent), the flatten does not
+    wait for one. It goes at 15:46:00, the end of the flatten minute, at the far touch of the 15:44 quotes the
+    cache holds: 8.10 + 8.10 - 2.90 - 2.90 = 10.40."""
+    market = QuietFrom("15:45", "15:46")
+    day = days(market, [theta_harvester(max_entries_per_day=1, take_profit_partial_pct=None)]).run()
+    (record,) = day.packages()
+    assert record.exit_kinds == "eod_flatten"
+    assert _ns(record.closed_at) == at("15:46")
+    assert abs(record.exit_price) == pytest.approx(10.4)
+    assert day.positions() == {}
+
+
+def test_the_node_flatten_closes_another_strategys_position_at_the_flatten_minutes_quote(days):
+    """The node guard closes a plain strategy's long call at market. At 15:45:00 the cache holds the call's
+    15:44 quote (4.90/5.10 since the open); the call reprices to 0.90/1.10 at 15:45:30. The close waits for
+    that quote and sells at its 0.90 bid, not at the stale 4.90, within the flatten minute."""
+    market = Market().quote("15:45", {C(5565): (0.9, 1.1)})
+    holder = SendsAt("10:01", buy_call(5565, 5.1))
+    day = days(market, [holder]).run()
+    sells = [e for e in day.order_events if type(e).__name__ == "OrderFilled" and e.order_side == OrderSide.SELL]
+    assert [e.last_px.as_double() for e in sells] == [0.9]
+    assert quoted_at("15:45") <= sells[0].ts_event < at("15:46")
+    assert day.positions() == {}
