@@ -32,6 +32,7 @@ from odte_nautilus.data.catalog_io import CatalogSession, catalog_sessions
 from odte_nautilus.data.instruments import load_option_instruments
 from odte_nautilus.data.sidecar import load_open_interest
 from odte_nautilus.fees import DEFAULT_SCHEDULE, FeeSchedule, fee_schedule
+from odte_nautilus.leg_fill_pricer import LegFillPricer
 from odte_nautilus.recorder import RunRecorder
 from odte_nautilus.reports import AuditRules, write_run_outputs
 from odte_nautilus.risk.book import RiskBook
@@ -43,7 +44,8 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "backtest.
 
 FILL_ASSUMPTIONS = {
     "orders": "limit orders at the far touch of the package (crossing the spread), rounded to the tick grid",
-    "package fills": "Nautilus fills a package against its aggregated spread quote; legs at mid with a plug leg",
+    "package fills": "Nautilus fills a package against its aggregated spread quote; each leg inside its own quote, "
+    "on its tick grid, the legs summing exactly to the package price",
     "fees": "per contract per leg fill, by the run's fee schedule (see Fees)",
     "settlement": "SPXW cash-settled at the 16:00 index level (13:00 on early closes)",
     "flatten": "every package is closed at close - 15 min; working orders cancelled first",
@@ -182,6 +184,7 @@ def run_backtest(
     )
     recorder = RunRecorder()
     attach(engine.kernel, book, recorder, open_interest=lambda d: load_open_interest(config.catalog, d))
+    LegFillPricer(engine.kernel).install()
     for strategy in strategies if strategies is not None else [StrategyFactory.create(c) for c in config.importable()]:
         engine.add_strategy(strategy)
     options = {o.id.value: o for o in load_option_instruments(catalog)}  # one scan of the definitions
@@ -198,7 +201,7 @@ def run_backtest(
     recorder.write(run_dir)
     windows = [w for w in (book.calendar.session_window(s.session.trading_date) for s in sessions) if w is not None]
     rules = AuditRules.from_policy(policy, windows)
-    summary, _ = write_run_outputs(run_dir, rules, fill_assumptions(fees), fees)
+    summary, _ = write_run_outputs(run_dir, rules, fill_assumptions(fees), fees, catalog=config.catalog)
     engine.dispose()
     return RunResult(run_dir, summary, len(sessions), quotes)
 

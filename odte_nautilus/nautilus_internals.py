@@ -11,7 +11,10 @@ for that (its kernel hard-codes its RiskEngine). What we rely on, and what a Nau
   paths, so a sender receives ``OrderDenied`` / ``OrderModifyRejected`` as from Nautilus itself;
 - ``OrderDenied`` for a RELEASED (emulated, then released) order, which ``_deny_order`` ignores;
 - the ``<parent>-LEG-<symbol>`` client order ids of the backtester's synthetic leg fills, and the
-  ``<venue>-LEG-`` ids of its expiry settlements.
+  ``<venue>-LEG-`` ids of its expiry settlements;
+- the endpoint ``ExecEngine.process``, where the backtester sends a package's leg fills, all in the same call
+  and after the package's own fill - the backtest's leg pricer (``leg_fill_pricer.py``) takes it over
+  (held by tests/integration/test_backtest_run.py: without it the run's fill check fails).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 
 EXEC_ENDPOINT = "ExecEngine.execute"
 EMULATOR_ENDPOINT = "OrderEmulator.execute"
+PROCESS_ENDPOINT = "ExecEngine.process"
 LEG_MARK = "-LEG-"
 
 
@@ -53,7 +57,7 @@ def deny(
     for order in orders:
         if order.status == OrderStatus.RELEASED:
             msgbus.send(
-                "ExecEngine.process",
+                PROCESS_ENDPOINT,
                 OrderDenied(
                     trader_id=order.trader_id,
                     strategy_id=order.strategy_id,

@@ -129,9 +129,13 @@ def intent_summary(intent: Intent) -> dict[str, Any]:
 
 
 def iso_utc(ts_ns: int) -> str:
-    """ISO-8601 UTC with microseconds, computed from integers (no float rounding of the nanoseconds)."""
+    """ISO-8601 UTC to the nanosecond, computed from integers (no float rounding).
+
+    Nanoseconds, because the engine orders events by them: an option quote is stamped 1 ns after the index
+    bar of its minute, and the fill check can tell a fill on that quote from one before it only at that grain.
+    """
     seconds, ns = divmod(ts_ns, NS_PER_SECOND)
-    return f"{_utc_second(seconds)}.{ns // 1000:06d}Z"
+    return f"{_utc_second(seconds)}.{ns:09d}Z"
 
 
 @lru_cache(maxsize=1024)

@@ -30,6 +30,9 @@ The checks, each a rule name in the result:
   book, as the kernel applies it: two strategies on opposite sides of one contract move the account's net
   through zero when either closes, and that is no reverse. Two packages' orders that fill at the same
   timestamp are two orders, applied one after the other in file order.
+
+After a backtest the fill check (``fill_check.py``) adds its rules to the same result: the fills against the
+catalog's quotes and the run's money to the cent.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 
@@ -109,11 +113,21 @@ class Violation:
         return {"rule": self.rule, "ts": self.ts, "detail": self.detail}
 
 
+class Findings(Protocol):
+    checked: dict[str, int]
+    violations: list[Violation]
+
+
 @dataclass(frozen=True, slots=True)
 class AuditResult:
     ok: bool
     checked: dict[str, int]
     violations: tuple[Violation, ...] = ()
+
+    def with_findings(self, other: Findings) -> AuditResult:
+        """This result with another check's counts and violations (the fill check) added."""
+        violations = (*self.violations, *other.violations)
+        return AuditResult(not violations, {**self.checked, **other.checked}, violations)
 
     def to_dict(self) -> dict:
         return {

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from odte_nautilus.fees import FeeSchedule
 from odte_nautilus.reports.audit import AuditFailed, AuditResult, AuditRules, audit_run
+from odte_nautilus.reports.fill_check import check_fills
 from odte_nautilus.reports.frames import (
     DECISIONS_FILE,
     FILLS_FILE,
@@ -26,18 +27,27 @@ from odte_nautilus.reports.summary import build_summary, cost_split, fee_summary
 
 
 def write_run_outputs(
-    run_dir: str | Path, rules: AuditRules, assumptions: Mapping[str, object], fees: FeeSchedule | None = None
+    run_dir: str | Path,
+    rules: AuditRules,
+    assumptions: Mapping[str, object],
+    fees: FeeSchedule | None = None,
+    catalog: str | Path | None = None,
 ) -> tuple[dict, AuditResult]:
     """Audit the run folder's fills, write ``summary.json`` and ``report.html``; raise ``AuditFailed`` last.
 
     With the run's fee schedule, ``summary.json`` and the report get a ``fees`` block: the items per
-    contract and the total the fills paid, in all and per strategy.
+    contract and the total the fills paid, in all and per strategy. With the catalog the run traded, the
+    audit also holds the fill check (``fill_check.py``): legs inside their quotes, no stale quote, settlement
+    at the closing level, money reconciled to the cent.
     """
     run_dir = Path(run_dir)
     positions = read_positions(run_dir / POSITIONS_FILE)
     fills = read_fills(run_dir / FILLS_FILE)
     audit = audit_run(fills, positions, rules)
     summary = build_summary(positions, read_decisions(run_dir / DECISIONS_FILE))
+    if catalog is not None:
+        pnl = {row["strategy"]: row["pnl"] for row in summary["strategies"]}
+        audit = audit.with_findings(check_fills(fills, positions, catalog, pnl))
     if fees is not None:
         summary["fees"] = fee_summary(fills, fees)
     if {"mid", "fee"} <= set(fills.columns):  # run folders written before the mids were recorded have none

@@ -101,7 +101,7 @@ def cost_split(fills: pd.DataFrame, positions: pd.DataFrame) -> dict[str, dict[s
     """
     closed = closed_packages(positions)
     frame = fills[fills["package_id"].astype(str).isin(set(closed["package_id"]))]
-    sign = frame["side"].astype(str).str.upper().map({"BUY": 1.0, "SELL": -1.0})
+    sign = frame["side"].astype(str).str.upper().map({"BUY": 1.0, "SELL": -1.0}).astype("float64")
     contracts = pd.to_numeric(frame["quantity"]) * CONTRACT_MULTIPLIER
     price, mid = pd.to_numeric(frame["price"]), pd.to_numeric(frame["mid"])
     parts = pd.DataFrame(

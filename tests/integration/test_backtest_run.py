@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from datetime import date
 
 import pandas as pd
 import pytest
 
 from odte_nautilus.backtest import DEFAULT_CONFIG, load_backtest_config, run_backtest
+from odte_nautilus.data.catalog_io import read_bars
 from odte_nautilus.data.sample import SampleConfig, build_sample
+from odte_nautilus.data.underlyings import underlying_spec
+from odte_nautilus.reports.fill_check import check_fills
+from odte_nautilus.reports.frames import prepare_positions
+from odte_nautilus.risk.journal import iso_utc
+from odte_nautilus.risk.session import TradingCalendar
 
 RUN_FILES = ("summary.json", "fills.csv", "positions.csv", "decisions.jsonl", "report.html")
 
@@ -105,3 +112,98 @@ def test_the_cost_split_explains_each_strategys_pnl_to_within_the_leg_rounding(r
         assert abs(split["realized_pnl"] - explained - split["residual"]) < 0.011, name
         assert abs(split["residual"]) <= 5.0, name
         assert split["spread_paid"] >= 0 and split["fees"] >= 0, name
+
+
+def test_the_fill_check_ran_on_every_leg_and_found_nothing(run):
+    """Issue 8, part 2: every leg inside its quote, on its grid, no stale quote, money to the cent."""
+    result, fills, positions = run
+    checked = json.loads((result.run_dir / "summary.json").read_text())["audit"]["checked"]
+    traded = fills[fills["exit_kind"] != "settlement"]
+    assert checked["traded_legs"] == len(traded) > 0
+    assert checked["reconciled"] == len(positions)
+
+
+def test_each_packages_money_in_fills_csv_is_its_pnl_in_positions_csv_to_the_cent(run):
+    """Recomputed here from the files alone: the leg prices sum exactly to the package prices."""
+    _, fills, positions = run
+    sign = fills["side"].map({"SELL": 1.0, "BUY": -1.0})
+    cash = (sign * fills["price"] * fills["quantity"] * 100 - fills["fee"]).groupby(fills["package_id"]).sum()
+    for row in positions.itertuples():
+        assert round(cash[row.package_id], 2) == round(row.realized_pnl, 2), row.package_id
+
+
+def _findings(run, tamper) -> set[str]:
+    """The fill check's rules broken by the run's own files after ``tamper(fills, positions)``."""
+    result, fills, positions = run
+    fills, positions = fills.copy(), positions.copy()
+    tamper(fills, positions)
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    pnl = {row["strategy"]: row["pnl"] for row in summary["strategies"]}
+    catalog = result.run_dir.parent / "catalog"
+    return {v.rule for v in check_fills(fills, prepare_positions(positions), catalog, pnl).violations}
+
+
+def _first_traded(fills: pd.DataFrame) -> int:
+    return int(fills.index[fills["exit_kind"] != "settlement"][0])
+
+
+def test_the_fill_check_passes_the_untouched_run(run):
+    assert _findings(run, lambda f, p: None) == set()
+
+
+def test_the_fill_check_finds_a_leg_priced_outside_its_quote(run):
+    def tamper(fills, _):
+        fills.loc[_first_traded(fills), "price"] += 5.0
+
+    assert "leg_outside_quote" in _findings(run, tamper)
+
+
+def test_the_fill_check_finds_a_leg_off_its_tick_grid(run):
+    def tamper(fills, _):
+        i = _first_traded(fills)
+        fills.loc[i, "price"] = round(fills.loc[i, "price"] + 0.01, 2)
+
+    assert "off_tick_grid" in _findings(run, tamper)
+
+
+def test_the_fill_check_finds_a_fill_ahead_of_its_minutes_option_quote(run):
+    """A fill stamped on the minute itself acted on the previous minute's quotes (the stale-quote stop)."""
+
+    def tamper(fills, _):
+        i = _first_traded(fills)
+        fills.loc[i, "ts_event"] = fills.loc[i, "ts_event"][:19] + ".000000000Z"
+
+    assert "stale_quote" in _findings(run, tamper)
+
+
+def test_the_fill_check_finds_a_package_pnl_one_cent_off(run):
+    def tamper(_, positions):
+        positions.loc[0, "realized_pnl"] += 0.01
+
+    assert "money" in _findings(run, tamper)
+
+
+def _settled_at(run, price_from_close) -> set[str]:
+    """The run's first traded leg settled at the session's close at ``price_from_close(close level)``."""
+    result, _, _ = run
+    leg_fills = pd.read_csv(result.run_dir / "fills.csv", keep_default_na=False)
+    row = leg_fills.iloc[_first_traded(leg_fills)]
+    window = TradingCalendar().session_window(date.fromisoformat(row["expiry"]))
+    assert window is not None
+    bars = read_bars(result.run_dir.parent / "catalog", underlying_spec(row["underlying"]).bar_type)
+    level = float(bars.close[list(bars.ts).index(window.close_ns)])
+
+    def tamper(fills, _):
+        settled = {**row.to_dict(), "exit_kind": "settlement", "price": price_from_close(level, row)}
+        fills.loc[len(fills)] = {**settled, "ts_event": iso_utc(window.close_ns)}
+
+    return _findings(run, tamper)
+
+
+def _intrinsic(level: float, row) -> float:
+    return round(max(0.0, level - row["strike"]) if row["right"] == "C" else max(0.0, row["strike"] - level), 2)
+
+
+def test_the_fill_check_holds_settlements_to_the_closing_index_level(run):
+    assert "settlement_level" not in _settled_at(run, _intrinsic)
+    assert "settlement_level" in _settled_at(run, lambda level, row: _intrinsic(level, row) + 1.0)

@@ -50,7 +50,7 @@ def test_an_entry_fills_as_one_package_into_signed_leg_positions(days, make, leg
     assert {f.package_id for f in entries} == {package_id}
     assert {f.quantity for f in entries} == {quantity}
     assert all((f.side == "BUY") == (legs[f.instrument_id] > 0) for f in entries)
-    assert all(f.ts_event == "2024-07-23T14:00:30.000000Z" and f.fee == pytest.approx(FEE * quantity) for f in entries)
+    assert all(f.ts_event == "2024-07-23T14:00:30.000000000Z" and f.fee == pytest.approx(FEE * quantity) for f in entries)
     # The legs' prices add up to the package's fill (Nautilus prices legs at mid with a plug leg).
     ledger = strategy.packages[package_id].ledger
     assert sum(legs[f.instrument_id] * f.price for f in entries) == pytest.approx(ledger.avg_entry_price)
@@ -128,7 +128,7 @@ def test_a_package_held_through_the_close_is_cash_settled_at_the_16_00_index_lev
     assert (call.price, put.price) == (15.0, 0.0)  # intrinsic at 5580: max(5580 - 5565, 0), max(5535 - 5580, 0)
     assert {f.exit_kind for f in settlements.values()} == {"settlement"}
     assert {f.side for f in settlements.values()} == {"SELL"}
-    assert {f.ts_event for f in settlements.values()} == {"2024-07-23T20:00:00.000000Z"}
+    assert {f.ts_event for f in settlements.values()} == {"2024-07-23T20:00:00.000000000Z"}
     (record,) = day.packages()
     assert record.exit_kinds == "settlement"
     assert record.entry_price == pytest.approx(10.2)

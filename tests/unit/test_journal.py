@@ -28,7 +28,7 @@ def test_a_refused_entry_carries_its_own_audit_trail(path):
     [line] = list(read(path))
     assert line == {
         "kind": "decision",
-        "time": "2024-03-15T14:00:01.000000Z",
+        "time": "2024-03-15T14:00:01.000000000Z",
         "ts_ns": ny_ns(10, 0, 1),
         "source": "strategy",
         "strategy": "GammaScalper-001",
@@ -147,9 +147,11 @@ def test_damage_in_the_middle_of_a_journal_is_refused_with_its_line(path):
         list(read(path))
 
 
-def test_iso_utc_keeps_microseconds_exactly():
-    assert iso_utc(1_710_511_200_123_456_789) == "2024-03-15T14:00:00.123456Z"
-    assert iso_utc(0) == "1970-01-01T00:00:00.000000Z"
+def test_iso_utc_keeps_the_nanoseconds_exactly():
+    """An option quote comes 1 ns after its minute's index bar: the run folder must keep them apart."""
+    assert iso_utc(1_710_511_200_123_456_789) == "2024-03-15T14:00:00.123456789Z"
+    assert iso_utc(1_710_511_200_000_000_001) == "2024-03-15T14:00:00.000000001Z"
+    assert iso_utc(0) == "1970-01-01T00:00:00.000000000Z"
 
 
 def test_intent_summary_open_risk_comes_from_the_model():
