@@ -157,6 +157,29 @@ class IvPercentile:
         return 100.0 * below / len(history)
 
 
+def _dealer_gammas(
+    spot: float,
+    chain: OptionChain,
+    open_interest: Mapping[str, int],
+    vols: Mapping[str, float] | float,
+    t_years: float,
+    rate: float,
+    carry: float,
+) -> list[float]:
+    """Each contract's signed dollar gamma per 1 % move (calls +, puts -), for those with OI and a usable vol."""
+    out = []
+    dollar_gamma = chain.multiplier * spot * spot * GEX_MOVE
+    for link in chain.links:
+        oi = open_interest.get(link.instrument_id, 0)
+        vol = vols if isinstance(vols, float | int) else vols.get(link.instrument_id)
+        if oi <= 0 or vol is None or not (math.isfinite(vol) and vol > 0):
+            continue
+        is_call = OptionRight(link.right) is OptionRight.CALL
+        gamma = black_scholes_greeks(spot, rate, carry, float(vol), is_call, link.strike, t_years).gamma
+        out.append((1.0 if is_call else -1.0) * gamma * oi * dollar_gamma)
+    return out
+
+
 def gamma_exposure(
     spot: float,
     chain: OptionChain,
@@ -178,22 +201,37 @@ def gamma_exposure(
 
     ``vols`` is one vol for the whole chain or a mapping instrument id -> vol; a contract with no open
     interest or no usable vol (missing, non-finite, <= 0) adds nothing.
+
+    Its size is in dollars and is no threshold by itself: a 0DTE gamma grows like 1/sqrt(time to expiry),
+    so the same open interest reads several times larger at 14:00 than at 10:00, and it scales with spot^2
+    and the product's open interest. The entry signal is ``gex_tilt``, its share of the gross.
     """
-    total = 0.0
-    dollar_gamma = chain.multiplier * spot * spot * GEX_MOVE
-    for link in chain.links:
-        oi = open_interest.get(link.instrument_id, 0)
-        vol = vols if isinstance(vols, float | int) else vols.get(link.instrument_id)
-        if oi <= 0 or vol is None or not (math.isfinite(vol) and vol > 0):
-            continue
-        is_call = OptionRight(link.right) is OptionRight.CALL
-        gamma = black_scholes_greeks(spot, rate, carry, float(vol), is_call, link.strike, t_years).gamma
-        total += (1.0 if is_call else -1.0) * gamma * oi * dollar_gamma
-    return total
+    return sum(_dealer_gammas(spot, chain, open_interest, vols, t_years, rate, carry))
+
+
+def gex_tilt(
+    spot: float,
+    chain: OptionChain,
+    open_interest: Mapping[str, int],
+    vols: Mapping[str, float] | float,
+    t_years: float,
+    rate: float = 0.0,
+    carry: float = 0.0,
+) -> float | None:
+    """Dealer gamma exposure as a share of the gross: GEX / sum |contract GEX|, from -1 (dealers short
+    gamma on every contract) to +1 (long on every one); ``None`` when no contract counts.
+
+    Scale-free, unlike GEX in dollars: it does not grow through the day as 0DTE gammas do, nor with spot^2
+    or with the product's open interest (SPX and SPY read alike), so one threshold means the same at 10:00
+    and at 14:00. Same sign convention as ``gamma_exposure``.
+    """
+    gammas = _dealer_gammas(spot, chain, open_interest, vols, t_years, rate, carry)
+    gross = sum(abs(g) for g in gammas)
+    return sum(gammas) / gross if gross > 0 else None
 
 
 def gex_strength(gex: float, threshold: float) -> float:
-    """How many ``threshold``s (dollars per 1 % move, > 0) GEX lies below zero; 0 when GEX >= 0."""
+    """How many ``threshold``s (> 0, in GEX's units: a tilt, or dollars) GEX lies below zero; 0 when GEX >= 0."""
     if not (math.isfinite(threshold) and threshold > 0):
-        raise ValueError(f"GEX threshold must be a positive dollar amount per 1 % move, got {threshold}")
+        raise ValueError(f"GEX threshold must be positive (a tilt, or dollars per 1 % move), got {threshold}")
     return max(0.0, -gex / threshold)

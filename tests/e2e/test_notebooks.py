@@ -29,7 +29,8 @@ HTML = "text/html"
 @pytest.fixture(scope="session")
 def small_catalog(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("notebook-catalog")
-    build_sample(path, SampleConfig(days=2, strikes_each_side=10))
+    # Seed 5: both sessions are short-gamma days (GEX tilt at 10:00 below -0.10), so the Gamma Scalper trades.
+    build_sample(path, SampleConfig(days=2, strikes_each_side=10, seed=5))
     return path
 
 

@@ -21,6 +21,7 @@ from odte_nautilus.strategies.signals import (
     atm_iv,
     gamma_exposure,
     gex_strength,
+    gex_tilt,
     implied_vol,
     years_to_expiry,
 )
@@ -233,6 +234,28 @@ def test_gex_takes_per_contract_vols_and_skips_contracts_without_one():
     calls_only = gamma_exposure(SPOT, CHAIN, {iid("C", 5000): 1000}, 0.15, HOURS_2)
     for unusable in ({iid("C", 5000): 0.15}, {iid("C", 5000): 0.15, iid("P", 4990): math.nan}):
         assert gamma_exposure(SPOT, CHAIN, ids, unusable, HOURS_2) == calls_only
+
+
+def test_gex_tilt_is_gex_over_the_gross_from_minus_one_to_one():
+    assert gex_tilt(SPOT, CHAIN, oi_on("C"), 0.15, HOURS_2) == pytest.approx(1.0)
+    assert gex_tilt(SPOT, CHAIN, oi_on("P"), 0.15, HOURS_2) == pytest.approx(-1.0)
+    assert gex_tilt(SPOT, CHAIN, oi_on("CP"), 0.15, HOURS_2) == pytest.approx(0.0, abs=1e-12)
+    mixed = {**oi_on("C", 1000), **oi_on("P", 3000)}  # three times the puts: -(3 - 1) / (3 + 1)
+    assert gex_tilt(SPOT, CHAIN, mixed, 0.15, HOURS_2) == pytest.approx(-0.5)
+    assert gex_tilt(SPOT, CHAIN, {}, 0.15, HOURS_2) is None
+
+
+def test_gex_tilt_does_not_grow_through_the_day_as_gex_in_dollars_does():
+    """Why the signal is the tilt: the same put-heavy open interest reads as several times more dollar GEX
+    30 minutes before expiry than 2 hours before (0DTE gamma grows), so a dollar threshold is crossed late in
+    almost any session; the tilt of that chain hardly moves, and does not scale with the open interest."""
+    oi = {iid("C", 5000): 1000, iid("P", 5000): 1500}  # piled at the money, as 0DTE open interest is
+    early, late = (gamma_exposure(SPOT, CHAIN, oi, 0.15, t) for t in (HOURS_2, MINUTES_30))
+    assert late < 1.5 * early < 0  # more negative by half again, at least
+    tilts = [gex_tilt(SPOT, CHAIN, oi, 0.15, t) for t in (HOURS_2, MINUTES_30)]
+    assert tilts == [pytest.approx(-0.2), pytest.approx(-0.2)]
+    doubled = {k: 2 * v for k, v in oi.items()}
+    assert gex_tilt(SPOT, CHAIN, doubled, 0.15, HOURS_2) == pytest.approx(tilts[0], rel=1e-12)
 
 
 @pytest.mark.parametrize("gex, strength", [(-2.5e9, 2.5), (-1e9, 1.0), (0.0, 0.0), (3e9, 0.0)])
