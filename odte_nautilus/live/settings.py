@@ -1,0 +1,101 @@
+"""The live node's settings: ``configs/paper.yaml`` (checked once, at the edge) and the keys from the environment.
+
+Keys never live in a config file: the file names the environment variables that hold them, and the values
+come from the process environment or ``.env.local`` (git-ignored), the environment winning. Paper and live
+settings are separate files (seed 003); the node runs only a paper one, which the guards check.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from nautilus_trader.config import ImportableStrategyConfig
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PAPER_CONFIG = REPO_ROOT / "configs" / "paper.yaml"
+ENV_FILE = Path(".env.local")
+
+
+class SettingsError(ValueError):
+    """A live config that cannot be run; the message names the file and the key."""
+
+
+class AlpacaSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str = "https://paper-api.alpaca.markets"
+    trade_stream_url: str = "wss://paper-api.alpaca.markets/stream"
+    option_stream_url: str = "wss://stream.data.alpaca.markets/v1beta1/indicative"
+    stock_stream_url: str = "wss://stream.data.alpaca.markets/v2/iex"
+    key_env: str = "ALPACA_PAPER_API_KEY"
+    secret_env: str = "ALPACA_PAPER_SECRET_KEY"
+    live_key_env: str = "ALPACA_LIVE_API_KEY"  # read only to prove the paper key differs from it
+    max_requests_per_minute: int = Field(default=190, ge=10, le=200)
+
+
+class LiveSettings(BaseModel):
+    """``configs/paper.yaml``. ``flatten_minutes_before_close`` overrides the risk profile's EOD for this
+    broker: Alpaca liquidates expiring SPY/QQQ options from about 15:15 ET, so the default flattens at 15:10."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["paper", "live"]
+    broker: Literal["alpaca"] = "alpaca"
+    underlying: Literal["SPY", "QQQ"] = "SPY"
+    risk_profile: str = "multi_strategy_paper"
+    flatten_minutes_before_close: int = Field(default=50, ge=10, le=60)
+    starting_balance: float = Field(default=100_000.0, gt=0)
+    state_dir: Path = Path("state")
+    logs_dir: Path = Path("logs")
+    live_config: Path | None = Path("configs/live.yaml")
+    reconcile_every_seconds: int = Field(default=300, ge=10)
+    alpaca: AlpacaSettings = Field(default_factory=AlpacaSettings)
+    strategies: list[dict[str, Any]] = Field(min_length=1)
+
+    def importable(self, underlying: str | None = None, venue: str = "ALPACA") -> list[ImportableStrategyConfig]:
+        """The strategies, each pointed at ``<underlying>.<venue>`` (the node trades one underlying)."""
+        name = underlying or self.underlying
+        return [
+            ImportableStrategyConfig(**{**s, "config": {**s["config"], "underlying_id": f"{name}.{venue}"}})
+            for s in self.strategies
+        ]
+
+
+def load_settings(path: str | Path = PAPER_CONFIG) -> LiveSettings:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise SettingsError(f"{path}: cannot read the live config: {exc}") from exc
+    try:
+        return LiveSettings.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise SettingsError(f"{path}: {key}: {first['msg']}") from None
+
+
+def read_env_file(path: Path = ENV_FILE) -> dict[str, str]:
+    """``KEY=VALUE`` lines of ``.env.local`` (blank lines and ``#`` comments skipped, quotes stripped)."""
+    if not path.is_file():
+        return {}
+    values = {}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        key, sep, value = text.removeprefix("export ").partition("=")
+        if not sep or not key.strip():
+            raise SettingsError(f"{path}: line {number}: expected KEY=VALUE")
+        values[key.strip()] = value.strip().strip("\"'")
+    return values
+
+
+def environment(env_file: Path = ENV_FILE, env: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """The process environment over ``.env.local``: what the guards and the clients read."""
+    return {**read_env_file(env_file), **env}
