@@ -14,14 +14,20 @@ for that (its kernel hard-codes its RiskEngine). What we rely on, and what a Nau
   ``<venue>-LEG-`` ids of its expiry settlements;
 - the endpoint ``ExecEngine.process``, where the backtester sends a package's leg fills, all in the same call
   and after the package's own fill - the backtest's leg pricer (``leg_fill_pricer.py``) takes it over
-  (held by tests/integration/test_backtest_run.py: without it the run's fill check fails).
+  (held by tests/integration/test_backtest_run.py: without it the run's fill check fails);
+- the name ``LiveClock`` in ``nautilus_trader.system.kernel``, which a live kernel instantiates for itself and
+  whose class it gives every component: a compressed simulator session swaps in ``TestClock`` while its node
+  is built (``live/session_clock.py``), so replayed time drives the whole node.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+import nautilus_trader.system.kernel as kernel_module
+from nautilus_trader.common.component import TestClock
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.execution.messages import SubmitOrder, SubmitOrderList
 from nautilus_trader.model.enums import OrderStatus
@@ -91,3 +97,14 @@ def is_leg_fill(client_order_id: str) -> bool:
 
 def is_submit(command: Command) -> bool:
     return isinstance(command, SubmitOrder | SubmitOrderList)
+
+
+@contextmanager
+def live_kernel_clock() -> Iterator[None]:
+    """While open, a live ``NautilusKernel`` built here gets a ``TestClock`` (and so do its components)."""
+    original = kernel_module.LiveClock  # type: ignore[attr-defined]
+    kernel_module.LiveClock = TestClock  # type: ignore[attr-defined,misc]
+    try:
+        yield
+    finally:
+        kernel_module.LiveClock = original  # type: ignore[attr-defined]

@@ -71,3 +71,29 @@ def test_expiry_settlement_ids_have_no_parent():
     assert leg_parent("CBOE-LEG-OTM-1a2b3c4d") is None
     assert leg_parent("EXPIRATION-LEG-5e6f") is None
     assert leg_parent("O-20240315-140100-001-000-1-LEG-SPXW  240315C05100000") == "O-20240315-140100-001-000-1"
+
+
+def test_a_live_kernel_built_under_live_kernel_clock_runs_on_test_clocks_and_others_do_not():
+    """The compressed simulator session (live/session_clock.py) relies on the live kernel taking its clock
+    class from ``nautilus_trader.system.kernel.LiveClock`` and giving each component a clock of that class."""
+    from nautilus_trader.common.component import LiveClock, TestClock
+    from nautilus_trader.config import LoggingConfig, TradingNodeConfig
+    from nautilus_trader.live.node import TradingNode
+    from nautilus_trader.trading.strategy import Strategy
+
+    from odte_nautilus.nautilus_internals import live_kernel_clock
+
+    config = TradingNodeConfig(trader_id="CONTRACT-001", logging=LoggingConfig(log_level="ERROR"))
+    with live_kernel_clock():
+        node = TradingNode(config)
+    try:
+        node.trader.add_strategy(Strategy())
+        assert isinstance(node.kernel.clock, TestClock)
+        assert all(isinstance(s.clock, TestClock) for s in node.trader.strategies())
+    finally:
+        node.dispose()
+    plain = TradingNode(TradingNodeConfig(trader_id="CONTRACT-002", logging=LoggingConfig(log_level="ERROR")))
+    try:
+        assert isinstance(plain.kernel.clock, LiveClock)
+    finally:
+        plain.dispose()
