@@ -73,15 +73,16 @@ def advance_clocks(clocks: list[TestClock], to_ns: int) -> int:
         at = min((t for t in due if t <= to_ns), default=None)
         if at is None:
             break
-        for clock in clocks:
-            for handler in clock.advance_time(at):
-                handler.handle()
-                fired += 1
-    for clock in clocks:
-        for handler in clock.advance_time(to_ns):
-            handler.handle()
-            fired += 1
-    return fired
+        fired += _move(clocks, at)
+    return fired + _move(clocks, to_ns)
+
+
+def _move(clocks: list[TestClock], to_ns: int) -> int:
+    """All clocks to ``to_ns`` first, then the handlers that came due, in time order."""
+    handlers = [handler for clock in clocks for handler in clock.advance_time(to_ns)]
+    for handler in sorted(handlers, key=lambda h: h.event.ts_event):
+        handler.handle()
+    return len(handlers)
 
 
 class SessionDriver:
