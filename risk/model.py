@@ -60,6 +60,13 @@ class ExitKind(StrEnum):
     STOP_NO_PROGRESS = "stop_no_progress"
     STOP_IV_CRUSH = "stop_iv_crush"
     STOP_IV_EXPANSION = "stop_iv_expansion"
+    # The exit rules that fit each structure (risk/exits.py): a loss in the structure's own terms (a multiple
+    # of a fly's credit, a share of a strangle's debit), a fly's underlying near a breakeven, a fly's
+    # scheduled close, a strangle whose move has not come in time.
+    STOP_LOSS = "stop_loss"
+    STOP_BREAKEVEN = "stop_breakeven"
+    TIME_EXIT = "time_exit"
+    STOP_NO_MOVE = "stop_no_move"
     EOD_FLATTEN = "eod_flatten"
     KILL_SWITCH = "kill_switch"
     MANUAL = "manual"

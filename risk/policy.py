@@ -26,12 +26,14 @@ sane band (issue 7, class 9); a profile may be stricter than the band, never loo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Any, Literal, Self
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 RISK_PROFILE_DIR = Path(__file__).resolve().parent.parent / "configs" / "risk"
 
@@ -168,6 +170,68 @@ class FourDimensionalStop(_Strict):
         return self
 
 
+def _wall_clock(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            time.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"must be a New York wall-clock time HH:MM, got {value!r}") from None
+    return value
+
+
+class FourDimensionalExit(_Strict):
+    """The seed's four-dimensional stop, with the profile's numbers (``stop``, or the strategy's own)."""
+
+    kind: Literal["four_dimensional"] = "four_dimensional"
+
+
+class HoldExit(_Strict):
+    """No stop: held to the EOD flatten, unless a take-profit closes it (a baseline)."""
+
+    kind: Literal["hold"] = "hold"
+
+
+class IronFlyExit(_Strict):
+    """A short iron butterfly's exit, in its credit and breakevens (``risk/exits.py``); None: off."""
+
+    kind: Literal["iron_fly"] = "iron_fly"
+    loss_credit_multiple: float | None = Field(default=1.0, gt=0)  # stop when it has lost this many credits
+    breakeven_fraction: float | None = Field(default=None, gt=0, le=2)  # of the way from the body to a breakeven
+    time_exit: Annotated[str | None, AfterValidator(_wall_clock)] = None  # New York HH:MM, before the flatten
+
+
+class StrangleExit(_Strict):
+    """A long strangle's exit, in its debit and its thesis (``risk/exits.py``); None: off."""
+
+    kind: Literal["strangle"] = "strangle"
+    loss_debit_fraction: float | None = Field(default=0.5, gt=0, lt=1)  # stop when this share of the debit is lost
+    time_stop_minutes: float | None = Field(default=60.0, gt=0)  # the move has not paid by then: out
+
+
+ExitPolicy = Annotated[FourDimensionalExit | HoldExit | IronFlyExit | StrangleExit, Field(discriminator="kind")]
+EXIT_POLICY_KINDS = ("four_dimensional", "hold", "iron_fly", "strangle")
+_EXIT_POLICY: TypeAdapter[FourDimensionalExit | HoldExit | IronFlyExit | StrangleExit] = TypeAdapter(ExitPolicy)
+
+
+def parse_exit_policy(
+    raw: Mapping[str, Any] | None, where: str
+) -> FourDimensionalExit | HoldExit | IronFlyExit | StrangleExit:
+    """A strategy config's ``exit`` mapping, typed; None is the seed's four-dimensional stop. Refused loudly."""
+    if raw is None:
+        return FourDimensionalExit()
+    try:
+        return _EXIT_POLICY.validate_python(dict(raw))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = "unknown key (a typo? unknown keys are refused, never ignored)"
+        elif first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            message = f"kind must be one of {', '.join(EXIT_POLICY_KINDS)}"
+        raise PolicyError(f"{where}: exit.{key}: {message}") from None
+
+
 class StrategyLimits(_Strict):
     """Seed 003 per-strategy limits (per symbol where the seed says so)."""
 
@@ -180,6 +244,8 @@ class StrategyLimits(_Strict):
     # The profile's four-dimensional stop, tuned for this strategy's package (None: the profile's own).
     # Seed 000 wrote its numbers for a long-premium system; a short iron fly's wings already bound its loss.
     stop: FourDimensionalStop | None = None
+    # The profile's exit policy for this strategy; when set, it wins over the strategy config's ``exit``.
+    exit: ExitPolicy | None = None
 
     @model_validator(mode="after")
     def _size_range(self) -> Self:
@@ -207,6 +273,14 @@ class RiskPolicy(_Strict):
     rate_limits: RateLimits | None = None
     strategies: dict[str, StrategyLimits] = Field(default_factory=dict)
     stop: FourDimensionalStop = FourDimensionalStop()
+    # The exit policy of every strategy under this profile (seed 000's live profile: its four-dimensional
+    # stop); a strategy's own ``strategies.<key>.exit`` wins over it, and either wins over a strategy config.
+    exit: ExitPolicy | None = None
+
+    def exit_for(self, strategy_id: str) -> FourDimensionalExit | HoldExit | IronFlyExit | StrangleExit | None:
+        """The exit policy the profile imposes on a strategy, or None: the strategy config's ``exit`` decides."""
+        limits = self.strategy(strategy_id)
+        return limits.exit if limits is not None and limits.exit is not None else self.exit
 
     def stop_for(self, strategy_id: str) -> FourDimensionalStop:
         """The four-dimensional stop a strategy's packages are armed with."""

@@ -4,8 +4,9 @@ A subclass says *what* it wants (``entry_plan``: a package and a size from its s
 *whether and how*: the kernel asks first (design §3; the engine gate asks again for every order),
 each package is one ``OptionSpread`` with its legs' quotes aggregated, its orders are limits at the far
 touch rounded to the tick, its fills are routed by a ``PackageLedger`` (the three incidents of seed 000
-cannot repeat), the four-dimensional stop runs on a 100 ms and a 5 s timer while a package is open, partial
-and full take-profits carry explicit exit kinds, and the EOD flatten at close - 15 min cancels working
+cannot repeat), each package's exit rule (its strategy's exit policy: one that fits its structure, the seed's
+four-dimensional stop, or none) runs on every package quote and on a 100 ms and a 5 s timer while a package
+is open, partial and full take-profits carry explicit exit kinds, and the EOD flatten at close - 15 min cancels working
 orders first and locks the day. Nothing here knows whether it runs in a backtest or a live node: what it
 shares with the rest of the node comes from ``odte_nautilus.runtime``.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.model.data import BarType, QuoteTick
@@ -41,8 +42,17 @@ from odte_nautilus.packages import (
     package_mid,
 )
 from odte_nautilus.recorder import LegFill, PackageRecord
+from odte_nautilus.risk.exits import ExitRule, HoldToFlatten, IronFlyLevels, IronFlyRule, StrangleRule
 from odte_nautilus.risk.journal import iso_utc
 from odte_nautilus.risk.model import ExitKind, Intent, IntentKind, Leg, PackageState
+from odte_nautilus.risk.policy import (
+    FourDimensionalExit,
+    HoldExit,
+    IronFlyExit,
+    PolicyError,
+    StrangleExit,
+    parse_exit_policy,
+)
 from odte_nautilus.risk.session import NEW_YORK, SessionWindow, trading_date
 from odte_nautilus.risk.stops import PackageStop
 from odte_nautilus.risk.time_units import MINUTE_NS, NS_PER_MILLISECOND, NS_PER_SECOND
@@ -90,6 +100,10 @@ class OdteStrategyConfig(StrategyConfig, frozen=True):
     # switch the hard timer off without changing any decision the data can drive.
     hard_stop_timer: bool = True
     slow_stop_timer: bool = True
+    # The exit policy (risk/policy.py, risk/exits.py): {"kind": "four_dimensional"} (the seed's stop, with the
+    # risk profile's numbers; also what None means), "hold", "iron_fly" or "strangle" with their parameters.
+    # A risk profile that names an exit policy for the strategy wins over this one.
+    exit: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +124,7 @@ class _Package:
     bias: int
     opened_ns: int = 0
     fees: float = 0.0
-    stop: PackageStop | None = None
+    exit_rule: ExitRule | None = None  # armed at the first entry fill
     partial_taken: bool = False
     entry_premium: float = 0.0
     exit_kind: ExitKind | None = None  # a full exit decided once keeps its kind when it is re-sent
@@ -159,6 +173,11 @@ class OdteStrategy(Strategy):
         self.book = self.runtime.book
         self.runtime.gate.self_reporting.add(self.id.value)  # this strategy's ledger reports its packages
         self.stop_config = self.book.policy.stop_for(self.id.value)
+        policy = self.book.policy.exit_for(self.id.value) or parse_exit_policy(self.config.exit, self.id.value)
+        fits = {"iron_fly": ("IRON_BUTTERFLY",), "strangle": ("STRANGLE",)}.get(policy.kind)
+        if fits is not None and self.structure not in fits:
+            raise PolicyError(f"{self.id.value}: exit.kind: {policy.kind} does not fit a {self.structure}")
+        self.exit_policy = policy
         self.mids = CacheMids(self.cache)
         self.subscribe_bars(BarType.from_str(underlying_bar_type(self.config.underlying_id)))
 
@@ -200,7 +219,7 @@ class OdteStrategy(Strategy):
         now = self.clock.timestamp_ns()
         if awaiting is not None:
             del self._awaiting[spread_id]
-            self._submit_entry(spread_id, *awaiting, now)
+            self._submit_entry(spread_id, *awaiting, now, tick.ts_event)
             return
         for package_id, package in list(self.packages.items()):
             if package.spread_id == spread_id:
@@ -306,7 +325,9 @@ class OdteStrategy(Strategy):
         """Stop the package's quote aggregator: a plain unsubscribe leaves it pricing every leg quote."""
         self.unsubscribe_quote_ticks(spread_id, aggregate_spread_quotes=True)
 
-    def _submit_entry(self, spread_id: InstrumentId, package_id: str, plan: EntryPlan, now: int) -> None:
+    def _submit_entry(
+        self, spread_id: InstrumentId, package_id: str, plan: EntryPlan, now: int, quoted_ns: int
+    ) -> None:
         touch = far_touch(plan.legs, self.cache, buy=True)
         if self._flattening or touch is None or touch == 0:
             self._unsubscribe_package(spread_id)
@@ -337,7 +358,7 @@ class OdteStrategy(Strategy):
             time_in_force=TimeInForce.DAY,
             tags=package_tags(package_id),
         )
-        package = _Package(PackageLedger.for_entry(intent), spread_id, plan.bias)
+        package = _Package(PackageLedger.for_entry(intent), spread_id, plan.bias, quoted_ns=quoted_ns)
         package.ledger.submit_entry(order.client_order_id.value, intent.quantity, price)
         self.packages[package_id] = package
         self._track_order(order.client_order_id.value, package_id, now, None)
@@ -393,14 +414,15 @@ class OdteStrategy(Strategy):
         if package.exit_kind is not None:  # decided before; its order was cancelled: re-send, same kind
             self.exit_package(package_id, package.exit_kind)
             return
-        premium, stop, spot = self._premium(package), package.stop, self.spot
-        if premium is None or stop is None or spot is None:  # spot: known from the first bar, before any order
+        premium, rule, spot = self._premium(package), package.exit_rule, self.spot
+        if premium is None or rule is None or spot is None:  # spot: known from the first bar, before any order
             return
-        kind = self._take_profit(package, stop, premium) if slow else None
+        marked_ns = package.quoted_ns or now  # a time-based exit acts on a mark of its time, never an older one
+        kind = self._take_profit(package, premium) if slow else None
         if kind is None and hard:
-            kind = stop.check_hard(premium, spot, now)
+            kind = rule.check_hard(premium, spot, marked_ns)
         if kind is None and slow:
-            kind = stop.check_slow(premium, spot, now)
+            kind = rule.check_slow(premium, spot, marked_ns)
         if kind is ExitKind.TAKE_PROFIT_PARTIAL:
             package.partial_taken = True
             share = self.config.take_profit_partial_share
@@ -409,10 +431,12 @@ class OdteStrategy(Strategy):
             package.exit_kind = kind
             self.exit_package(package_id, kind)
 
-    def _take_profit(self, package: _Package, stop: PackageStop, premium: float) -> ExitKind | None:
+    def _take_profit(self, package: _Package, premium: float) -> ExitKind | None:
+        """A share of the entry premium gained: of a credit (a fly decays), or of a debit (a strangle pays)."""
         cfg = self.config
         entry = package.entry_premium
-        gain = (premium - entry) / entry if stop.long_premium else (entry - premium) / entry
+        long_premium = package.ledger.filled_entry_price > 0
+        gain = (premium - entry) / entry if long_premium else (entry - premium) / entry
         if cfg.take_profit_full_pct is not None and gain * 100 >= cfg.take_profit_full_pct:
             return ExitKind.TAKE_PROFIT_FULL
         if (
@@ -437,7 +461,7 @@ class OdteStrategy(Strategy):
 
     def _sync_timers(self) -> None:
         """The stop timers run only while a package is open: a flat strategy costs the engine nothing."""
-        wanted = any(p.stop is not None for p in self.packages.values())
+        wanted = any(p.exit_rule is not None for p in self.packages.values())
         cfg = self.stop_config
         for name, enabled, interval, callback in (
             (
@@ -519,13 +543,11 @@ class OdteStrategy(Strategy):
         """After any change: arm the stop at the first entry fill, close the books when FLAT, tell the risk book."""
         package = self.packages[package_id]
         ledger = package.ledger
-        if ledger.quantity and package.stop is None:
+        if ledger.quantity and package.exit_rule is None:
             assert self.spot is not None, "a fill comes after the bar its order was planned on"
             package.opened_ns = now
             package.entry_premium = abs(ledger.filled_entry_price)
-            package.stop = PackageStop.from_fill(
-                self.stop_config, ledger.filled_entry_price, self.spot, now, package.bias
-            )
+            package.exit_rule = self._arm_exit(package, now)
         if ledger.state is PackageState.FLAT:
             self._close(package_id, package, now)
         else:
@@ -534,6 +556,32 @@ class OdteStrategy(Strategy):
             if resend and self._flattening and ledger.can_exit() and self._flatten_due(package, now):
                 self.exit_package(package_id, ExitKind.EOD_FLATTEN)
         self._sync_timers()
+
+    def _arm_exit(self, package: _Package, now: int) -> ExitRule:
+        """The package's exit rule from the strategy's exit policy, at its first entry fill."""
+        policy, ledger, spot = self.exit_policy, package.ledger, self.spot
+        assert spot is not None and self.day is not None, "armed at a fill, within a session"
+        price = ledger.filled_entry_price
+        marked_ns = package.quoted_ns or now  # the time of the quotes the entry was priced on: the rules' clock
+        if isinstance(policy, HoldExit):
+            return HoldToFlatten()
+        if isinstance(policy, IronFlyExit) and price < 0:
+            shorts = {leg.contract.strike for leg in ledger.legs if leg.ratio < 0}
+            longs = [leg.contract.strike for leg in ledger.legs if leg.ratio > 0]
+            if len(shorts) == 1 and longs:
+                (body,) = shorts
+                try:
+                    levels = IronFlyLevels(-price, body, min(abs(k - body) for k in longs))
+                except ValueError as exc:  # a fill no market makes: the seed's stop still guards the package
+                    self.log.error(f"{ledger.package_id}: {exc}; armed the four-dimensional stop instead")
+                else:
+                    at = None if policy.time_exit is None else self._ny_ns(self.day, policy.time_exit)
+                    return IronFlyRule(levels, policy.loss_credit_multiple, policy.breakeven_fraction, at)
+        if isinstance(policy, StrangleExit) and price > 0:
+            return StrangleRule(price, marked_ns, policy.loss_debit_fraction, policy.time_stop_minutes)
+        if not isinstance(policy, FourDimensionalExit):
+            self.log.error(f"{ledger.package_id}: {policy.kind} cannot arm on a fill at {price}; four-dimensional")
+        return PackageStop.from_fill(self.stop_config, price, spot, marked_ns, package.bias)
 
     def _unrealized(self, package: _Package) -> float:
         ledger = package.ledger
