@@ -1,0 +1,186 @@
+"""The replayed market: one catalog session of one underlying, stepped forward in time.
+
+The simulator must show the node exactly what the backtest shows it, so the market is read from the same
+ParquetDataCatalog (``odte catalog sample --underlying SPY``) through ``catalog_io``: the session's option
+quotes, the underlying's one-minute bars, start-of-day open interest and the sidecar's IV and greeks.
+Replay is a list of ``Step``s, one per distinct timestamp; a step carries the underlying's bar closing
+at that instant and the option quotes stamped then. As in the backtest, the bar of a minute comes before the
+option quotes of the same minute (``catalog_io.QUOTE_INIT_DELAY_NS``).
+
+Prices are ``Decimal`` on the contract's tick precision, so a package's legs sum to its net price exactly.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+
+from odte_nautilus.data import catalog_io, sidecar
+from odte_nautilus.data.bundle import SessionData
+from odte_nautilus.data.symbology import parse_option_id
+from odte_nautilus.risk.model import OptionRight
+from odte_nautilus.sim.alpaca.symbols import alpaca_symbol
+
+_NAMESPACE = uuid.UUID("4f0d7e55-0de7-4c1e-9a51-6c0d2a1e5a11")  # stable asset ids across runs and restarts
+
+
+def asset_id(symbol: str) -> str:
+    """A stable UUID per symbol: Alpaca gives every asset and contract one."""
+    return str(uuid.uuid5(_NAMESPACE, symbol))
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    ts: int
+    bid: Decimal
+    ask: Decimal
+    bid_size: int
+    ask_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """A one-minute bar stamped at its close (the catalog's convention; Alpaca stamps the open)."""
+
+    ts: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: int
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    symbol: str  # Alpaca's unpadded OCC symbol
+    instrument_id: str  # the catalog's id
+    root: str
+    expiry: date
+    right: OptionRight
+    strike: Decimal
+    open_interest: int | None
+
+    @property
+    def id(self) -> str:
+        return asset_id(self.symbol)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    ts: int
+    bar: Bar | None
+    quotes: dict[str, Quote]  # Alpaca symbol -> quote
+
+
+@dataclass(frozen=True, slots=True)
+class Greeks:
+    iv: float
+    delta: float
+    gamma: float
+    theta: float
+    vega: float
+
+
+class Market:
+    """A session's contracts, replay steps and latest quotes; ``advance`` moves it forward."""
+
+    def __init__(self, catalog: str | Path, underlying: str, session: date | None) -> None:
+        parts = [p for p in catalog_io.catalog_sessions(catalog) if p.spec.name == underlying.upper()]
+        days = [p.session.trading_date for p in parts]
+        wanted = [p for p in parts if session is None or p.session.trading_date == session]
+        if not wanted:
+            found = ", ".join(d.isoformat() for d in days) or "none"
+            raise ValueError(f"{catalog} has no {underlying} session {session or ''} (sessions: {found})")
+        part = wanted[0]
+        data = catalog_io.read_session(catalog, part)
+        self.spec = part.spec
+        self.session = part.session
+        self.underlying = self.spec.symbol
+        precision = self.spec.ticks.price_precision
+        contracts = sorted(_contracts(data.quotes, data.open_interest), key=lambda c: c.symbol)
+        self.contracts = {c.symbol: c for c in contracts}
+        self._steps = _steps(data, precision)
+        self._next = 0
+        self.latest: dict[str, Quote] = {}
+        self.last_bar: Bar | None = None
+        self._greeks = _greeks_by_symbol(catalog, self.session.trading_date)
+
+    def advance(self, ts_ns: int) -> list[Step]:
+        """The steps stamped at or before ``ts_ns`` not replayed yet; the latest quotes and bar follow them."""
+        start = self._next
+        while self._next < len(self._steps) and self._steps[self._next].ts <= ts_ns:
+            step = self._steps[self._next]
+            self.latest.update(step.quotes)
+            self.last_bar = step.bar or self.last_bar
+            self._next += 1
+        return self._steps[start : self._next]
+
+    @property
+    def next_ts(self) -> int | None:
+        """When the next step happens (``None`` once the session is replayed)."""
+        return self._steps[self._next].ts if self._next < len(self._steps) else None
+
+    def greeks(self, symbol: str, ts_ns: int) -> Greeks | None:
+        """The sidecar's latest IV and greeks at or before ``ts_ns`` (every 5 minutes); ``None`` if none."""
+        table = self._greeks.get(symbol)
+        if table is None:
+            return None
+        ts, rows = table
+        i = int(np.searchsorted(ts, ts_ns, side="right")) - 1
+        if i < 0 or not np.isfinite(rows[i]).all():
+            return None
+        return Greeks(*(float(v) for v in rows[i]))
+
+
+def _contracts(quotes: dict, open_interest: dict[str, int]) -> list[Contract]:
+    contracts = []
+    for iid in quotes:
+        key = parse_option_id(iid)
+        contracts.append(
+            Contract(
+                symbol=alpaca_symbol(iid),
+                instrument_id=iid,
+                root=key.root,
+                expiry=key.expiry,
+                right=key.right,
+                strike=Decimal(str(key.strike)).normalize(),
+                open_interest=open_interest.get(iid),
+            )
+        )
+    return contracts
+
+
+def _prices(values: np.ndarray, precision: int) -> list[Decimal]:
+    return [Decimal(f"{v:.{precision}f}") for v in values.tolist()]
+
+
+def _steps(data: SessionData, precision: int) -> list[Step]:
+    by_ts: dict[int, dict[str, Quote]] = {}
+    for iid, series in data.quotes.items():
+        symbol = alpaca_symbol(iid)
+        bids, asks = _prices(series.bid, precision), _prices(series.ask, precision)
+        sizes = zip(series.bid_size.tolist(), series.ask_size.tolist(), strict=True)
+        for ts, bid, ask, (bs, az) in zip(series.ts.tolist(), bids, asks, sizes, strict=True):
+            by_ts.setdefault(int(ts), {})[symbol] = Quote(int(ts), bid, ask, int(bs), int(az))
+    bars: dict[int, Bar] = {}
+    if data.bars is not None:
+        b, p = data.bars, data.spec.underlying_price_precision
+        columns = [_prices(c, p) for c in (b.open, b.high, b.low, b.close)]
+        for i, ts in enumerate(b.ts.tolist()):
+            bars[int(ts)] = Bar(int(ts), *(c[i] for c in columns), int(b.volume[i]))
+    return [Step(ts, bars.get(ts), by_ts.get(ts, {})) for ts in sorted(set(by_ts) | set(bars))]
+
+
+def _greeks_by_symbol(catalog: str | Path, day: date) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    frame = sidecar.load_greeks(catalog, day)
+    result = {}
+    for iid, rows in frame.groupby("instrument_id"):
+        rows = rows.sort_values("ts")
+        values = rows[["iv", "delta", "gamma", "theta", "vega"]].to_numpy(dtype=np.float64)
+        result[alpaca_symbol(str(iid))] = (rows["ts"].to_numpy(dtype=np.uint64).astype(np.int64), values)
+    return result

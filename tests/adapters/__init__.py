@@ -1,0 +1,1 @@
+"""Adapters: the real broker clients against the loopback simulators."""
