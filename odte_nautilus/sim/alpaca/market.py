@@ -16,12 +16,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from odte_nautilus.data import catalog_io, sidecar
-from odte_nautilus.data.bundle import SessionData
+from odte_nautilus.data.bundle import BarSeries, QuoteSeries
 from odte_nautilus.data.symbology import parse_option_id
 from odte_nautilus.risk.model import OptionRight
 from odte_nautilus.sim.alpaca.symbols import alpaca_symbol
@@ -91,24 +92,18 @@ class Market:
 
     def __init__(self, catalog: str | Path, underlying: str, session: date | None) -> None:
         parts = [p for p in catalog_io.catalog_sessions(catalog) if p.spec.name == underlying.upper()]
-        days = [p.session.trading_date for p in parts]
         wanted = [p for p in parts if session is None or p.session.trading_date == session]
         if not wanted:
-            found = ", ".join(d.isoformat() for d in days) or "none"
+            found = ", ".join(p.session.trading_date.isoformat() for p in parts) or "none"
             raise ValueError(f"{catalog} has no {underlying} session {session or ''} (sessions: {found})")
         part = wanted[0]
-        data = catalog_io.read_session(catalog, part)
         self.spec = part.spec
         self.session = part.session
         self.underlying = self.spec.symbol
-        precision = self.spec.ticks.price_precision
-        contracts = sorted(_contracts(data.quotes, data.open_interest), key=lambda c: c.symbol)
-        self.contracts = {c.symbol: c for c in contracts}
-        self._steps = _steps(data, precision)
+        self.contracts, self._steps, self._greeks = _replay(str(catalog), part, catalog_io.fingerprint(catalog, part))
         self._next = 0
         self.latest: dict[str, Quote] = {}
         self.last_bar: Bar | None = None
-        self._greeks = _greeks_by_symbol(catalog, self.session.trading_date)
 
     def advance(self, ts_ns: int) -> list[Step]:
         """The steps stamped at or before ``ts_ns`` not replayed yet; the latest quotes and bar follow them."""
@@ -137,7 +132,7 @@ class Market:
         return Greeks(*(float(v) for v in rows[i]))
 
 
-def _contracts(quotes: dict, open_interest: dict[str, int]) -> list[Contract]:
+def _contracts(quotes: dict[str, QuoteSeries], open_interest: dict[str, int]) -> list[Contract]:
     contracts = []
     for iid in quotes:
         key = parse_option_id(iid)
@@ -159,21 +154,36 @@ def _prices(values: np.ndarray, precision: int) -> list[Decimal]:
     return [Decimal(f"{v:.{precision}f}") for v in values.tolist()]
 
 
-def _steps(data: SessionData, precision: int) -> list[Step]:
+@lru_cache(maxsize=4)
+def _replay(catalog: str, part: catalog_io.CatalogSession, fingerprint: str) -> tuple:
+    """A session's contracts, steps and greeks, read once per process while its files stay the same
+    (``fingerprint``): every simulator of a test run replays the same session, and never changes it."""
+    ids = list(part.instrument_ids)
+    quotes = catalog_io.read_many_quotes(catalog, ids)
+    try:
+        bars = catalog_io.read_bars(catalog, part.spec.bar_type, part.session.open_ns, part.session.close_ns)
+    except FileNotFoundError:
+        bars = None
+    open_interest = sidecar.load_open_interest(catalog, part.session.trading_date)
+    contracts = sorted(_contracts(quotes, open_interest), key=lambda c: c.symbol)
+    steps = _steps(quotes, bars, part.spec.ticks.price_precision, part.spec.underlying_price_precision)
+    return {c.symbol: c for c in contracts}, steps, _greeks_by_symbol(catalog, part.session.trading_date)
+
+
+def _steps(quotes: dict[str, QuoteSeries], bars: BarSeries | None, precision: int, bar_precision: int) -> list[Step]:
     by_ts: dict[int, dict[str, Quote]] = {}
-    for iid, series in data.quotes.items():
+    for iid, series in quotes.items():
         symbol = alpaca_symbol(iid)
         bids, asks = _prices(series.bid, precision), _prices(series.ask, precision)
         sizes = zip(series.bid_size.tolist(), series.ask_size.tolist(), strict=True)
         for ts, bid, ask, (bs, az) in zip(series.ts.tolist(), bids, asks, sizes, strict=True):
             by_ts.setdefault(int(ts), {})[symbol] = Quote(int(ts), bid, ask, int(bs), int(az))
-    bars: dict[int, Bar] = {}
-    if data.bars is not None:
-        b, p = data.bars, data.spec.underlying_price_precision
-        columns = [_prices(c, p) for c in (b.open, b.high, b.low, b.close)]
-        for i, ts in enumerate(b.ts.tolist()):
-            bars[int(ts)] = Bar(int(ts), *(c[i] for c in columns), int(b.volume[i]))
-    return [Step(ts, bars.get(ts), by_ts.get(ts, {})) for ts in sorted(set(by_ts) | set(bars))]
+    by_bar: dict[int, Bar] = {}
+    if bars is not None:
+        columns = [_prices(c, bar_precision) for c in (bars.open, bars.high, bars.low, bars.close)]
+        for i, ts in enumerate(bars.ts.tolist()):
+            by_bar[int(ts)] = Bar(int(ts), *(c[i] for c in columns), int(bars.volume[i]))
+    return [Step(ts, by_bar.get(ts), by_ts.get(ts, {})) for ts in sorted(set(by_ts) | set(by_bar))]
 
 
 def _greeks_by_symbol(catalog: str | Path, day: date) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -79,17 +79,25 @@ class AlpacaSimulator:
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
-    def start(self) -> Self:
-        """Serve in a background thread; returns once the port is listening (and compressed time runs)."""
+    def start(self, run_clock: bool = True) -> Self:
+        """Serve in a background thread; returns once the port is listening. A compressed clock starts
+        running too, unless ``run_clock`` is false (then ``run_clock()`` starts it, say once the node is up)."""
         if self._loop is not None:
             raise RuntimeError("the simulator is already started")
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="alpaca-sim", daemon=True)
         self._thread.start()
         self._call(self._serve())
-        if self._clock.speed is not None:
-            self._call(self._start_ticking())
+        if run_clock and self._clock.speed is not None:
+            self.run_clock()
         return self
+
+    def run_clock(self) -> None:
+        """Compressed clock: from now on simulated time follows the wall clock at ``speed``."""
+        if self._clock.speed is None:
+            raise RuntimeError("the clock is manual: move it with advance_to or step_minute")
+        if self._ticking is None:
+            self._call(self._start_ticking())
 
     def stop(self) -> None:
         if self._loop is None or self._thread is None:
@@ -168,7 +176,7 @@ class AlpacaSimulator:
         return self._call(self._on_loop(lambda: [order_wire(o) for o in self._live.broker.state.orders.values()]))
 
     def stream_clients(self) -> dict[str, int]:
-        """Connected clients per stream (trade listeners, option and stock data connections)."""
+        """Clients ready for data per stream: trade update listeners, data connections with a subscription."""
 
         def count() -> dict[str, int]:
             venue = self._live

@@ -67,6 +67,7 @@ class _Hub:
 
     @property
     def clients(self) -> int:
+        """Connections ready for data (listening, or subscribed to something)."""
         return len(self._outboxes)
 
     def drop_all(self) -> None:
@@ -160,6 +161,10 @@ class DataHub(_Hub):
         super().__init__()
         self._key, self._secret, self._channels = key, secret, channels
         self._subscriptions: dict[asyncio.Queue[bytes], dict[str, set[str]]] = {}
+
+    @property
+    def clients(self) -> int:
+        return sum(any(channels.values()) for channels in self._subscriptions.values())
 
     def publish(self, channel: str, messages: Iterable[tuple[str, dict]]) -> None:
         """Send (symbol, message) pairs of one channel to each connection subscribed to them, one frame each."""

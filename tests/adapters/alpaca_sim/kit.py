@@ -93,7 +93,7 @@ class Events:
     def __init__(self) -> None:
         self.items: list[dict] = []
 
-    async def __call__(self, update: dict) -> None:
+    async def record(self, update: dict) -> None:
         self.items.append(update["data"])
 
     def named(self, event: str) -> list[dict]:
@@ -117,5 +117,5 @@ def running(stream: object, sim: AlpacaSimulator, kind: str) -> Iterator[None]:
 
 def trade_stream(sim: AlpacaSimulator, events: Events) -> TradingStream:
     stream = TradingStream(KEY, SECRET, paper=True, raw_data=True, url_override=sim.trade_stream_url)
-    stream.subscribe_trade_updates(events)
+    stream.subscribe_trade_updates(events.record)
     return stream

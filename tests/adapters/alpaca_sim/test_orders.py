@@ -9,6 +9,7 @@ from alpaca.trading.enums import OrderSide, OrderStatus, QueryOrderStatus
 from alpaca.trading.requests import GetOrdersRequest, ReplaceOrderRequest
 
 from odte_nautilus.data import catalog_io
+from odte_nautilus.risk.time_units import MINUTE_NS
 from odte_nautilus.sim.alpaca.symbols import instrument_id
 from tests.adapters.alpaca_sim.kit import far_touch, iron_fly, mleg, quotes, symbol, trading
 
@@ -56,9 +57,8 @@ def test_a_resting_order_fills_on_the_first_quote_that_makes_it_marketable(sim, 
     assert limit < far_touch(sim, legs)  # not marketable now
 
     order = client.submit_order(mleg(legs, qty=1, limit=limit))
-    for _ in range(target):
-        sim.step_minute()
-        assert client.get_order_by_id(order.id).status is OrderStatus.NEW
+    sim.advance_to(sim.now_ns + target * MINUTE_NS)
+    assert client.get_order_by_id(order.id).status is OrderStatus.NEW
     sim.step_minute()
     filled = client.get_order_by_id(order.id)
     assert filled.status is OrderStatus.FILLED and Decimal(filled.filled_avg_price) == limit
