@@ -1,0 +1,1 @@
+"""Nautilus adapters of the brokers the paper node trades through, laid out as Nautilus's own adapters."""
