@@ -8,7 +8,9 @@ is also sent on ``trade_updates`` through ``emit``. What Alpaca sends for an ord
 position after it), then one for the parent (the whole order with its legs, the net price per package and
 the packages filled). A single-leg order gets the one event.
 
-A client order id is unique for the account's lifetime, so a client that retries a submit with the same id
+A marketable order fills while its submit is answered, so its ``new`` and fills may reach the client before
+the HTTP answer does, as they can on Alpaca: a client must accept updates for an order it has not yet heard
+acknowledged. A client order id is unique for the account's lifetime, so a client that retries a submit with the same id
 gets 422 and never a second order. Faults that concern orders (rejections, partial fills) are read from the
 shared ``Faults`` at the moment they apply, so a test can change them while the simulator runs.
 

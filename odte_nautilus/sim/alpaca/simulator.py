@@ -17,6 +17,7 @@ same port, where the clients reconnect.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 import uuid
@@ -38,6 +39,8 @@ from odte_nautilus.sim.alpaca.model import BrokerState, order_wire
 from odte_nautilus.sim.alpaca.ratelimit import RateLimiter
 from odte_nautilus.sim.alpaca.rest import Venue, build_app
 from odte_nautilus.sim.alpaca.streams import DataHub, TradeHub, option_quote, underlying_bar, underlying_quote
+
+log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 COMPRESSED_TICK_SECONDS = 0.01  # how often compressed time is brought up to the wall clock
@@ -109,7 +112,8 @@ class AlpacaSimulator:
         self._loop = self._thread = None
 
     def __enter__(self) -> Self:
-        return self.start()
+        """Start, unless already started (``with sim.start(run_clock=False):`` holds the clock)."""
+        return self if self._loop is not None else self.start()
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
@@ -244,11 +248,12 @@ class AlpacaSimulator:
             self._ticking.cancel()
             self._ticking = None
         if self._venue is not None:
-            self._state_json = self._venue.broker.state.to_json()
             self._drop_streams()
         if self._server is not None and self._serving is not None:
             self._server.should_exit = True
             await self._serving
+        if self._venue is not None:  # saved once no request can change it: an answered order survives
+            self._state_json = self._venue.broker.state.to_json()
         self._server = self._serving = self._venue = None
 
     async def _restart(self) -> None:
@@ -299,9 +304,16 @@ class AlpacaSimulator:
     async def _start_ticking(self) -> None:
         self._clock.start()
         self._ticking = asyncio.create_task(self._tick())
+        self._ticking.add_done_callback(_report_failure)
 
     async def _tick(self) -> None:
         """Compressed time: bring the simulated clock up to the wall clock until the session is over."""
         while not self.finished:
             await self._advance(self._clock.target())
             await asyncio.sleep(COMPRESSED_TICK_SECONDS)
+
+
+def _report_failure(task: asyncio.Task) -> None:
+    """A compressed clock that dies must say so: the node would wait for a close that never comes."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the simulator's compressed clock stopped", exc_info=task.exception())
