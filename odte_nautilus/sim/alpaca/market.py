@@ -180,9 +180,9 @@ def _steps(quotes: dict[str, QuoteSeries], bars: BarSeries | None, precision: in
             by_ts.setdefault(int(ts), {})[symbol] = Quote(int(ts), bid, ask, int(bs), int(az))
     by_bar: dict[int, Bar] = {}
     if bars is not None:
-        columns = [_prices(c, bar_precision) for c in (bars.open, bars.high, bars.low, bars.close)]
+        o, h, lo, c = (_prices(column, bar_precision) for column in (bars.open, bars.high, bars.low, bars.close))
         for i, ts in enumerate(bars.ts.tolist()):
-            by_bar[int(ts)] = Bar(int(ts), *(c[i] for c in columns), int(bars.volume[i]))
+            by_bar[int(ts)] = Bar(int(ts), o[i], h[i], lo[i], c[i], int(bars.volume[i]))
     return [Step(ts, by_bar.get(ts), by_ts.get(ts, {})) for ts in sorted(set(by_ts) | set(by_bar))]
 
 

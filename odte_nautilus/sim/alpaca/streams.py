@@ -23,7 +23,7 @@ import contextlib
 import json
 from collections.abc import Awaitable, Callable, Iterable
 
-import msgpack
+import msgpack  # type: ignore[import-untyped]  # ships no type information
 from starlette.websockets import WebSocket
 
 from odte_nautilus.risk.time_units import MINUTE_NS

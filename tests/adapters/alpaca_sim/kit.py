@@ -20,6 +20,12 @@ from odte_nautilus.sim.alpaca import AlpacaSimulator
 KEY, SECRET = "test-key", "test-secret"
 
 
+def dec(value: object) -> Decimal:
+    """A decimal the wire sent (as a string or a number); ``None`` fails the test."""
+    assert value is not None
+    return Decimal(str(value))
+
+
 def trading(sim: AlpacaSimulator) -> TradingClient:
     return TradingClient(KEY, SECRET, paper=True, url_override=sim.rest_url)
 

@@ -1,3 +1,5 @@
+# mypy: disable-error-code="union-attr, index"
+# (alpaca-py types every answer as its model or a raw dict, for its raw_data switch: these clients return models)
 """The two clocks: manual (tests move it) and compressed (a whole session in wall seconds)."""
 
 import time

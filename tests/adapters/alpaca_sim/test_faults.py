@@ -1,3 +1,5 @@
+# mypy: disable-error-code="union-attr, index"
+# (alpaca-py types every answer as its model or a raw dict, for its raw_data switch: these clients return models)
 """Injected faults against alpaca-py's clients: dropped sockets, duplicated and late events, a broker restart."""
 
 import json

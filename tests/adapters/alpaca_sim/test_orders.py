@@ -1,3 +1,5 @@
+# mypy: disable-error-code="union-attr, index"
+# (alpaca-py types every answer as its model or a raw dict, for its raw_data switch: these clients return models)
 """Orders through alpaca-py's TradingClient: the fill rule, resting orders, partials, rejections, replace/cancel."""
 
 from decimal import Decimal
@@ -11,7 +13,7 @@ from alpaca.trading.requests import GetOrdersRequest, ReplaceOrderRequest
 from odte_nautilus.data import catalog_io
 from odte_nautilus.risk.time_units import MINUTE_NS
 from odte_nautilus.sim.alpaca.symbols import instrument_id
-from tests.adapters.alpaca_sim.kit import far_touch, iron_fly, mleg, quotes, symbol, trading
+from tests.adapters.alpaca_sim.kit import dec, far_touch, iron_fly, mleg, quotes, symbol, trading
 
 NOT_MARKETABLE = Decimal("-50")  # a credit no iron fly here ever pays
 
@@ -27,11 +29,11 @@ def test_an_iron_butterfly_fills_at_its_far_touch_with_legs_inside_their_quotes(
     order = client.submit_order(mleg(legs, qty=2, limit=net + Decimal("0.50")))  # asks for less credit than the touch
     filled = client.get_order_by_id(order.id)
     assert filled.status is OrderStatus.FILLED and filled.filled_qty == "2"
-    assert Decimal(filled.filled_avg_price) == net  # the far touch, not the limit
+    assert dec(filled.filled_avg_price) == net  # the far touch, not the limit
     total = Decimal(0)
-    for leg, (sym, side, _) in zip(filled.legs, legs, strict=True):
+    for leg, (sym, side, _) in zip(filled.legs or [], legs, strict=True):
         bid, ask = touch[sym]
-        price = Decimal(leg.filled_avg_price)
+        price = dec(leg.filled_avg_price)
         assert bid <= price <= ask and price == (ask if side is OrderSide.BUY else bid)
         assert (leg.symbol, leg.side, leg.qty, leg.filled_qty, leg.status) == (sym, side, "2", "2", OrderStatus.FILLED)
         total += price if side is OrderSide.BUY else -price
@@ -39,8 +41,8 @@ def test_an_iron_butterfly_fills_at_its_far_touch_with_legs_inside_their_quotes(
     assert sim.positions() == {legs[0][0]: -2, legs[1][0]: -2, legs[2][0]: 2, legs[3][0]: 2}
     held = {p.symbol: p for p in client.get_all_positions()}
     assert held[legs[0][0]].qty == "-2" and held[legs[0][0]].side == "short"
-    assert Decimal(held[legs[0][0]].avg_entry_price) == touch[legs[0][0]][0]
-    assert Decimal(client.get_account().cash) == Decimal(100_000) - net * 2 * 100
+    assert dec(held[legs[0][0]].avg_entry_price) == touch[legs[0][0]][0]
+    assert dec(client.get_account().cash) == Decimal(100_000) - net * 2 * 100
 
 
 def test_a_resting_order_fills_on_the_first_quote_that_makes_it_marketable(sim, catalog):
@@ -61,7 +63,7 @@ def test_a_resting_order_fills_on_the_first_quote_that_makes_it_marketable(sim, 
     assert client.get_order_by_id(order.id).status is OrderStatus.NEW
     sim.step_minute()
     filled = client.get_order_by_id(order.id)
-    assert filled.status is OrderStatus.FILLED and Decimal(filled.filled_avg_price) == limit
+    assert filled.status is OrderStatus.FILLED and dec(filled.filled_avg_price) == limit
 
 
 def test_a_partial_fill_fills_the_rest_on_a_later_quote(sim):
@@ -105,7 +107,7 @@ def test_replace_and_cancel_act_on_the_parent_never_on_a_leg(sim):
     sim.step_minute()
     client = trading(sim)
     order = client.submit_order(mleg(iron_fly(sim), qty=1, limit=NOT_MARKETABLE, client_order_id="fly-a"))
-    leg = order.legs[0]
+    [leg, *_] = order.legs or []
     assert client.get_order_by_id(leg.id).symbol == leg.symbol
     assert client.get_order_by_client_id(leg.client_order_id).id == leg.id
     for refused_call in (lambda: client.cancel_order_by_id(leg.id), lambda: client.replace_order_by_id(leg.id)):
@@ -120,7 +122,7 @@ def test_replace_and_cancel_act_on_the_parent_never_on_a_leg(sim):
     assert old.status is OrderStatus.REPLACED and old.replaced_by == new.id
     assert [o.id for o in client.get_orders(GetOrdersRequest(status=QueryOrderStatus.OPEN))] == [new.id]
 
-    assert client.cancel_order_by_id(new.id) is None  # 204
+    client.cancel_order_by_id(new.id)  # 204
     assert client.get_order_by_id(new.id).status is OrderStatus.CANCELED
     with pytest.raises(APIError) as again:
         client.cancel_order_by_id(new.id)
@@ -147,7 +149,7 @@ def test_cancel_all_and_close_all_positions_answer_207(sim):
     resting = client.submit_order(mleg(iron_fly(sim, wing=10), qty=1, limit=NOT_MARKETABLE))
     held = sorted(sim.positions())
     closing = client.close_all_positions(cancel_orders=True)
-    assert sorted(r.symbol for r in closing) == held and {r.status for r in closing} == {200}
+    assert sorted(str(r.symbol) for r in closing) == held and {r.status for r in closing} == {200}
     assert all(r.body.order_class.value == "simple" and r.body.type.value == "market" for r in closing)
     assert sim.positions() == {}
     assert client.get_order_by_id(resting.id).status is OrderStatus.CANCELED
@@ -160,7 +162,7 @@ def test_at_the_close_orders_expire_and_options_settle(sim):
     legs = iron_fly(sim)
     order = client.submit_order(mleg(legs, qty=1, limit=Decimal("-0.01")))
     resting = client.submit_order(mleg(iron_fly(sim, wing=10), qty=1, limit=NOT_MARKETABLE))
-    cash_after_entry = Decimal(client.get_account().cash)
+    cash_after_entry = dec(client.get_account().cash)
     sim.advance_to(sim.session_close_ns)
     assert sim.finished and sim.positions() == {}
     assert client.get_order_by_id(resting.id).status is OrderStatus.EXPIRED
@@ -169,7 +171,7 @@ def test_at_the_close_orders_expire_and_options_settle(sim):
     strike = Decimal(legs[0][0][-8:]) / 1000
     wing = Decimal(5)
     owed = min(abs(close - strike), wing)  # the fly pays back the straddle's intrinsic, capped by the wing
-    assert Decimal(client.get_account().cash) == cash_after_entry - owed * 100
+    assert dec(client.get_account().cash) == cash_after_entry - owed * 100
     with pytest.raises(APIError) as closed:
         client.submit_order(mleg(legs, qty=1, limit=Decimal("-0.01")))
     assert closed.value.status_code == 422

@@ -1,3 +1,5 @@
+# mypy: disable-error-code="union-attr, index"
+# (alpaca-py types every answer as its model or a raw dict, for its raw_data switch: these clients return models)
 """The simulator's REST side through alpaca-py's own clients: account, clock, contracts, market data, auth, 429."""
 
 import json
@@ -7,20 +9,21 @@ import requests
 from alpaca.common.exceptions import APIError
 from alpaca.data.requests import OptionSnapshotRequest
 from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import ContractType
 from alpaca.trading.requests import GetOptionContractsRequest
 
 from odte_nautilus.data import catalog_io
 from odte_nautilus.risk.time_units import MINUTE_NS
 from odte_nautilus.sim.alpaca import AlpacaSimulator
 from odte_nautilus.sim.alpaca.symbols import alpaca_symbol, instrument_id
-from tests.adapters.alpaca_sim.kit import KEY, SECRET, market_data, quotes, symbol, trading
+from tests.adapters.alpaca_sim.kit import KEY, SECRET, dec, market_data, quotes, symbol, trading
 
 
 def test_account_is_a_paper_account_with_options_level_3(sim):
     account = trading(sim).get_account()
     assert account.account_number == "PA0SIM0001"
     assert (account.status, account.options_trading_level, account.trading_blocked) == ("ACTIVE", 3, False)
-    assert float(account.cash) == float(account.equity) == 100_000.0
+    assert dec(account.cash) == dec(account.equity) == 100_000
 
 
 def test_account_number_can_look_live_for_the_guard_tests(catalog):
@@ -43,14 +46,14 @@ def test_contracts_paginate_to_the_end(sim, catalog):
     client = trading(sim)
     expected = sorted(alpaca_symbol(iid) for iid in catalog_io.catalog_sessions(catalog)[0].instrument_ids)
     first = client.get_option_contracts(GetOptionContractsRequest(underlying_symbols=["SPY"]))
-    assert len(first.option_contracts) == 100 and first.next_page_token is not None  # the default page
+    assert len(first.option_contracts or []) == 100 and first.next_page_token is not None  # the default page
 
     seen, token, pages = [], None, 0
     while True:
         page = client.get_option_contracts(
             GetOptionContractsRequest(underlying_symbols=["SPY"], limit=25, page_token=token)
         )
-        seen += [c.symbol for c in page.option_contracts]
+        seen += [c.symbol for c in page.option_contracts or []]
         pages, token = pages + 1, page.next_page_token
         if token is None:
             break
@@ -65,7 +68,7 @@ def test_contract_filters(sim):
     k = 555
     calls = client.get_option_contracts(
         GetOptionContractsRequest(
-            underlying_symbols=["SPY"], type="call", strike_price_gte=str(k), strike_price_lte=str(k + 2)
+            underlying_symbols=["SPY"], type=ContractType.CALL, strike_price_gte=str(k), strike_price_lte=str(k + 2)
         )
     ).option_contracts
     assert [c.symbol for c in calls] == [symbol(sim, "C", s) for s in (k, k + 1, k + 2)]

@@ -1,9 +1,11 @@
+# mypy: disable-error-code="union-attr, index"
+# (alpaca-py types every answer as its model or a raw dict, for its raw_data switch: these clients return models)
 """The websockets through alpaca-py's own streams: trade updates, option quotes, the underlying's bars and quotes."""
 
 import json
 from decimal import Decimal
 
-import msgpack
+import msgpack  # type: ignore[import-untyped]  # ships no type information
 import pytest
 from alpaca.data.live.option import OptionDataStream
 from alpaca.data.live.stock import StockDataStream
