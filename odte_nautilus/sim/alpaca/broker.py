@@ -10,9 +10,9 @@ the packages filled). A single-leg order gets the one event.
 
 A marketable order fills while its submit is answered, so its ``new`` and fills may reach the client before
 the HTTP answer does, as they can on Alpaca: a client must accept updates for an order it has not yet heard
-acknowledged. A client order id is unique for the account's lifetime, so a client that retries a submit with the same id
-gets 422 and never a second order. Faults that concern orders (rejections, partial fills) are read from the
-shared ``Faults`` at the moment they apply, so a test can change them while the simulator runs.
+acknowledged. A client order id is unique for the account's lifetime, so a client that retries a submit
+with the same id gets 422 and never a second order. Faults that concern orders (rejections, partial fills)
+are read from the shared ``Faults`` at the moment they apply, so a test can change them while it runs.
 
 At the session close the day's open orders expire and the 0DTE options expire: in the money settled for
 their intrinsic value in cash against the underlying's last close, out of the money removed. A real SPY
@@ -43,7 +43,7 @@ from odte_nautilus.sim.alpaca.model import (
     order_wire,
     position_wire,
 )
-from odte_nautilus.sim.alpaca.wire import FORBIDDEN, NOT_FOUND, UNPROCESSABLE, ApiError, iso, text
+from odte_nautilus.sim.alpaca.wire import FORBIDDEN, MALFORMED, NOT_FOUND, UNPROCESSABLE, ApiError, iso, text
 
 Emit = Callable[[dict], None]
 
@@ -363,5 +363,8 @@ class Broker:
 
 def _ns(value: str) -> int:
     """An ``after``/``until`` filter (RFC 3339) in nanoseconds."""
-    stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    try:
+        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(MALFORMED, f"{value!r} is not an RFC 3339 time") from None
     return int(stamp.timestamp() * 1_000_000) * 1000

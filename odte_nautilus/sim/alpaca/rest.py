@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI, Request, Response, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import QueryParams
 
 from odte_nautilus.sim.alpaca.broker import Broker
 from odte_nautilus.sim.alpaca.clock import SimClock
@@ -234,22 +235,24 @@ def _page(items: list, limit: int, token: str | None) -> tuple[list, str | None]
     return items[start:end], following
 
 
-def _contract_matches(c: Contract, market: Market, q: object) -> bool:
-    get = q.get  # type: ignore[attr-defined]
-    underlyings = [s for s in (get("underlying_symbols") or "").split(",") if s]
-    checks = [
-        not underlyings or market.underlying in underlyings,
-        get("status", "active") == "active",
-        get("root_symbol") in (None, c.root),
-        get("type") in (None, c.right.name.lower()),
-        get("style") in (None, "american"),
-        get("expiration_date") in (None, c.expiry.isoformat()),
-        get("expiration_date_gte") is None or c.expiry.isoformat() >= get("expiration_date_gte"),
-        get("expiration_date_lte") is None or c.expiry.isoformat() <= get("expiration_date_lte"),
-        get("strike_price_gte") is None or c.strike >= dec(get("strike_price_gte"), "strike_price_gte"),
-        get("strike_price_lte") is None or c.strike <= dec(get("strike_price_lte"), "strike_price_lte"),
-    ]
-    return all(checks)
+def _contract_matches(c: Contract, market: Market, q: QueryParams) -> bool:
+    """The contracts endpoint's filters (every contract listed is active, American and expires today)."""
+    underlyings = [s for s in q.get("underlying_symbols", "").split(",") if s]
+    expiry = c.expiry.isoformat()
+    low, high = q.get("strike_price_gte"), q.get("strike_price_lte")
+    return all(
+        [
+            not underlyings or market.underlying in underlyings,
+            q.get("status", "active") == "active",
+            q.get("root_symbol", c.root) == c.root,
+            q.get("type", c.right.name.lower()) == c.right.name.lower(),
+            q.get("style", "american") == "american",
+            q.get("expiration_date", expiry) == expiry,
+            q.get("expiration_date_gte", expiry) <= expiry <= q.get("expiration_date_lte", expiry),
+            low is None or c.strike >= dec(low, "strike_price_gte"),
+            high is None or c.strike <= dec(high, "strike_price_lte"),
+        ]
+    )
 
 
 def _contract(c: Contract, market: Market) -> dict:

@@ -184,8 +184,11 @@ class AlpacaSimulator:
 
         def count() -> dict[str, int]:
             venue = self._live
-            hubs = {"trade_updates": venue.trades, "options": venue.options, "stocks": venue.stocks}
-            return {name: hub.clients for name, hub in hubs.items()}
+            return {
+                "trade_updates": venue.trades.clients,
+                "options": venue.options.clients,
+                "stocks": venue.stocks.clients,
+            }
 
         return self._call(self._on_loop(count))
 

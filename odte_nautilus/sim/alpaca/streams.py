@@ -30,16 +30,16 @@ from odte_nautilus.risk.time_units import MINUTE_NS
 from odte_nautilus.sim.alpaca.faults import Faults
 from odte_nautilus.sim.alpaca.market import Bar, Quote
 
-_DROP = b""  # an outbox item that closes the connection
+Outbox = asyncio.Queue[bytes | None]  # frames to send; None closes the connection
 SERVICE_RESTART = 1012  # websocket close code: the server is restarting or shedding connections
 UNDERLYING_HALF_SPREAD = 0.01  # the catalog has bars, not quotes, for the underlying
 
 
-async def _pump(ws: WebSocket, outbox: asyncio.Queue[bytes], on_message: Callable[[bytes], Awaitable[None]]) -> None:
+async def _pump(ws: WebSocket, outbox: Outbox, on_message: Callable[[bytes], Awaitable[None]]) -> None:
     """Send the outbox and hand what the client sends to ``on_message``, until either side ends."""
 
     async def send() -> None:
-        while (item := await outbox.get()) is not _DROP:
+        while (item := await outbox.get()) is not None:
             await ws.send_bytes(item)
 
     async def receive() -> None:
@@ -60,19 +60,21 @@ async def _pump(ws: WebSocket, outbox: asyncio.Queue[bytes], on_message: Callabl
 
 
 class _Hub:
-    """The outboxes of one kind of stream, so they can be fed and dropped together."""
+    """The connections of one kind of stream, so they can be dropped together."""
 
     def __init__(self) -> None:
-        self._outboxes: set[asyncio.Queue[bytes]] = set()
-
-    @property
-    def clients(self) -> int:
-        """Connections ready for data (listening, or subscribed to something)."""
-        return len(self._outboxes)
+        self._connections: set[Outbox] = set()
 
     def drop_all(self) -> None:
-        for outbox in self._outboxes:
-            outbox.put_nowait(_DROP)
+        for outbox in self._connections:
+            outbox.put_nowait(None)
+
+    async def _serve(self, ws: WebSocket, outbox: Outbox, on_message: Callable[[bytes], Awaitable[None]]) -> None:
+        self._connections.add(outbox)
+        try:
+            await _pump(ws, outbox, on_message)
+        finally:
+            self._connections.discard(outbox)
 
 
 class TradeHub(_Hub):
@@ -81,7 +83,13 @@ class TradeHub(_Hub):
     def __init__(self, key: str, secret: str, faults: Faults) -> None:
         super().__init__()
         self._key, self._secret, self._faults = key, secret, faults
+        self._listeners: set[Outbox] = set()
         self._held: list[bytes] = []
+
+    @property
+    def clients(self) -> int:
+        """Connections listening to trade updates."""
+        return len(self._listeners)
 
     def publish(self, message: dict) -> None:
         frame = json.dumps(message).encode()
@@ -102,13 +110,13 @@ class TradeHub(_Hub):
         self._send(held)
 
     def _send(self, frames: list[bytes]) -> None:
-        for outbox in self._outboxes:
+        for outbox in self._listeners:
             for frame in frames:
                 outbox.put_nowait(frame)
 
     async def serve(self, ws: WebSocket) -> None:
         await ws.accept()
-        outbox: asyncio.Queue[bytes] = asyncio.Queue()
+        outbox: Outbox = asyncio.Queue()
         first = _decoded(json.loads, await _first(ws))
         data = first.get("data") or {}
         authorized = (
@@ -129,15 +137,15 @@ class TradeHub(_Hub):
                 return
             streams = [s for s in (message.get("data") or {}).get("streams", []) if s == "trade_updates"]
             if streams:
-                self._outboxes.add(outbox)
+                self._listeners.add(outbox)
             else:
-                self._outboxes.discard(outbox)
+                self._listeners.discard(outbox)
             outbox.put_nowait(json.dumps({"stream": "listening", "data": {"streams": streams}}).encode())
 
         try:
-            await _pump(ws, outbox, on_message)
+            await self._serve(ws, outbox, on_message)
         finally:
-            self._outboxes.discard(outbox)
+            self._listeners.discard(outbox)
 
 
 async def _first(ws: WebSocket) -> bytes:
@@ -160,10 +168,11 @@ class DataHub(_Hub):
     def __init__(self, key: str, secret: str, channels: tuple[str, ...]) -> None:
         super().__init__()
         self._key, self._secret, self._channels = key, secret, channels
-        self._subscriptions: dict[asyncio.Queue[bytes], dict[str, set[str]]] = {}
+        self._subscriptions: dict[Outbox, dict[str, set[str]]] = {}
 
     @property
     def clients(self) -> int:
+        """Connections subscribed to something."""
         return sum(any(channels.values()) for channels in self._subscriptions.values())
 
     def publish(self, channel: str, messages: Iterable[tuple[str, dict]]) -> None:
@@ -177,7 +186,7 @@ class DataHub(_Hub):
 
     async def serve(self, ws: WebSocket) -> None:
         await ws.accept()
-        outbox: asyncio.Queue[bytes] = asyncio.Queue()
+        outbox: Outbox = asyncio.Queue()
         await ws.send_bytes(msgpack.packb([{"T": "success", "msg": "connected"}]))
         auth = _decoded(msgpack.unpackb, await _first(ws))
         if auth.get("action") != "auth" or auth.get("key") != self._key or auth.get("secret") != self._secret:
@@ -201,12 +210,10 @@ class DataHub(_Hub):
             reply = {"T": "subscription", **{c: sorted(subscribed[c]) for c in self._channels}}
             outbox.put_nowait(msgpack.packb([reply]))
 
-        self._outboxes.add(outbox)
         self._subscriptions[outbox] = subscribed
         try:
-            await _pump(ws, outbox, on_message)
+            await self._serve(ws, outbox, on_message)
         finally:
-            self._outboxes.discard(outbox)
             del self._subscriptions[outbox]
 
 
