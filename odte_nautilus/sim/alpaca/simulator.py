@@ -226,7 +226,9 @@ class AlpacaSimulator:
             key=self._key,
             secret=self._secret,
         )
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP named, or asyncio leaves Nagle on for accepted sockets (it checks the protocol) and every
+        # answer whose body follows its headers waits ~40 ms for the client's delayed ACK.
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((HOST, self._port))
         self._port = listener.getsockname()[1]
