@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request, Response, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.datastructures import QueryParams
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from odte_nautilus.sim.alpaca.broker import Broker
 from odte_nautilus.sim.alpaca.clock import SimClock
@@ -58,6 +59,11 @@ def build_app(venue: Venue) -> FastAPI:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, error: ApiError) -> JSONResponse:
         return _error(error)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def unrouted(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        """An endpoint the simulator does not serve answers in Alpaca's shape too (e.g. 40410000)."""
+        return _error(ApiError(error.status_code * 100_000 + 10_000, str(error.detail).lower()))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:

@@ -3,11 +3,15 @@
 """The two clocks: manual (tests move it) and compressed (a whole session in wall seconds)."""
 
 import time
+from datetime import date
 
 import pytest
 from alpaca.data.live.option import OptionDataStream
+from alpaca.trading.client import TradingClient
 
 from odte_nautilus.data import catalog_io
+from odte_nautilus.data.sample import SampleConfig, build_sample
+from odte_nautilus.risk.session import ny_ns
 from odte_nautilus.risk.time_units import MINUTE_NS, NS_PER_SECOND
 from odte_nautilus.sim.alpaca import AlpacaSimulator
 from tests.adapters.alpaca_sim.kit import KEY, SECRET, eventually, running, symbol, trading
@@ -51,3 +55,13 @@ def test_a_compressed_session_replays_every_minute_at_its_speed(catalog):
     assert WALL_SECONDS * 0.9 <= took <= WALL_SECONDS + 3.0
     assert received == [sim.session_open_ns + (i + 1) * MINUTE_NS for i in range(390)]
     assert not clock.is_open and clock.timestamp.timestamp() * NS_PER_SECOND == sim.session_close_ns
+
+
+def test_an_early_close_session_closes_and_expires_at_one(tmp_path):
+    build_sample(tmp_path, SampleConfig(days=1, underlying="SPY", start=date(2024, 7, 3), strikes_each_side=7))
+    with AlpacaSimulator(tmp_path, key=KEY, secret=SECRET) as sim:
+        assert sim.session_close_ns == ny_ns(date(2024, 7, 3), 13, 0)
+        raw = TradingClient(KEY, SECRET, raw_data=True, url_override=sim.rest_url).get_clock()
+        assert raw["next_close"] == "2024-07-03T13:00:00.000000-04:00" and raw["simulator"]["early_close"] is True
+        sim.advance_to(ny_ns(date(2024, 7, 3), 16, 0))
+        assert sim.finished and sim.now_ns == sim.session_close_ns

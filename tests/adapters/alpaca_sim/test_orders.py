@@ -2,10 +2,12 @@
 # (alpaca-py types every answer as its model or a raw dict, for its raw_data switch: these clients return models)
 """Orders through alpaca-py's TradingClient: the fill rule, resting orders, partials, rejections, replace/cancel."""
 
+import json
 from decimal import Decimal
 
 import numpy as np
 import pytest
+import requests
 from alpaca.common.exceptions import APIError
 from alpaca.trading.enums import OrderSide, OrderStatus, QueryOrderStatus
 from alpaca.trading.requests import GetOrdersRequest, ReplaceOrderRequest
@@ -13,7 +15,7 @@ from alpaca.trading.requests import GetOrdersRequest, ReplaceOrderRequest
 from odte_nautilus.data import catalog_io
 from odte_nautilus.risk.time_units import MINUTE_NS
 from odte_nautilus.sim.alpaca.symbols import instrument_id
-from tests.adapters.alpaca_sim.kit import dec, far_touch, iron_fly, mleg, quotes, symbol, trading
+from tests.adapters.alpaca_sim.kit import KEY, SECRET, dec, far_touch, iron_fly, mleg, quotes, symbol, trading
 
 NOT_MARKETABLE = Decimal("-50")  # a credit no iron fly here ever pays
 
@@ -175,3 +177,20 @@ def test_at_the_close_orders_expire_and_options_settle(sim):
     with pytest.raises(APIError) as closed:
         client.submit_order(mleg(legs, qty=1, limit=Decimal("-0.01")))
     assert closed.value.status_code == 422
+
+
+def test_numbers_may_come_as_strings_as_in_alpacas_own_examples(sim):
+    sim.step_minute()
+    legs = iron_fly(sim)
+    body: dict[str, object] = {
+        "qty": "1",
+        "type": "limit",
+        "time_in_force": "day",
+        "order_class": "mleg",
+        "limit_price": "-0.01",
+        "legs": [{"symbol": s, "ratio_qty": "1", "side": side.value} for s, side, _ in legs],
+    }
+    headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+    answer = requests.post(f"{sim.rest_url}/v2/orders", data=json.dumps(body), headers=headers, timeout=5)
+    assert answer.status_code == 200 and answer.json()["limit_price"] == "-0.01"
+    assert trading(sim).get_order_by_id(answer.json()["id"]).status is OrderStatus.FILLED

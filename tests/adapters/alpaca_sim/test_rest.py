@@ -131,6 +131,8 @@ def test_error_bodies_are_alpacas(sim):
     headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
     missing = requests.get(f"{sim.rest_url}/v2/orders/00000000-0000-0000-0000-000000000000", headers=headers, timeout=5)
     assert (missing.status_code, missing.json()["code"]) == (404, 40410000)
+    unserved = requests.get(f"{sim.rest_url}/v2/watchlists", headers=headers, timeout=5)
+    assert unserved.status_code == 404 and unserved.json() == {"code": 40410000, "message": "not found"}
     malformed = requests.post(f"{sim.rest_url}/v2/orders", data=b"{", headers=headers, timeout=5)
     assert (malformed.status_code, malformed.json()["code"]) == (400, 40010001)
     body = {"symbol": symbol(sim, "C", 555), "qty": 1, "side": "buy", "type": "stop", "time_in_force": "day"}
