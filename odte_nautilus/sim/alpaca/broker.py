@@ -128,7 +128,8 @@ class Broker:
         return [order_wire(o) for o in chosen[:limit]]
 
     def replace(self, order_id: str, body: object) -> dict:
-        """``PATCH /v2/orders/{id}``: a new order replaces an open one (same legs, new qty and/or limit)."""
+        """``PATCH /v2/orders/{id}``: a new order replaces an open one (same legs, new qty and/or limit); the
+        answer is the new order as accepted, its ``new`` (after the old one's ``replaced``) and fills follow."""
         old = self._parent(order_id, "replace")
         change = entry.replacement(body)
         if not old.is_open:
@@ -150,11 +151,12 @@ class Broker:
             change.client_order_id,
         )
         new = self._create(ticket, replaces=old.id)
+        accepted = order_wire(new)
         old.replaced_by = new.id
         self._close(old, "replaced", "replaced_at")
         self._set_status(new, "new")
         self._try_fill(new)
-        return order_wire(new)
+        return accepted
 
     def cancel(self, order_id: str) -> None:
         """``DELETE /v2/orders/{id}``: 204 when canceled, 422 when it is no longer open."""

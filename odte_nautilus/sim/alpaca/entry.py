@@ -1,14 +1,15 @@
 """Order entry: a POST/PATCH body read and refused the way Alpaca refuses it, before any state changes.
 
 Alpaca options take market and limit orders, time in force ``day`` only, no extended hours, whole contracts.
-An ``mleg`` order has 2 to 4 legs on distinct contracts, a ``qty`` of packages and, when it is a limit, one
-signed net ``limit_price`` for the whole package (positive debit, negative credit); a leg's side may be
-given by its ``position_intent`` alone. A single-leg order names a ``symbol``, a ``side`` and a ``qty``.
+An ``mleg`` order has 2 to 4 legs on distinct contracts with ratios in simplest form, a ``qty`` of packages
+and, when it is a limit, one signed net ``limit_price`` for the whole package (positive debit, negative
+credit); a leg's side may be given by its ``position_intent`` alone. A single-leg order names a ``symbol``, a ``side`` and a ``qty``.
 Numbers arrive as JSON numbers (alpaca-py) or strings (Alpaca's examples): both are read.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Container
 from dataclasses import dataclass
 from decimal import Decimal
@@ -93,6 +94,8 @@ def _legs(raw: object, contracts: Container[str]) -> tuple[LegTicket, ...]:
     legs = tuple(_leg(leg, contracts) for leg in raw)
     if len({leg.symbol for leg in legs}) != len(legs):
         raise ApiError(UNPROCESSABLE, "the legs of an mleg order must be distinct contracts")
+    if math.gcd(*(leg.ratio for leg in legs)) != 1:
+        raise ApiError(UNPROCESSABLE, "leg ratio_qty must be in simplest form (a 2:2 spread is qty 2 of 1:1)")
     return legs
 
 

@@ -13,6 +13,7 @@ from alpaca.trading.enums import ContractType
 from alpaca.trading.requests import GetOptionContractsRequest
 
 from odte_nautilus.data import catalog_io
+from odte_nautilus.data.sample import SampleConfig, build_sample
 from odte_nautilus.risk.time_units import MINUTE_NS
 from odte_nautilus.sim.alpaca import AlpacaSimulator
 from odte_nautilus.sim.alpaca.symbols import alpaca_symbol, instrument_id
@@ -138,3 +139,13 @@ def test_error_bodies_are_alpacas(sim):
     body = {"symbol": symbol(sim, "C", 555), "qty": 1, "side": "buy", "type": "stop", "time_in_force": "day"}
     unsupported = requests.post(f"{sim.rest_url}/v2/orders", data=json.dumps(body), headers=headers, timeout=5)
     assert (unsupported.status_code, unsupported.json()["code"]) == (422, 42210000)
+
+
+def test_a_qqq_session_is_served_and_a_missing_one_named(tmp_path, catalog):
+    build_sample(tmp_path, SampleConfig(days=1, underlying="QQQ", strikes_each_side=7))
+    with AlpacaSimulator(tmp_path, underlying="QQQ", key=KEY, secret=SECRET) as sim:
+        contracts = trading(sim).get_option_contracts(GetOptionContractsRequest(underlying_symbols=["QQQ"]))
+        assert {c.underlying_symbol for c in contracts.option_contracts or []} == {"QQQ"}
+        assert len(contracts.option_contracts or []) == 30 and contracts.next_page_token is None
+    with pytest.raises(ValueError, match=r"no QQQ session .*\(sessions: none\)"):
+        AlpacaSimulator(catalog, underlying="QQQ")
