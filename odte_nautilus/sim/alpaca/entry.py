@@ -3,8 +3,9 @@
 Alpaca options take market and limit orders, time in force ``day`` only, no extended hours, whole contracts.
 An ``mleg`` order has 2 to 4 legs on distinct contracts with ratios in simplest form, a ``qty`` of packages
 and, when it is a limit, one signed net ``limit_price`` for the whole package (positive debit, negative
-credit); a leg's side may be given by its ``position_intent`` alone. A single-leg order names a ``symbol``, a ``side`` and a ``qty``.
-Numbers arrive as JSON numbers (alpaca-py) or strings (Alpaca's examples): both are read.
+credit); a leg's side may be given by its ``position_intent`` alone. A single-leg order names a ``symbol``,
+a ``side`` and a ``qty``. Numbers arrive as JSON numbers (alpaca-py) or strings (Alpaca's examples): both
+are read.
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ class AlpacaSimulator:
         cash: float = 100_000.0,
     ) -> None:
         self.market = Market(catalog_path, underlying, session)
-        self.faults = faults if faults is not None else Faults()
+        self._faults = faults if faults is not None else Faults()
         self._key, self._secret = key, secret
         self._clock = SimClock(self.market.session, speed)
         self._limiter = RateLimiter(rate_limit)
@@ -159,7 +159,12 @@ class AlpacaSimulator:
     def step_minute(self) -> None:
         self.advance_to(self.now_ns + MINUTE_NS)
 
-    # -- faults on demand ------------------------------------------------------------------------------
+    # -- faults ----------------------------------------------------------------------------------------
+
+    @property
+    def faults(self) -> Faults:
+        """The run's faults: change their fields at any time (the object itself is shared, not replaceable)."""
+        return self._faults
 
     def drop_streams(self) -> None:
         """Cut every websocket now; clients must reconnect."""
@@ -212,13 +217,13 @@ class AlpacaSimulator:
 
     async def _serve(self) -> None:
         """A fresh broker (from the saved state) and fresh hubs, served on the port (ephemeral the first time)."""
-        trades = TradeHub(self._key, self._secret, self.faults)
-        broker = Broker(BrokerState.from_json(self._state_json), self.market, self.faults, self._now, trades.publish)
+        trades = TradeHub(self._key, self._secret, self._faults)
+        broker = Broker(BrokerState.from_json(self._state_json), self.market, self._faults, self._now, trades.publish)
         self._venue = Venue(
             broker=broker,
             market=self.market,
             clock=self._clock,
-            faults=self.faults,
+            faults=self._faults,
             limiter=self._limiter,
             trades=trades,
             options=DataHub(self._key, self._secret, OPTION_CHANNELS),
@@ -294,9 +299,9 @@ class AlpacaSimulator:
         if ts <= before:
             return
         self._clock.now_ns = ts
-        if any(before < t <= ts for t in self.faults.drop_streams_at):
+        if any(before < t <= ts for t in self._faults.drop_streams_at):
             self._drop_streams()
-        if any(before < t <= ts for t in self.faults.restart_at):
+        if any(before < t <= ts for t in self._faults.restart_at):
             await self._restart()
 
     def _publish(self, step: Step) -> None:

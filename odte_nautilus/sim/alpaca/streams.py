@@ -177,6 +177,8 @@ class DataHub(_Hub):
 
     def publish(self, channel: str, messages: Iterable[tuple[str, dict]]) -> None:
         """Send (symbol, message) pairs of one channel to each connection subscribed to them, one frame each."""
+        if not self._subscriptions:
+            return
         items = list(messages)
         for outbox, subscribed in self._subscriptions.items():
             wanted = subscribed[channel]
