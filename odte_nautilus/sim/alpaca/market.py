@@ -97,9 +97,8 @@ class Market:
             found = ", ".join(p.session.trading_date.isoformat() for p in parts) or "none"
             raise ValueError(f"{catalog} has no {underlying} session {session or ''} (sessions: {found})")
         part = wanted[0]
-        self.spec = part.spec
         self.session = part.session
-        self.underlying = self.spec.symbol
+        self.underlying = part.spec.symbol
         self.contracts, self._steps, self._greeks = _replay(str(catalog), part, catalog_io.fingerprint(catalog, part))
         self._next = 0
         self.latest: dict[str, Quote] = {}
@@ -154,8 +153,13 @@ def _prices(values: np.ndarray, precision: int) -> list[Decimal]:
     return [Decimal(f"{v:.{precision}f}") for v in values.tolist()]
 
 
+GreeksTable = dict[str, tuple[np.ndarray, np.ndarray]]  # symbol -> (times, rows of iv, delta, gamma, theta, vega)
+
+
 @lru_cache(maxsize=4)
-def _replay(catalog: str, part: catalog_io.CatalogSession, fingerprint: str) -> tuple:
+def _replay(
+    catalog: str, part: catalog_io.CatalogSession, fingerprint: str
+) -> tuple[dict[str, Contract], list[Step], GreeksTable]:
     """A session's contracts, steps and greeks, read once per process while its files stay the same
     (``fingerprint``): every simulator of a test run replays the same session, and never changes it."""
     ids = list(part.instrument_ids)
@@ -186,7 +190,7 @@ def _steps(quotes: dict[str, QuoteSeries], bars: BarSeries | None, precision: in
     return [Step(ts, by_bar.get(ts), by_ts.get(ts, {})) for ts in sorted(set(by_ts) | set(by_bar))]
 
 
-def _greeks_by_symbol(catalog: str | Path, day: date) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _greeks_by_symbol(catalog: str | Path, day: date) -> GreeksTable:
     frame = sidecar.load_greeks(catalog, day)
     result = {}
     for iid, rows in frame.groupby("instrument_id"):

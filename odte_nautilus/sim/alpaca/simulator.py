@@ -10,8 +10,9 @@ the option quotes to the option streams, and then every resting order is checked
 the day's orders expire and the options settle (``broker``); ``finished`` turns true.
 
 A broker restart shuts the server down (every socket drops, requests in flight fail), rebuilds the broker
-from its state written as JSON (orders, positions and cash survive, nothing else), and serves again on the
-same port, where the clients reconnect.
+from its state written as JSON (orders, positions and cash survive; trade updates not yet delivered are
+lost, as in a crash, and the clients must reconcile by REST), and serves again on the same port, where the
+clients reconnect.
 """
 
 from __future__ import annotations
