@@ -12,6 +12,8 @@ from urllib.parse import urlparse
 
 from nautilus_trader.config import LiveDataClientConfig, LiveExecClientConfig
 
+from odte_nautilus.fees import fee_schedule
+
 PAPER_HOSTS = frozenset({"paper-api.alpaca.markets"})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -61,6 +63,8 @@ class AlpacaDataClientConfig(LiveDataClientConfig, frozen=True, kw_only=True):
     underlyings: tuple[str, ...] = ("SPY",)
     max_requests_per_minute: int = 200
     http_timeout_secs: float = 10.0
+    max_retries: int = 3
+    retry_delay_secs: float = 0.5
 
     def __post_init__(self) -> None:
         check_trading_url(self.base_url_http, "base_url_http")
@@ -72,6 +76,9 @@ class AlpacaExecClientConfig(LiveExecClientConfig, frozen=True, kw_only=True):
 
     ``account_id`` is the account number (``PA…``) the node expects; the client refuses to connect to
     another. ``max_retries`` is how often a network error is retried, always with the same client order id.
+    ``poll_interval_secs`` is how often working orders are read back over REST, so that an update lost with
+    a dropped websocket is booked anyway. ``fee_schedule`` (odte_nautilus/fees.py) is charged per contract on
+    every leg fill, as the backtest charges it: Alpaca bills its regulatory fees apart from the fill.
     """
 
     api_key: str
@@ -84,10 +91,14 @@ class AlpacaExecClientConfig(LiveExecClientConfig, frozen=True, kw_only=True):
     max_requests_per_minute: int = 200
     http_timeout_secs: float = 10.0
     max_retries: int = 3
+    retry_delay_secs: float = 0.5
+    poll_interval_secs: float = 5.0
+    fee_schedule: str = "alpaca-spy"
 
     def __post_init__(self) -> None:
         check_trading_url(self.base_url_http, "base_url_http")
         check_trading_url(self.trade_stream_url, "trade_stream_url")
+        fee_schedule(self.fee_schedule)  # an unknown schedule is refused with the config
         check_common(self.paper, self.underlyings, self.max_requests_per_minute)
         if self.account_id is not None and not self.account_id.startswith("PA"):
             raise AlpacaConfigError(f"account_id={self.account_id!r}: a paper account number starts with PA")

@@ -5,14 +5,17 @@ read. Booking the difference between that and what was already booked makes ever
 duplicated event, a late one, one that arrives after a REST refresh or out of order books nothing twice
 (design §8: a fill is never lost, never doubled, never booked at 0.0).
 
-A package (``mleg``) is booked package first, legs after: a leg fill is never booked ahead of the package
-fill that covers it (leg quantity <= packages x ratio). The node's exposure relies on that order - a
-package fill counts its legs as held until their leg fills arrive (odte_nautilus/node_exposure.py), as the
-backtester emits them.
+A package (``mleg``) is booked package first, legs after. Alpaca sends a package's executions leg by leg and
+the package's own update last; the node's exposure counts a package fill's legs as held until their leg
+fills arrive (odte_nautilus/node_exposure.py), as the backtester emits them, so a leg fill that came first
+waits here, with its own execution id and price, until the package fill that covers it is booked (leg
+quantity <= packages x ratio). If a leg's update was lost, the broker's cumulative figures for the leg
+(carried by the package's update and by every REST read) book what is missing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -44,27 +47,55 @@ class Cumulative:
         return qty, px
 
 
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """One fill to book: the broker's execution id (or one derived from cumulative figures), size, price."""
+
+    trade_id: str
+    qty: Decimal
+    price: Decimal
+    ts_event: int
+
+
 @dataclass(slots=True)
-class PackageFills:
-    """One mleg order: the package's cumulative fill and each leg's, keyed by Alpaca leg symbol."""
+class OrderFills:
+    """One broker order: a single option (``ratios`` empty) or a package with its legs keyed by symbol."""
 
-    ratios: dict[str, int]  # leg symbol -> ratio_qty (unsigned, per package)
-    package: Cumulative = field(default_factory=Cumulative)
+    ratios: dict[str, int] = field(default_factory=dict)  # leg symbol -> ratio_qty per package
+    order: Cumulative = field(default_factory=Cumulative)
     legs: dict[str, Cumulative] = field(default_factory=dict)
+    queued: dict[str, list[Execution]] = field(default_factory=dict)
 
-    def package_fill(self, cum_qty: Decimal, avg_px: Decimal | None) -> tuple[Decimal, Decimal]:
-        return self.package.advance(cum_qty, avg_px)
+    def queue_leg(self, symbol: str, execution: Execution, cum_after: Decimal) -> bool:
+        """Hold a leg's execution until a package fill covers it; False if it is already booked (late)."""
+        if cum_after <= self.legs.setdefault(symbol, Cumulative()).qty:
+            return False
+        self.queued.setdefault(symbol, []).append(execution)
+        return True
 
-    def leg_fill(self, symbol: str, cum_qty: Decimal, avg_px: Decimal | None) -> tuple[Decimal, Decimal]:
-        """A leg's new fill, limited to what the booked package fills cover."""
-        booked = self.legs.setdefault(symbol, Cumulative())
-        cover = self.package.qty * self.ratios[symbol] - booked.qty
-        return booked.advance(cum_qty, avg_px, cap=cover)
+    def release_legs(
+        self, reported: Mapping[str, tuple[Decimal, Decimal | None]], derived_id: Callable[[str, Decimal], str], ts: int
+    ) -> list[tuple[str, Execution]]:
+        """The leg fills the booked packages now cover: held executions first, then what the broker's
+        cumulative figures (``reported``: symbol -> (filled qty, average)) show and no update brought."""
+        out: list[tuple[str, Execution]] = []
+        for symbol, ratio in self.ratios.items():
+            booked = self.legs.setdefault(symbol, Cumulative())
+            cover = self.order.qty * ratio
+            queue = self.queued.get(symbol, [])
+            while queue and booked.qty + queue[0].qty <= cover:
+                execution = queue.pop(0)
+                booked.qty += execution.qty
+                booked.notional += execution.qty * execution.price
+                out.append((symbol, execution))
+            if queue:
+                continue
+            cum, avg = reported.get(symbol, (ZERO, None))
+            qty, px = booked.advance(cum, avg, cap=cover - booked.qty)
+            if qty:
+                out.append((symbol, Execution(derived_id(symbol, booked.qty), qty, px, ts)))
+        return out
 
-    def legs_behind(self) -> bool:
-        """Some leg fill the booked package fills cover has not been booked yet."""
-        return any(self.legs.get(s, Cumulative()).qty < self.package.qty * r for s, r in self.ratios.items())
-
-    def legs_ahead(self, symbol: str, cum_qty: Decimal) -> bool:
-        """The broker reports more of a leg than the booked package fills cover: the package fill is late."""
-        return cum_qty > self.package.qty * self.ratios[symbol]
+    def waiting_legs(self) -> bool:
+        """Leg executions are held for a package fill that has not been booked (its update late or lost)."""
+        return any(self.queued.values())

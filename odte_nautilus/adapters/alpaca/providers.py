@@ -12,7 +12,6 @@ exactly as for the backtest, from legs loaded here.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -28,13 +27,12 @@ from nautilus_trader.model.instruments import Equity, OptionContract
 from nautilus_trader.model.objects import Price, Quantity
 
 from odte_nautilus.adapters.alpaca.http import AlpacaRest
-from odte_nautilus.adapters.alpaca.symbols import ALPACA_VENUE, alpaca_symbol, instrument_id, underlying_id
+from odte_nautilus.adapters.alpaca.symbols import ALPACA_VENUE, alpaca_symbol, instrument_id, is_option, underlying_id
 from odte_nautilus.data.instruments import ensure_tick_scheme
 from odte_nautilus.data.ticks import PENNY_TICKS
 from odte_nautilus.packages import option_spread
 from odte_nautilus.risk.session import NEW_YORK, TradingCalendar, ny_ns
 
-_OCC = re.compile(r"^[A-Z.]{1,6} *\d{6}[CP]\d{8}$")
 PAGE_SIZE = 1000
 PRICE_PRECISION = 2
 SPREAD_STRUCTURE = "SPREAD"  # what Nautilus names a spread it did not build; strategies build their own
@@ -84,11 +82,16 @@ class AlpacaInstrumentProvider(InstrumentProvider):
     """Loads the 0DTE chains of ``underlyings`` (all pages) and builds package spreads from loaded legs."""
 
     def __init__(
-        self, rest: AlpacaRest, underlyings: tuple[str, ...], config: InstrumentProviderConfig | None = None
+        self,
+        rest: AlpacaRest,
+        underlyings: tuple[str, ...],
+        config: InstrumentProviderConfig | None = None,
+        page_size: int = PAGE_SIZE,
     ) -> None:
         super().__init__(config=config)
         self._rest = rest
         self._underlyings = underlyings
+        self._page_size = page_size
         self.pages = 0  # contract pages read (a chain spans several)
         self.trading_day: date | None = None
 
@@ -107,7 +110,7 @@ class AlpacaInstrumentProvider(InstrumentProvider):
         token: str | None = None
         while True:
             request = GetOptionContractsRequest(
-                underlying_symbols=[underlying], expiration_date=day, limit=PAGE_SIZE, page_token=token
+                underlying_symbols=[underlying], expiration_date=day, limit=self._page_size, page_token=token
             )
             page = await self._rest.call(self._rest.client.get_option_contracts, request)
             self.pages += 1
@@ -131,7 +134,7 @@ class AlpacaInstrumentProvider(InstrumentProvider):
             options = [(self.find(leg), ratio) for leg, ratio in legs]
             if all(isinstance(option, OptionContract) for option, _ in options):
                 self.add(option_spread(options, SPREAD_STRUCTURE))  # type: ignore[arg-type]
-        elif _OCC.match(instrument_id.symbol.value):
+        elif is_option(instrument_id):
             contract = await self._rest.call(self._rest.client.get_option_contract, alpaca_symbol(instrument_id))
             self.add(option_contract(contract, pd.Timestamp.now(tz="UTC").value))
         else:

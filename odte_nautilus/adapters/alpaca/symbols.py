@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from nautilus_trader.model.identifiers import InstrumentId, Symbol, Venue
 
-from odte_nautilus.data.symbology import occ_symbol, parse_occ
+from odte_nautilus.data.symbology import SymbologyError, occ_symbol, parse_occ
 
 ALPACA = "ALPACA"
 ALPACA_VENUE = Venue(ALPACA)
@@ -30,3 +30,12 @@ def alpaca_symbol(option_id: InstrumentId) -> str:
 def underlying_id(symbol: str) -> InstrumentId:
     """``SPY`` -> ``SPY.ALPACA`` (the equity the options settle into)."""
     return InstrumentId(Symbol(symbol), ALPACA_VENUE)
+
+
+def is_option(iid: InstrumentId) -> bool:
+    """An option id (an OCC symbol), as opposed to an underlying's or a spread's."""
+    try:
+        parse_occ(iid.symbol.value)
+    except SymbologyError:
+        return False
+    return True

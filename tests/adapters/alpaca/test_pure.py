@@ -10,7 +10,7 @@ from nautilus_trader.model.enums import OrderSide, OrderStatus, OrderType, Posit
 from nautilus_trader.model.identifiers import AccountId, ClientOrderId, InstrumentId, new_generic_spread_id
 
 from odte_nautilus.adapters.alpaca.config import AlpacaConfigError, AlpacaDataClientConfig, AlpacaExecClientConfig
-from odte_nautilus.adapters.alpaca.fills import PackageFills
+from odte_nautilus.adapters.alpaca.fills import Execution, OrderFills
 from odte_nautilus.adapters.alpaca.parsing import (
     UnsupportedOrder,
     negated,
@@ -170,15 +170,22 @@ def test_a_short_position_reports_short():
 
 
 def test_fills_are_booked_from_cumulative_figures_once_and_legs_never_ahead_of_the_package():
-    book = PackageFills({"C": 1, "W": 1})
-    assert book.leg_fill("C", Decimal(1), Decimal("1.50")) == (0, 0)  # no package fill covers it yet
-    assert book.legs_ahead("C", Decimal(1))
-    assert book.package_fill(Decimal(1), Decimal("-2.40")) == (1, Decimal("-2.40"))
-    assert book.package_fill(Decimal(1), Decimal("-2.40")) == (0, 0)  # a duplicate books nothing
-    assert book.legs_behind()
-    assert book.leg_fill("C", Decimal(1), Decimal("1.50")) == (1, Decimal("1.50"))
-    assert book.leg_fill("W", Decimal(1), Decimal("0.20")) == (1, Decimal("0.20"))
-    assert not book.legs_behind()
-    # a second package filled at -2.30: the new part is priced so the average is the broker's
-    assert book.package_fill(Decimal(2), Decimal("-2.35")) == (1, Decimal("-2.30"))
-    assert book.package_fill(Decimal(1), Decimal("-2.40")) == (0, 0)  # a late, older update books nothing
+    book = OrderFills({"C": 1, "W": 1})
+    d = Decimal
+    # Alpaca sends the legs' executions first: they wait for the package fill that covers them
+    assert book.queue_leg("C", Execution("e-c1", d(1), d("1.50"), 1), cum_after=d(1))
+    assert book.release_legs({}, derived, 1) == [] and book.waiting_legs()
+    assert book.order.advance(d(1), d("1.30")) == (1, d("1.30"))
+    assert book.order.advance(d(1), d("1.30")) == (0, 0)  # a duplicate books nothing
+    # the package's update carries each leg's cumulative fill: W's own update was lost, it is booked from them
+    released = book.release_legs({"C": (d(1), d("1.50")), "W": (d(1), d("0.20"))}, derived, 2)
+    assert released == [("C", Execution("e-c1", d(1), d("1.50"), 1)), ("W", Execution("W@1", d(1), d("0.20"), 2))]
+    assert not book.waiting_legs()
+    assert not book.queue_leg("W", Execution("e-w1", d(1), d("0.20"), 3), cum_after=d(1))  # late: already booked
+    # a second package filled at 1.40: the new part is priced so the average is the broker's
+    assert book.order.advance(d(2), d("1.35")) == (1, d("1.40"))
+    assert book.order.advance(d(1), d("1.30")) == (0, 0)  # an older update out of order books nothing
+
+
+def derived(symbol: str, qty: Decimal) -> str:
+    return f"{symbol}@{qty}"

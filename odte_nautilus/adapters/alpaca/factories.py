@@ -1,0 +1,92 @@
+"""How a ``TradingNode`` builds the Alpaca clients: register the factories under one name, as for any adapter.
+
+    node.add_data_client_factory("ALPACA", AlpacaLiveDataClientFactory)
+    node.add_exec_client_factory("ALPACA", AlpacaLiveExecClientFactory)
+
+The data and execution clients of one account share one REST client, hence one rate budget (Alpaca counts
+200 requests a minute per account, whoever sends them), and one instrument provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import lru_cache
+
+from nautilus_trader.cache.cache import Cache
+from nautilus_trader.common.component import LiveClock, MessageBus
+from nautilus_trader.config import InstrumentProviderConfig
+from nautilus_trader.live.factories import LiveDataClientFactory, LiveExecClientFactory
+
+from odte_nautilus.adapters.alpaca.config import AlpacaDataClientConfig, AlpacaExecClientConfig
+from odte_nautilus.adapters.alpaca.data import AlpacaDataClient
+from odte_nautilus.adapters.alpaca.execution import AlpacaExecutionClient
+from odte_nautilus.adapters.alpaca.http import AlpacaRest, TokenBucket, trading_client
+from odte_nautilus.adapters.alpaca.providers import AlpacaInstrumentProvider
+
+
+@lru_cache(maxsize=8)
+def get_cached_alpaca_rest(
+    api_key: str,
+    api_secret: str,
+    base_url: str | None,
+    max_requests_per_minute: int,
+    timeout_secs: float,
+    max_retries: int,
+    retry_delay_secs: float,
+) -> AlpacaRest:
+    """One REST client and one token bucket per account and host."""
+    client = trading_client(api_key, api_secret, base_url, timeout_secs)
+    return AlpacaRest(client, TokenBucket(max_requests_per_minute), max_retries, retry_delay_secs)
+
+
+@lru_cache(maxsize=8)
+def get_cached_alpaca_instrument_provider(
+    rest: AlpacaRest, underlyings: tuple[str, ...], config: InstrumentProviderConfig
+) -> AlpacaInstrumentProvider:
+    return AlpacaInstrumentProvider(rest, underlyings, config)
+
+
+def _rest(config: AlpacaDataClientConfig | AlpacaExecClientConfig) -> AlpacaRest:
+    return get_cached_alpaca_rest(
+        config.api_key,
+        config.api_secret,
+        config.base_url_http,
+        config.max_requests_per_minute,
+        config.http_timeout_secs,
+        config.max_retries,
+        config.retry_delay_secs,
+    )
+
+
+def _provider(rest: AlpacaRest, config: AlpacaDataClientConfig | AlpacaExecClientConfig) -> AlpacaInstrumentProvider:
+    # Load every chain on start, whatever the config says: the strategies pick strikes from the cache.
+    provider_config = InstrumentProviderConfig(load_all=True, log_warnings=config.instrument_provider.log_warnings)
+    return get_cached_alpaca_instrument_provider(rest, tuple(config.underlyings), provider_config)
+
+
+class AlpacaLiveDataClientFactory(LiveDataClientFactory):
+    @staticmethod
+    def create(  # type: ignore[override]
+        loop: asyncio.AbstractEventLoop,
+        name: str,
+        config: AlpacaDataClientConfig,
+        msgbus: MessageBus,
+        cache: Cache,
+        clock: LiveClock,
+    ) -> AlpacaDataClient:
+        rest = _rest(config)
+        return AlpacaDataClient(loop, msgbus, cache, clock, _provider(rest, config), config, name)
+
+
+class AlpacaLiveExecClientFactory(LiveExecClientFactory):
+    @staticmethod
+    def create(  # type: ignore[override]
+        loop: asyncio.AbstractEventLoop,
+        name: str,
+        config: AlpacaExecClientConfig,
+        msgbus: MessageBus,
+        cache: Cache,
+        clock: LiveClock,
+    ) -> AlpacaExecutionClient:
+        rest = _rest(config)
+        return AlpacaExecutionClient(loop, rest, msgbus, cache, clock, _provider(rest, config), config, name)

@@ -1,0 +1,205 @@
+"""The adapter's clients, on the real alpaca-py clients, against the Alpaca simulator on 127.0.0.1.
+
+Each test runs on its own event loop, as a node's clients do: streams as tasks, REST in worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from nautilus_trader.model.data import Bar, QuoteTick
+from nautilus_trader.model.enums import OrderSide, OrderStatus
+from nautilus_trader.model.events import OrderAccepted, OrderRejected
+from nautilus_trader.model.instruments import Equity, OptionContract
+
+from odte_nautilus.adapters.alpaca.symbols import alpaca_symbol
+from odte_nautilus.nautilus_internals import leg_parent
+from odte_nautilus.risk.time_units import MINUTE_NS
+from odte_nautilus.sim.alpaca import AlpacaSimulator
+from tests.adapters.alpaca.kit import Harness, eventually
+
+
+def drive(sim: AlpacaSimulator, test: Callable[[Harness], Awaitable[None]], **harness: object) -> None:
+    async def body() -> None:
+        h = Harness(sim, asyncio.get_running_loop(), **harness)  # type: ignore[arg-type]
+        try:
+            await test(h)
+        finally:
+            await h.disconnect()
+
+    asyncio.run(body())
+
+
+async def open_at_ten(h: Harness) -> None:
+    """Connected, the replay at 10:00 New York with quotes for every contract."""
+    await h.connect()
+    await asyncio.to_thread(h.sim.advance_to, h.sim.session_open_ns + 30 * MINUTE_NS)
+
+
+def test_todays_chain_loads_over_every_page(sim):
+    async def test(h: Harness) -> None:
+        await h.provider.initialize()
+        options = [i for i in h.provider.list_all() if isinstance(i, OptionContract)]
+        assert len(options) == 162 and h.provider.pages == 4  # 50 + 50 + 50 + 12
+        assert [i.id.value for i in h.provider.list_all() if isinstance(i, Equity)] == ["SPY.ALPACA"]
+        option = options[0]
+        assert option.id.venue.value == "ALPACA" and option.underlying == "SPY" and option.multiplier == 100
+        assert option.price_increment.as_double() == 0.01 and option.expiration_ns == sim.session_close_ns
+        assert option.info["exercise_style"] == "AMERICAN"
+
+    drive(sim, test, page_size=50)
+
+
+def test_option_quotes_and_the_underlyings_minute_bars_flow_as_the_strategies_expect(sim):
+    async def test(h: Harness) -> None:
+        await open_at_ten(h)
+        await h.data_client._connect()
+        call = h.option("C", h.atm())
+        h.data_client.subscribe_quote_ticks(subscribe(h, call))
+        h.data_client.subscribe_bars(subscribe_bars(h))
+        await eventually(lambda: h.sim.stream_clients()["options"] and h.sim.stream_clients()["stocks"], what="streams")
+        await asyncio.to_thread(h.sim.step_minute)
+        quote = await eventually(lambda: next((d for d in h.data if isinstance(d, QuoteTick)), None), what="a quote")
+        bar = await eventually(lambda: next((d for d in h.data if isinstance(d, Bar)), None), what="a bar")
+        assert quote.instrument_id == call and quote.ask_price >= quote.bid_price
+        assert str(bar.bar_type) == "SPY.ALPACA-1-MINUTE-LAST-EXTERNAL"
+        assert bar.ts_event == h.sim.now_ns  # stamped at its close, as the catalog's bars
+        assert quote.ts_event <= h.sim.now_ns
+
+    drive(sim, test)
+
+
+def subscribe(h: Harness, instrument_id):
+    from nautilus_trader.core.uuid import UUID4
+    from nautilus_trader.data.messages import SubscribeQuoteTicks
+
+    return SubscribeQuoteTicks(
+        instrument_id=instrument_id,
+        client_id=h.data_client.id,
+        venue=instrument_id.venue,
+        command_id=UUID4(),
+        ts_init=h.clock.timestamp_ns(),
+    )
+
+
+def subscribe_bars(h: Harness):
+    from nautilus_trader.core.uuid import UUID4
+    from nautilus_trader.data.messages import SubscribeBars
+    from nautilus_trader.model.data import BarType
+
+    bar_type = BarType.from_str("SPY.ALPACA-1-MINUTE-LAST-EXTERNAL")
+    return SubscribeBars(
+        bar_type=bar_type,
+        client_id=h.data_client.id,
+        venue=bar_type.instrument_id.venue,
+        command_id=UUID4(),
+        ts_init=h.clock.timestamp_ns(),
+    )
+
+
+def test_a_package_is_entered_partially_filled_and_exited_as_the_backtest_books_it(sim):
+    sim.faults.partial_fill = 0.5
+
+    async def test(h: Harness) -> None:
+        await open_at_ten(h)
+        fly = h.iron_fly()
+        entry = await h.submit(fly, OrderSide.BUY, 2, h.far_touch(fly, OrderSide.BUY))
+        await eventually(lambda: len(h.leg_fills()) == 4, what="the first package's leg fills")
+        assert entry.status == OrderStatus.PARTIALLY_FILLED and entry.filled_qty == 1
+        [package] = [f for f in h.fills() if f.client_order_id == entry.client_order_id]
+        assert package.last_px.as_double() < 0  # a credit, in the convention of a BUY of +wings -body
+        # the package fill first, then its legs, each under <parent>-LEG-<symbol> with its own id and price
+        order = [f.client_order_id.value for f in h.fills()]
+        assert order[0] == entry.client_order_id.value and all(leg_parent(c) == order[0] for c in order[1:])
+        legs = h.leg_fills()
+        assert len({f.trade_id for f in legs}) == 4 and {f.venue_order_id.value.split("-LEG-")[0] for f in legs} == {
+            entry.venue_order_id.value
+        }
+        net = sum((1 if f.order_side == OrderSide.BUY else -1) * f.last_px.as_double() for f in legs)
+        assert abs(net - package.last_px.as_double()) < 0.015  # legs sum to the package's net
+        assert h.held() == sim.positions()
+
+        await asyncio.to_thread(h.sim.step_minute)  # the rest fills on a later quote
+        await eventually(lambda: entry.status == OrderStatus.FILLED and len(h.leg_fills()) == 8, what="the rest")
+        assert h.held() == sim.positions() and all(abs(q) == 2 for q in sim.positions().values())
+
+        sim.faults.partial_fill = None
+        exit_order = await h.submit(fly, OrderSide.SELL, 2, h.far_touch(fly, OrderSide.SELL))
+        await eventually(lambda: exit_order.status == OrderStatus.FILLED and len(h.leg_fills()) == 12, what="exit")
+        intents = {leg["position_intent"] for leg in sim.orders()[-1]["legs"]}
+        assert intents == {"buy_to_close", "sell_to_close"}
+        assert sim.positions() == {} and h.held() == {}
+        assert not h.cache.positions_open()
+
+    drive(sim, test)
+
+
+def test_a_rejection_reaches_the_sender_with_the_brokers_reason(sim):
+    sim.faults.reject_next = 1
+    sim.faults.reject_reason = "insufficient options buying power"
+
+    async def test(h: Harness) -> None:
+        await open_at_ten(h)
+        fly = h.iron_fly()
+        order = await h.submit(fly, OrderSide.BUY, 1, h.far_touch(fly, OrderSide.BUY))
+        [rejected] = [e for e in h.events if isinstance(e, OrderRejected)]
+        assert order.status == OrderStatus.REJECTED and "40310000" in rejected.reason
+        assert "insufficient options buying power" in rejected.reason and sim.positions() == {}
+
+        sim.faults.reject_next, sim.faults.reject_on_stream = 1, True  # accepted, then refused by the venue
+        second = await h.submit(fly, OrderSide.BUY, 1, h.far_touch(fly, OrderSide.BUY))
+        await eventually(lambda: second.status == OrderStatus.REJECTED, what="the venue's rejection")
+        assert not h.fills() and sim.positions() == {}
+
+    drive(sim, test)
+
+
+def test_a_duplicated_fill_event_is_booked_once(sim):
+    async def test(h: Harness) -> None:
+        await open_at_ten(h)
+        sim.faults.duplicate_next = 20  # every update of the order arrives twice
+        fly = h.iron_fly()
+        order = await h.submit(fly, OrderSide.BUY, 1, h.far_touch(fly, OrderSide.BUY))
+        await eventually(lambda: order.status == OrderStatus.FILLED and len(h.leg_fills()) == 4, what="the fill")
+        await eventually(lambda: h.exec.duplicates >= 5, what="the duplicates")
+        await asyncio.sleep(0.6)  # a poll of the order books nothing more either
+        assert len(h.fills()) == 5 and order.filled_qty == 1
+        assert len([e for e in h.events if isinstance(e, OrderAccepted)]) == 1
+        assert h.held() == sim.positions()
+
+    drive(sim, test)
+
+
+def test_a_transient_error_is_never_reported_as_order_not_found(sim):
+    from nautilus_trader.core.uuid import UUID4
+    from nautilus_trader.execution.messages import GenerateOrderStatusReport
+    from nautilus_trader.model.identifiers import ClientOrderId
+
+    async def test(h: Harness) -> None:
+        await open_at_ten(h)
+        fly = h.iron_fly()
+        order = await h.submit(fly, OrderSide.BUY, 1, h.far_touch(fly, OrderSide.BUY))
+        await eventually(lambda: order.status == OrderStatus.FILLED, what="the fill")
+
+        def query(cid: ClientOrderId) -> GenerateOrderStatusReport:
+            return GenerateOrderStatusReport(fly, cid, None, UUID4(), h.clock.timestamp_ns())
+
+        sim.faults.throttle_next = 50  # a 429 storm longer than the client waits
+        report = await h.exec.generate_order_status_report(query(order.client_order_id))
+        assert report is not None and report.order_status == OrderStatus.FILLED and report.filled_qty == 1
+        sim.faults.throttle_next = 0
+        assert await h.exec.generate_order_status_report(query(ClientOrderId("O-NEVER-SENT"))) is None  # a 404
+        report = await h.exec.generate_order_status_report(query(order.client_order_id))
+        assert report.venue_order_id == order.venue_order_id and report.filled_qty == order.filled_qty
+
+    drive(sim, test)
+
+
+def test_symbols_of_the_simulators_contracts_map_back(sim):
+    async def test(h: Harness) -> None:
+        await h.provider.initialize()
+        for option in [i for i in h.provider.list_all() if isinstance(i, OptionContract)][:5]:
+            assert alpaca_symbol(option.id) in {c for c in sim.market.contracts}
+
+    drive(sim, test)
