@@ -9,6 +9,7 @@ import msgpack  # type: ignore[import-untyped]  # ships no type information
 import pytest
 from alpaca.data.live.option import OptionDataStream
 from alpaca.data.live.stock import StockDataStream
+from alpaca.trading.requests import ReplaceOrderRequest
 from alpaca.trading.stream import TradingStream
 from websockets.sync.client import connect
 
@@ -70,6 +71,28 @@ def test_a_partial_fill_reports_each_execution_and_cumulative_totals(sim):
         ("partial_fill", "1", "-1"),
         ("fill", "3", "-4"),
     ]
+
+
+def test_replace_cancel_and_a_venue_rejection_are_reported_as_alpaca_reports_them(sim):
+    sim.step_minute()
+    events = Events()
+    client = trading(sim)
+    with running(trade_stream(sim, events), sim, "trade_updates"):
+        old = client.submit_order(mleg(iron_fly(sim), qty=1, limit=Decimal("-50")))
+        new = client.replace_order_by_id(old.id, ReplaceOrderRequest(limit_price=-49.0))
+        client.cancel_order_by_id(new.id)
+        sim.faults.reject_next, sim.faults.reject_on_stream = 1, True
+        rejected = client.submit_order(mleg(iron_fly(sim), qty=1, limit=Decimal("-0.01")))
+        eventually(lambda: len(events.items) == 5, what="five updates")
+    seen = [(e["event"], e["order"]["id"], e["order"]["status"]) for e in events.items]
+    assert seen == [
+        ("new", str(old.id), "new"),
+        ("replaced", str(old.id), "replaced"),
+        ("new", str(new.id), "new"),
+        ("canceled", str(new.id), "canceled"),
+        ("rejected", str(rejected.id), "rejected"),
+    ]
+    assert events.items[1]["order"]["replaced_by"] == str(new.id)
 
 
 def test_trade_updates_parse_as_alpaca_pys_models(sim):
