@@ -12,9 +12,16 @@ OCC symbols <-> catalog ids), ``wire`` (error codes, decimals, times).
 
     from odte_nautilus.sim.alpaca import AlpacaSimulator, Faults
 
-    with AlpacaSimulator(catalog_path, underlying="SPY") as sim:
-        TradingClient(sim_key, sim_secret, url_override=sim.rest_url)
-        sim.step_minute()
+    with AlpacaSimulator(catalog_path, underlying="SPY", faults=Faults(partial_fill=0.5)) as sim:
+        client = TradingClient("sim-key", "sim-secret", url_override=sim.rest_url)
+        stream = TradingStream("sim-key", "sim-secret", url_override=sim.trade_stream_url)
+        sim.step_minute()              # manual clock: replay the next minute's bar and quotes
+        sim.faults.reject_next = 1     # faults change while it runs
+        sim.restart()                  # orders, positions and cash survive; sockets drop
+
+Trade updates of an mleg order: ``new``; per execution one ``fill``/``partial_fill`` per leg (the leg's own
+order, price, contracts, ``position_qty``), then the parent's (its legs nested, the signed net per package);
+``replaced`` (old) then ``new`` (replacement); ``canceled``; ``expired`` at the close; ``rejected``.
 """
 
 from odte_nautilus.sim.alpaca.faults import Faults
