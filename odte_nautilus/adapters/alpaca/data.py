@@ -8,9 +8,9 @@ strategies subscribe the spread with ``aggregate_spread_quotes`` and Nautilus's 
 the legs' quotes, live as in the backtest; its leg subscriptions arrive here as option quote subscriptions.
 
 The streams run as tasks on the node's loop (``_run_forever``), each started on its first subscription:
-before it has one, alpaca-py's loop spins on ``sleep(0)``. They stop with ``stop_ws`` (``stop()`` would
-block the loop). alpaca-py subscribes a *running* stream through ``run_coroutine_threadsafe(...).result()``,
-which deadlocks on the loop's own thread, so subscriptions are made from a worker thread, one at a time.
+before it has one, alpaca-py's loop spins on ``sleep(0)``; they stop through ``streams.stop_stream``.
+alpaca-py subscribes a *running* stream through ``run_coroutine_threadsafe(...).result()``, which deadlocks
+on the loop's own thread, so subscriptions are made from a worker thread, one at a time.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from nautilus_trader.model.objects import Price, Quantity
 
 from odte_nautilus.adapters.alpaca.config import AlpacaDataClientConfig
 from odte_nautilus.adapters.alpaca.providers import AlpacaInstrumentProvider
+from odte_nautilus.adapters.alpaca.streams import stop_stream
 from odte_nautilus.adapters.alpaca.symbols import (
     ALPACA,
     ALPACA_VENUE,
@@ -128,14 +129,9 @@ class AlpacaDataClient(LiveMarketDataClient):
 
     async def _disconnect(self) -> None:
         for stream in (self._options, self._stocks):
-            if id(stream) in self._running:
-                await stream.stop_ws()
-        tasks = list(self._running.values())
-        if tasks:
-            await asyncio.wait(tasks, timeout=5.0)
-        for task in tasks:
-            task.cancel()
-        self._running.clear()
+            task = self._running.pop(id(stream), None)
+            if task is not None:
+                await stop_stream(stream, task)
 
     async def _change(self, stream: DataStream, method: Callable[..., None], *args: Any, start: bool = True) -> None:
         """(Un)subscribe from a worker thread, one change at a time; start the stream on its first one."""

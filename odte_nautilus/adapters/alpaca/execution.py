@@ -83,6 +83,7 @@ from odte_nautilus.adapters.alpaca.parsing import (
     traded_spread,
 )
 from odte_nautilus.adapters.alpaca.providers import AlpacaInstrumentProvider
+from odte_nautilus.adapters.alpaca.streams import stop_stream
 from odte_nautilus.adapters.alpaca.symbols import ALPACA, ALPACA_VENUE, alpaca_symbol, instrument_id
 from odte_nautilus.fees import fee_schedule
 from odte_nautilus.nautilus_internals import LEG_MARK
@@ -201,12 +202,13 @@ class AlpacaExecutionClient(LiveExecutionClient):
         self._log.info(f"[PAPER] connected to Alpaca paper account {number}")
 
     async def _disconnect(self) -> None:
-        if self._stream is not None:
-            await self._stream.stop_ws()
-        for task in self._tasks_running:
-            task.cancel()
-        await asyncio.gather(*self._tasks_running, return_exceptions=True)
+        stream_task, poll_task = self._tasks_running or (None, None)
         self._tasks_running = []
+        if poll_task is not None:
+            poll_task.cancel()
+            await asyncio.gather(poll_task, return_exceptions=True)
+        if self._stream is not None and stream_task is not None:
+            await stop_stream(self._stream, stream_task)
 
     def _report_account(self, account: dict[str, Any]) -> None:
         equity = Decimal(str(account.get("equity") or account.get("cash") or 0))
