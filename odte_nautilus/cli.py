@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from odte_nautilus.data.cli import DATA_ERROR_EXIT, catalog_app
+from odte_nautilus.sweep.cli import register as register_sweep
 
 app = typer.Typer(
     name="odte",
@@ -20,6 +21,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(catalog_app, name="catalog")
+register_sweep(app)
 console = Console(width=None if Console().is_terminal else 140)  # a piped table keeps its columns
 errors = Console(stderr=True)
 
