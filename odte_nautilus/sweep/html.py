@@ -21,11 +21,13 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
+from matplotlib.patheffects import withStroke
 
 from odte_nautilus.sweep.results import FAILED, OK, parameter_columns
 
 HTML_FILE = "sweep.html"
 MAX_PAIRS = 6
+_READABLE = [withStroke(linewidth=2.5, foreground="white")]  # a cell's figure legible on any colour
 # (column, title, colour map); P&L is centred on zero
 HEAT = (
     ("pnl", "P&L (USD)", "RdYlGn"),
@@ -115,10 +117,7 @@ def _heatmaps(per_set: pd.DataFrame, x: str, y: str) -> Figure:
     for ax, (column, label, cmap) in zip(axes, HEAT, strict=True):
         grid = per_set.pivot_table(index=y, columns=x, values=column, aggfunc="mean", dropna=False)
         values = grid.to_numpy(dtype="float64")
-        finite = values[np.isfinite(values)]
-        norm: Normalize = Normalize()
-        if column == "pnl" and finite.size and finite.min() < 0 < finite.max():
-            norm = TwoSlopeNorm(vcenter=0.0, vmin=float(finite.min()), vmax=float(finite.max()))
+        norm = _norm(column, values[np.isfinite(values)])
         image = ax.imshow(values, cmap=cmap, norm=norm, aspect="auto", origin="lower")
         ax.set_xticks(range(len(grid.columns)), [str(v) for v in grid.columns])
         ax.set_yticks(range(len(grid.index)), [str(v) for v in grid.index])
@@ -127,9 +126,21 @@ def _heatmaps(per_set: pd.DataFrame, x: str, y: str) -> Figure:
         ax.set_title(label)
         for (i, j), value in np.ndenumerate(values):
             text = "-" if not np.isfinite(value) else f"{value:.0%}" if column == "win_rate" else f"{value:,.0f}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=8)
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, path_effects=_READABLE)
         fig.colorbar(image, ax=ax, shrink=0.8)
     return fig
+
+
+def _norm(column: str, finite: np.ndarray) -> Normalize:
+    """P&L: red below zero, green above, whatever the range (an all-losing grid is all red); the win rate
+    over 0-100 %; the drawdown from zero."""
+    if column == "pnl":
+        low = min(float(finite.min()), -1.0) if finite.size else -1.0
+        high = max(float(finite.max()), 1.0) if finite.size else 1.0
+        return TwoSlopeNorm(vcenter=0.0, vmin=low, vmax=high)
+    if column == "win_rate":
+        return Normalize(vmin=0.0, vmax=1.0)
+    return Normalize(vmin=0.0, vmax=max(float(finite.max()), 1.0) if finite.size else 1.0)
 
 
 def _bars(per_set: pd.DataFrame, x: str) -> Figure:

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
@@ -113,3 +114,14 @@ def test_invariants_notebook(small_catalog, tmp_path, monkeypatch):
         assert code in table, f"the walk-through's decision table lost {code}"
     assert len(mime_outputs(tagged(notebook, "plot-refusals"), PNG)) == 1
     assert (only_run(tmp_path, "invariants") / "decisions.jsonl").stat().st_size > 0
+
+
+def test_sweep_notebook(small_catalog, tmp_path, monkeypatch):
+    notebook = execute("sweep.ipynb", small_catalog, tmp_path, monkeypatch)
+    out = only_run(tmp_path, "sweep")
+    table = pd.read_parquet(out / "sweep.parquet")
+    assert len(table) == 4 and (table["status"] == "ok").all() and table["audit_ok"].all()
+    assert (out / "sweep.html").is_file()
+    shown = mime_outputs(tagged(notebook, "sweep-table"), HTML)
+    assert shown and all(run_pnl in shown[0] for run_pnl in (f"{pnl:.2f}" for pnl in table["pnl"]))
+    assert len(mime_outputs(tagged(notebook, "plot-heatmap"), PNG)) == 1
