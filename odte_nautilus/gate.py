@@ -64,6 +64,7 @@ class EngineGate:
         self.self_reporting: set[str] = set()  # strategies that keep their own package ledger (OdteStrategy)
         self.foreign = ForeignPackages(self._cache, self._clock, self._msgbus, book, self.exposure, self.self_reporting)
         self._counted: set[str] = set()  # entries already recorded (an emulated order is checked twice)
+        self._entry_of: dict[tuple[str, str], str] = {}  # (strategy, package) -> the entry order allowed for it
         self._kill_seen = False
         self._forward: dict[str, Callable[[Command], None]] = {}
 
@@ -155,7 +156,8 @@ class EngineGate:
             return f"{ReasonCode.MALFORMED_ORDER.value}: {exc}", None
         snapshot = self.exposure.snapshot()
         self.foreign.refresh_marks()
-        without = (intent.strategy_id, intent.package_id) if replaces_package else None
+        own = replaces_package or self._own_pending_entry(intent, cid)
+        without = (intent.strategy_id, intent.package_id) if own else None
         working = self.exposure.working_without(cid)
         state = self.book.state(intent.ts_ns, snapshot.account, snapshot.strategies, working, without)
         if state.kill_switch and not self._kill_seen:
@@ -169,6 +171,19 @@ class EngineGate:
         if decision.size < intent.quantity:
             return f"{decision.code.value}: allowed {decision.size} of {intent.quantity}: {decision.reason}", intent
         return None, intent
+
+    def _own_pending_entry(self, intent: Intent, cid: str) -> bool:
+        """Is the package this entry is for pending only because of this very order?
+
+        A strategy that keeps its own ledger tracks its package as PENDING_ENTRY when it submits the entry.
+        In a backtest the order meets the gate before that; on a live node Nautilus's engines queue the
+        command, so the gate meets the package first. That package *is* this order: it is judged without
+        it, as in the backtest. Any other order for the same package still meets it (``NOT_FLAT``).
+        """
+        key = (intent.strategy_id, intent.package_id)
+        view = self.book.packages.get(key)
+        pending = view is not None and view.state is PackageState.PENDING_ENTRY
+        return intent.is_entry and pending and self._entry_of.get(key, cid) == cid
 
     def _intent(self, order: Order, quantity: int, price: float | None) -> Intent:
         legs = self.exposure.traded_legs(order.instrument_id, order.side)
@@ -190,6 +205,7 @@ class EngineGate:
         self.exposure.approve(cid, intent.kind)
         if not intent.is_entry:
             return
+        self._entry_of.setdefault((intent.strategy_id, intent.package_id), cid)
         self._track_pending(order, intent)
         if cid not in self._counted:
             self._counted.add(cid)
@@ -210,6 +226,9 @@ class EngineGate:
 
     def _forget(self, order: Order, intent: Intent) -> None:
         self.exposure.forget(order.client_order_id.value)
+        key = (intent.strategy_id, intent.package_id)
+        if self._entry_of.get(key) == order.client_order_id.value:
+            del self._entry_of[key]
         if intent.is_entry:
             self.book.track([replace(_pending_view(intent), state=PackageState.FLAT)])
             self.foreign.forget(intent)

@@ -17,7 +17,12 @@ for that (its kernel hard-codes its RiskEngine). What we rely on, and what a Nau
   (held by tests/integration/test_backtest_run.py: without it the run's fill check fails);
 - the name ``LiveClock`` in ``nautilus_trader.system.kernel``, which a live kernel instantiates for itself and
   whose class it gives every component: a compressed simulator session swaps in ``TestClock`` while its node
-  is built (``live/session_clock.py``), so replayed time drives the whole node.
+  is built (``live/session_clock.py``), so replayed time drives the whole node;
+- the live ``DataEngine``'s package quotes (``SpreadQuoteAggregator``): in 1.231 the engine hands each one to
+  ``process(quote, historical)``, which ``LiveDataEngine.process(data)`` does not accept, and first to a
+  ``SimulatedExchange`` endpoint a live node does not have. ``enable_live_spread_quotes`` gives the engine a
+  ``process`` that takes both and a no-op at that endpoint, so a package quote reaches the strategies live
+  as in the backtest.
 """
 
 from __future__ import annotations
@@ -35,7 +40,9 @@ from nautilus_trader.model.events import OrderDenied
 
 if TYPE_CHECKING:
     from nautilus_trader.common.component import Clock, MessageBus
+    from nautilus_trader.core.data import Data
     from nautilus_trader.core.message import Command
+    from nautilus_trader.live.data_engine import LiveDataEngine
     from nautilus_trader.model.orders import Order
     from nautilus_trader.risk.engine import RiskEngine
 
@@ -108,3 +115,20 @@ def live_kernel_clock() -> Iterator[None]:
         yield
     finally:
         kernel_module.LiveClock = original  # type: ignore[attr-defined]
+
+
+def enable_live_spread_quotes(data_engine: LiveDataEngine, msgbus: MessageBus, venue: str) -> None:
+    """Let the live data engine deliver aggregated package quotes (see the module docstring)."""
+    queue = data_engine.process
+
+    def process(data: Data, historical: bool = False) -> None:
+        queue(data)
+
+    data_engine.process = process  # type: ignore[method-assign]  # Cython's cpdef dispatch reads it
+    endpoint = f"SimulatedExchange.process_new_quote.{venue}"
+    if endpoint not in msgbus.endpoints():
+        msgbus.register(endpoint, _no_simulated_exchange)
+
+
+def _no_simulated_exchange(quote: Data) -> None:
+    """A live node's package quote needs no simulated matching first: the broker matches."""

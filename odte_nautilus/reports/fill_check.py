@@ -11,8 +11,9 @@ catalog's quote and bar files, never the engine's objects. A run passes when
 - ``money``: every closed package's P&L in ``positions.csv`` equals, to the cent, the cash its leg fills in
   ``fills.csv`` moved less their fees (and so do the per-strategy totals of ``summary.json``).
 
-The quote in force at a fill is the latest whose ``ts_init`` is not after the fill: the engine sees a quote at
-its ``ts_init``, which the catalog writer stamps ``QUOTE_INIT_DELAY_NS`` after the quote's minute.
+The quote in force at a fill is the latest seen by then. The backtest engine sees a quote at its ``ts_init``,
+which the catalog writer stamps ``QUOTE_INIT_DELAY_NS`` after the quote's minute; a broker (the simulator)
+stamps a fill with its own clock, at which that minute's quotes are already out (``quote_delay_ns=0``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pandas as pd
 
 from odte_nautilus.data.bundle import QuoteSeries
 from odte_nautilus.data.catalog_io import QUOTE_INIT_DELAY_NS, read_bars, read_many_quotes
+from odte_nautilus.data.symbology import parse_option_id
 from odte_nautilus.data.ticks import on_tick_grid
 from odte_nautilus.data.underlyings import underlying_spec
 from odte_nautilus.reports.audit import Violation
@@ -51,7 +53,11 @@ class FillCheck:
 
 
 def check_fills(
-    fills: pd.DataFrame, positions: pd.DataFrame, catalog: str | Path, strategy_pnl: dict[str, float] | None = None
+    fills: pd.DataFrame,
+    positions: pd.DataFrame,
+    catalog: str | Path,
+    strategy_pnl: dict[str, float] | None = None,
+    quote_delay_ns: int = QUOTE_INIT_DELAY_NS,
 ) -> FillCheck:
     """Check a run's fills against the catalog at ``catalog`` and its money (see the module docstring)."""
     result = FillCheck({"traded_legs": 0, "settlements": 0, "reconciled": 0})
@@ -62,9 +68,10 @@ def check_fills(
         **{column: pd.to_numeric(fills[column]) for column in ("price", "quantity", "fee", "strike")},
     )
     traded = fills[fills["exit_kind"].fillna("") != SETTLEMENT]
-    quotes = read_many_quotes(catalog, sorted(traded["instrument_id"].unique()))
+    in_catalog = {iid: catalog_id(iid) for iid in traded["instrument_id"].unique()}
+    quotes = read_many_quotes(catalog, sorted(set(in_catalog.values())))
     for row in traded.itertuples(index=False):
-        _check_leg(result, row, quotes[row.instrument_id])
+        _check_leg(result, row, quotes[in_catalog[row.instrument_id]], quote_delay_ns)
     settlements = fills[fills["exit_kind"].fillna("") == SETTLEMENT]
     _check_settlements(result, settlements, Path(catalog))
     _check_money(result, fills, positions, strategy_pnl or {})
@@ -72,9 +79,15 @@ def check_fills(
     return result
 
 
-def _check_leg(result: FillCheck, row: Any, series: QuoteSeries) -> None:
+def catalog_id(instrument_id: str) -> str:
+    """The catalog's id of a traded contract: a live node's venue (``.ALPACA``) is not the catalog's."""
+    key = parse_option_id(instrument_id)
+    return underlying_spec(key.root).option_id(key.expiry, key.right, key.strike, key.root)
+
+
+def _check_leg(result: FillCheck, row: Any, series: QuoteSeries, delay_ns: int) -> None:
     ts, where = row.ts_event, f"{row.instrument_id} {row.side} at {row.price}"
-    seen = np.asarray(series.ts, dtype=np.int64) + QUOTE_INIT_DELAY_NS
+    seen = np.asarray(series.ts, dtype=np.int64) + delay_ns
     at = int(np.searchsorted(seen, row.ts_ns, side="right")) - 1
     if at < 0:
         result.flag("leg_outside_quote", ts, f"{where}: no quote before the fill")

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from odte_nautilus.data.catalog_io import QUOTE_INIT_DELAY_NS
 from odte_nautilus.fees import FeeSchedule
 from odte_nautilus.reports.audit import AuditFailed, AuditResult, AuditRules, audit_run
 from odte_nautilus.reports.fill_check import check_fills
@@ -32,13 +33,15 @@ def write_run_outputs(
     assumptions: Mapping[str, object],
     fees: FeeSchedule | None = None,
     catalog: str | Path | None = None,
+    quote_delay_ns: int = QUOTE_INIT_DELAY_NS,
 ) -> tuple[dict, AuditResult]:
     """Audit the run folder's fills, write ``summary.json`` and ``report.html``; raise ``AuditFailed`` last.
 
     With the run's fee schedule, ``summary.json`` and the report get a ``fees`` block: the items per
     contract and the total the fills paid, in all and per strategy. With the catalog the run traded, the
     audit also holds the fill check (``fill_check.py``): legs inside their quotes, no stale quote, settlement
-    at the closing level, money reconciled to the cent.
+    at the closing level, money reconciled to the cent (``quote_delay_ns``: when a quote is seen after its
+    stamp, ``QUOTE_INIT_DELAY_NS`` in the backtest engine, 0 for a broker's own fill stamps).
     """
     run_dir = Path(run_dir)
     positions = read_positions(run_dir / POSITIONS_FILE)
@@ -47,7 +50,7 @@ def write_run_outputs(
     summary = build_summary(positions, read_decisions(run_dir / DECISIONS_FILE))
     if catalog is not None:
         pnl = {row["strategy"]: row["pnl"] for row in summary["strategies"]}
-        audit = audit.with_findings(check_fills(fills, positions, catalog, pnl))
+        audit = audit.with_findings(check_fills(fills, positions, catalog, pnl, quote_delay_ns))
     if fees is not None:
         summary["fees"] = fee_summary(fills, fees)
     if {"mid", "fee"} <= set(fills.columns):  # run folders written before the mids were recorded have none

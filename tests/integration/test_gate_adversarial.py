@@ -18,6 +18,7 @@ from nautilus_trader.model.enums import OrderSide, OrderStatus, TriggerType
 from nautilus_trader.model.identifiers import ExecAlgorithmId, StrategyId
 from nautilus_trader.model.objects import Price, Quantity
 
+from odte_nautilus.gate import _pending_view
 from odte_nautilus.nautilus_internals import EXEC_ENDPOINT
 from odte_nautilus.orders import package_tags
 from odte_nautilus.risk.book import RiskBook
@@ -614,3 +615,40 @@ def test_a_cancelled_manual_entry_leaves_no_phantom_package(node):
     )
     n.run([s], quotes())
     assert s.denied == [] and n.positions() == {CW.id.symbol.value: 1.0, PW.id.symbol.value: 1.0}
+
+
+# -- 7. a live node queues commands: the strategy's own package view arrives before its entry -----------
+
+
+def _pretracked_entry(n: Node, package: str, orders: int = 1):
+    """What a ledger-keeping strategy does on a live node: submit, then track its package as PENDING_ENTRY,
+    before Nautilus's queued engines bring the command to the gate (here: tracked first, then submitted)."""
+
+    def step(s: Hostile) -> None:
+        sent = [
+            s.order_factory.limit(
+                FLY.id, OrderSide.BUY, Quantity.from_int(1), Price(-11.8, 2), tags=package_tags(package)
+            )
+            for _ in range(orders)
+        ]
+        n.book.track([_pending_view(n.runtime.gate._intent(sent[0], 1, None))])
+        for order in sent:
+            s.submit_order(order)
+
+    return step
+
+
+def test_a_live_entry_whose_package_its_strategy_already_tracks_is_not_refused_as_not_flat(node):
+    n = node()
+    s = Hostile({1: _pretracked_entry(n, "ThetaHarvester-001-20240315-1")})
+    n.run([s], quotes())
+    assert s.codes() == []
+    assert n.positions(THETA) == FLY_HELD
+
+
+def test_a_second_entry_for_a_package_already_entering_is_still_not_flat(node):
+    n = node()
+    s = Hostile({1: _pretracked_entry(n, "ThetaHarvester-001-20240315-1", orders=2)})
+    n.run([s], quotes())
+    assert s.codes() == ["NOT_FLAT"]
+    assert n.positions(THETA) == FLY_HELD
