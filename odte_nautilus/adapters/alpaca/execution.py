@@ -192,7 +192,7 @@ class AlpacaExecutionClient(LiveExecutionClient):
             self._config.api_secret,
             paper=True,
             raw_data=True,
-            url_override=self._config.trade_stream_url,
+            url_override=self._config.trade_stream_url,  # type: ignore[arg-type]  # None: the paper host
         )
         self._stream.subscribe_trade_updates(self._on_trade_update)
         self._tasks_running = [
@@ -251,7 +251,8 @@ class AlpacaExecutionClient(LiveExecutionClient):
             return
         tracked = self._track(order)
         self.generate_order_submitted(order.strategy_id, order.instrument_id, cid, self._clock.timestamp_ns())
-        net = f" (mleg net {request.limit_price})" if is_generic_spread_id(order.instrument_id) and price else ""
+        limit = getattr(request, "limit_price", None)
+        net = f" (mleg net {limit})" if is_generic_spread_id(order.instrument_id) and limit is not None else ""
         self._log.info(
             f"[PAPER] submit {cid} {order.side_string()} {order.quantity} {order.instrument_id} @ {price}{net}"
         )
@@ -677,9 +678,9 @@ class AlpacaExecutionClient(LiveExecutionClient):
                 self._log.warning(f"[PAPER] order poll failed: {exc}")
                 continue
             for wire in wires:
-                tracked = self._resolve(wire)
-                if tracked is not None and not tracked.done:
-                    self._apply_wire(tracked, wire)
+                followed = self._resolve(wire)
+                if followed is not None and not followed.done:
+                    self._apply_wire(followed, wire)
 
     # -- reports for Nautilus's reconciliation -------------------------------------------------------------
 

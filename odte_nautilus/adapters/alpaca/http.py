@@ -19,13 +19,11 @@ import functools
 import json
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import requests
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
-
-T = TypeVar("T")
 
 BURST = 10
 MAX_THROTTLED = 8  # consecutive 429s before a call gives up (the bucket stays slowed for everyone)
@@ -125,7 +123,8 @@ class AlpacaRest:
         self.requests = 0
         self.throttled = 0
 
-    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args)`` in a worker thread under the policy above; its raw JSON (the client has ``raw_data``)."""
         failures = throttled = 0
         while True:
             await self.bucket.acquire()

@@ -133,7 +133,7 @@ class AlpacaInstrumentProvider(InstrumentProvider):
                 await self.load_async(leg)
             options = [(self.find(leg), ratio) for leg, ratio in legs]
             if all(isinstance(option, OptionContract) for option, _ in options):
-                self.add(option_spread(options, SPREAD_STRUCTURE))  # type: ignore[arg-type]
+                self.add(option_spread(options, SPREAD_STRUCTURE))
         elif is_option(instrument_id):
             contract = await self._rest.call(self._rest.client.get_option_contract, alpaca_symbol(instrument_id))
             self.add(option_contract(contract, pd.Timestamp.now(tz="UTC").value))

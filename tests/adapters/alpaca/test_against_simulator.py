@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+import requests
 from nautilus_trader.model.data import Bar, QuoteTick
 from nautilus_trader.model.enums import OrderSide, OrderStatus
 from nautilus_trader.model.events import OrderAccepted, OrderRejected
@@ -60,8 +61,10 @@ def test_option_quotes_and_the_underlyings_minute_bars_flow_as_the_strategies_ex
         h.data_client.subscribe_bars(subscribe_bars(h))
         await eventually(lambda: h.sim.stream_clients()["options"] and h.sim.stream_clients()["stocks"], what="streams")
         await asyncio.to_thread(h.sim.step_minute)
-        quote = await eventually(lambda: next((d for d in h.data if isinstance(d, QuoteTick)), None), what="a quote")
-        bar = await eventually(lambda: next((d for d in h.data if isinstance(d, Bar)), None), what="a bar")
+        kinds = lambda: {type(d) for d in h.data}  # noqa: E731
+        await eventually(lambda: {Bar, QuoteTick} <= kinds(), what="a quote and a bar")
+        quote = next(d for d in h.data if isinstance(d, QuoteTick))
+        bar = next(d for d in h.data if isinstance(d, Bar))
         assert quote.instrument_id == call and quote.ask_price >= quote.bid_price
         assert str(bar.bar_type) == "SPY.ALPACA-1-MINUTE-LAST-EXTERNAL"
         assert bar.ts_event == h.sim.now_ns  # stamped at its close, as the catalog's bars
@@ -171,6 +174,57 @@ def test_a_duplicated_fill_event_is_booked_once(sim):
     drive(sim, test)
 
 
+def test_a_submit_whose_answer_was_lost_is_retried_with_the_same_client_order_id_and_never_doubled(sim):
+    async def test(h: Harness) -> None:
+        await open_at_ten(h)
+        submit = h.rest.client.submit_order
+        calls: list[str] = []
+
+        def answer_lost(request):
+            calls.append(request.client_order_id)
+            result = submit(request)  # the broker takes the first one ...
+            if len(calls) == 1:
+                raise requests.ConnectionError("connection reset before the answer")  # ... its answer is lost
+            return result
+
+        h.rest.client.submit_order = answer_lost  # type: ignore[method-assign]
+        fly = h.iron_fly()
+        order = await h.submit(fly, OrderSide.BUY, 1, h.far_touch(fly, OrderSide.BUY))
+        await eventually(lambda: order.status == OrderStatus.FILLED, what="the fill")
+        assert calls == [order.client_order_id.value] * 2  # the retry carried the same id and met a 422
+        assert len(sim.orders()) == 1 and h.held() == sim.positions()
+        assert len([e for e in h.events if isinstance(e, OrderRejected)]) == 0
+
+    drive(sim, test)
+
+
+def test_fills_sent_while_the_socket_was_down_are_booked_from_the_brokers_record(sim):
+    async def test(h: Harness) -> None:
+        await open_at_ten(h)
+        assert h.exec._stream is not None
+        await h.exec._stream.stop_ws()  # the node stops hearing trade updates
+        await eventually(lambda: not h.sim.stream_clients()["trade_updates"], what="the socket to close")
+        fly = h.iron_fly()
+        order = await h.submit(fly, OrderSide.BUY, 1, h.far_touch(fly, OrderSide.BUY))
+        assert order.status == OrderStatus.ACCEPTED  # the submit's answer precedes the fill, which went unheard
+        await eventually(lambda: order.status == OrderStatus.FILLED and len(h.leg_fills()) == 4, what="the poll")
+        assert h.held() == sim.positions() and len(h.fills()) == 5
+
+    drive(sim, test)
+
+
+def test_a_429_storm_slows_the_client_down_and_the_order_still_goes_out_once(sim):
+    async def test(h: Harness) -> None:
+        await open_at_ten(h)
+        sim.faults.throttle_next = 5
+        fly = h.iron_fly()
+        order = await h.submit(fly, OrderSide.BUY, 1, h.far_touch(fly, OrderSide.BUY))
+        await eventually(lambda: order.status == OrderStatus.FILLED, what="the fill")
+        assert h.rest.throttled >= 1 and len(sim.orders()) == 1
+
+    drive(sim, test)
+
+
 def test_a_transient_error_is_never_reported_as_order_not_found(sim):
     from nautilus_trader.core.uuid import UUID4
     from nautilus_trader.execution.messages import GenerateOrderStatusReport
@@ -191,7 +245,11 @@ def test_a_transient_error_is_never_reported_as_order_not_found(sim):
         sim.faults.throttle_next = 0
         assert await h.exec.generate_order_status_report(query(ClientOrderId("O-NEVER-SENT"))) is None  # a 404
         report = await h.exec.generate_order_status_report(query(order.client_order_id))
-        assert report.venue_order_id == order.venue_order_id and report.filled_qty == order.filled_qty
+        assert (
+            report is not None
+            and report.venue_order_id == order.venue_order_id
+            and report.filled_qty == order.filled_qty
+        )
 
     drive(sim, test)
 

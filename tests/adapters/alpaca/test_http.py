@@ -4,6 +4,7 @@ with the same request, and what the broker did not answer is never mistaken for 
 from __future__ import annotations
 
 import asyncio
+from typing import Any, cast
 
 import pytest
 import requests
@@ -61,10 +62,10 @@ def rest(fn_results, max_retries=3):
 
     messages: list[str] = []
     client = AlpacaRest(
-        None,
+        cast(Any, None),
         TokenBucket(200),
         max_retries=max_retries,
-        retry_delay_secs=0.001,  # type: ignore[arg-type]
+        retry_delay_secs=0.001,
         on_retry=messages.append,
     )
     return client, fn, calls, messages

@@ -133,11 +133,11 @@ def test_an_mleg_order_reports_as_the_spread_the_node_traded():
     report = order_status_report(order, ACCOUNT, IRON_FLY, OrderSide.BUY, ClientOrderId("O-1"), 2, 1)
     assert report.order_status == OrderStatus.PARTIALLY_FILLED
     assert (report.quantity, report.filled_qty) == (2, 1)
-    assert report.price.as_double() == -2.45 and report.avg_px == Decimal("-2.40")
+    assert report.price is not None and report.price.as_double() == -2.45 and report.avg_px == Decimal("-2.40")
     assert report.venue_order_id.value == order["id"] and report.ts_accepted > 0
     # the same package known to the node as a SELL of the negated spread: prices flip sign
     sold = order_status_report(order, ACCOUNT, negated(IRON_FLY), OrderSide.SELL, None, 2, 1)
-    assert sold.price.as_double() == 2.45 and sold.avg_px == Decimal("2.40")
+    assert sold.price is not None and sold.price.as_double() == 2.45 and sold.avg_px == Decimal("2.40")
 
 
 @pytest.mark.parametrize(
@@ -175,16 +175,19 @@ def test_fills_are_booked_from_cumulative_figures_once_and_legs_never_ahead_of_t
     # Alpaca sends the legs' executions first: they wait for the package fill that covers them
     assert book.queue_leg("C", Execution("e-c1", d(1), d("1.50"), 1), cum_after=d(1))
     assert book.release_legs({}, derived, 1) == [] and book.waiting_legs()
-    assert book.order.advance(d(1), d("1.30")) == (1, d("1.30"))
-    assert book.order.advance(d(1), d("1.30")) == (0, 0)  # a duplicate books nothing
+    assert book.order.advance(d(1), d("1.30")) == (d(1), d("1.30"))
+    assert book.order.advance(d(1), d("1.30")) == NOTHING  # a duplicate books nothing
     # the package's update carries each leg's cumulative fill: W's own update was lost, it is booked from them
     released = book.release_legs({"C": (d(1), d("1.50")), "W": (d(1), d("0.20"))}, derived, 2)
     assert released == [("C", Execution("e-c1", d(1), d("1.50"), 1)), ("W", Execution("W@1", d(1), d("0.20"), 2))]
     assert not book.waiting_legs()
     assert not book.queue_leg("W", Execution("e-w1", d(1), d("0.20"), 3), cum_after=d(1))  # late: already booked
     # a second package filled at 1.40: the new part is priced so the average is the broker's
-    assert book.order.advance(d(2), d("1.35")) == (1, d("1.40"))
-    assert book.order.advance(d(1), d("1.30")) == (0, 0)  # an older update out of order books nothing
+    assert book.order.advance(d(2), d("1.35")) == (d(1), d("1.40"))
+    assert book.order.advance(d(1), d("1.30")) == NOTHING  # an older update out of order books nothing
+
+
+NOTHING = (Decimal(0), Decimal(0))
 
 
 def derived(symbol: str, qty: Decimal) -> str:

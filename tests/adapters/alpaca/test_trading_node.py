@@ -134,7 +134,7 @@ def test_a_trading_node_trades_a_package_through_the_adapter(sim, monkeypatch):
                 await asyncio.sleep(1.0)
                 await asyncio.to_thread(sim.step_minute)
             await eventually(lambda: strategy.order is not None and strategy.order.is_closed, what="the fill")
-            assert strategy.order.filled_qty == 1
+            assert strategy.order is not None and strategy.order.filled_qty == 1
             [mleg] = sim.orders()
             assert mleg["order_class"] == "mleg" and mleg["client_order_id"] == strategy.order.client_order_id.value
             held = {
