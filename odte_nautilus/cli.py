@@ -12,15 +12,17 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from odte_nautilus.data.cli import DATA_ERROR_EXIT, catalog_app
+from odte_nautilus.live.cli import register as register_live
 from odte_nautilus.sweep.cli import register as register_sweep
 
 app = typer.Typer(
     name="odte",
-    help="0DTE SPX/SPY options on NautilusTrader: market-data catalogs and backtests under the risk kernel.",
+    help="0DTE SPX/SPY/QQQ options on NautilusTrader: catalogs, backtests and the paper node, under the risk kernel.",
     no_args_is_help=True,
     add_completion=False,
 )
 app.add_typer(catalog_app, name="catalog")
+register_live(app)
 register_sweep(app)
 console = Console(width=None if Console().is_terminal else 140)  # a piped table keeps its columns
 errors = Console(stderr=True)

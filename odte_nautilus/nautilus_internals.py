@@ -19,10 +19,10 @@ for that (its kernel hard-codes its RiskEngine). What we rely on, and what a Nau
   whose class it gives every component: a compressed simulator session swaps in ``TestClock`` while its node
   is built (``live/session_clock.py``), so replayed time drives the whole node;
 - the live ``DataEngine``'s package quotes (``SpreadQuoteAggregator``): in 1.231 the engine hands each one to
-  ``process(quote, historical)``, which ``LiveDataEngine.process(data)`` does not accept, and first to a
-  ``SimulatedExchange`` endpoint a live node does not have. ``enable_live_spread_quotes`` gives the engine a
-  ``process`` that takes both and a no-op at that endpoint, so a package quote reaches the strategies live
-  as in the backtest.
+  ``process(quote, historical)``, which ``LiveDataEngine.process(data)`` does not accept.
+  ``enable_live_spread_quotes`` gives the engine a ``process`` that takes both, so a package quote reaches
+  the strategies live as in the backtest (the Alpaca data client answers the engine's other hand-off, to a
+  sandbox's simulated exchange, itself).
 """
 
 from __future__ import annotations
@@ -109,15 +109,15 @@ def is_submit(command: Command) -> bool:
 @contextmanager
 def live_kernel_clock() -> Iterator[None]:
     """While open, a live ``NautilusKernel`` built here gets a ``TestClock`` (and so do its components)."""
-    original = kernel_module.LiveClock  # type: ignore[attr-defined]
-    kernel_module.LiveClock = TestClock  # type: ignore[attr-defined,misc]
+    original = kernel_module.LiveClock
+    kernel_module.LiveClock = TestClock
     try:
         yield
     finally:
-        kernel_module.LiveClock = original  # type: ignore[attr-defined]
+        kernel_module.LiveClock = original
 
 
-def enable_live_spread_quotes(data_engine: LiveDataEngine, msgbus: MessageBus, venue: str) -> None:
+def enable_live_spread_quotes(data_engine: LiveDataEngine) -> None:
     """Let the live data engine deliver aggregated package quotes (see the module docstring)."""
     queue = data_engine.process
 
@@ -125,10 +125,3 @@ def enable_live_spread_quotes(data_engine: LiveDataEngine, msgbus: MessageBus, v
         queue(data)
 
     data_engine.process = process  # type: ignore[method-assign]  # Cython's cpdef dispatch reads it
-    endpoint = f"SimulatedExchange.process_new_quote.{venue}"
-    if endpoint not in msgbus.endpoints():
-        msgbus.register(endpoint, _no_simulated_exchange)
-
-
-def _no_simulated_exchange(quote: Data) -> None:
-    """A live node's package quote needs no simulated matching first: the broker matches."""

@@ -116,12 +116,12 @@ def run_preflight(
     if not all(c.passed for c in checks):
         return [*checks, GuardCheck.fail("broker", "not asked: a local guard failed, so nothing was sent")]
     credentials = Credentials.from_env(settings, env)
-    factory = client_factory or _paper_client
+    factory = client_factory or paper_client
     client = factory(credentials.key, credentials.secret, settings.alpaca.base_url)
     return [*checks, *broker_checks(client, settings, underlying or settings.underlying)]
 
 
-def _paper_client(key: str, secret: str, base_url: str) -> TradingClient:
+def paper_client(key: str, secret: str, base_url: str) -> TradingClient:
     client = TradingClient(key, secret, paper=True, raw_data=True, url_override=base_url)
     client._retry = 0  # preflight asks once: a throttled broker is a failed item, not a nine-second wait
     return client

@@ -33,10 +33,6 @@ if TYPE_CHECKING:
 class ReplayedSession(Protocol):
     """What the driver needs of a broker simulator (``odte_nautilus.sim.alpaca.AlpacaSimulator``)."""
 
-    rest_url: str
-    session_open_ns: int
-    session_close_ns: int
-
     @property
     def now_ns(self) -> int: ...
     @property
@@ -58,7 +54,7 @@ def node_clocks(node: TradingNode) -> list[TestClock]:
     """The kernel's clock (the engines') and every component's own clock (strategies, actors)."""
     trader = node.kernel.trader
     components = [*trader.strategies(), *trader.actors(), *trader.exec_algorithms()]
-    return [node.kernel.clock, *(c.clock for c in components)]  # type: ignore[list-item]
+    return [node.kernel.clock, *(c.clock for c in components)]
 
 
 def advance_clocks(clocks: list[TestClock], to_ns: int) -> int:
@@ -85,8 +81,18 @@ def _move(clocks: list[TestClock], to_ns: int) -> int:
     return len(handlers)
 
 
+SETTLE_POLL_S = 0.002
+SETTLE_FIRST_S = 0.005  # loopback delivery of the minute's messages, before the node's queues are read
+SETTLE_LIMIT_S = 2.0  # a minute never waits longer for the node (an order the broker lost must not stall it)
+
+
 class SessionDriver:
-    """Replays the simulator's session into the node a minute at a time, ``seconds_per_minute`` wall apart."""
+    """Replays the simulator's session into the node a minute at a time.
+
+    After each minute the driver waits until the node has settled (``settled()``: its engines' queues empty,
+    no order in flight), so the node has acted on a minute before the next one comes, whatever the pace:
+    the replay is as deterministic as a backtest's. Then it pauses ``seconds_per_minute`` of wall time.
+    """
 
     def __init__(
         self,
@@ -94,12 +100,15 @@ class SessionDriver:
         clocks: Callable[[], list[TestClock]],
         seconds_per_minute: float = 1.0,
         on_minute: Callable[[int], None] | None = None,
+        settled: Callable[[], bool] = lambda: True,
     ) -> None:
         self._session = session
         self._clocks = clocks
         self._pause = seconds_per_minute
         self._on_minute = on_minute
+        self._settled = settled
         self.minutes = 0
+        self.unsettled = 0  # minutes the node had not settled within SETTLE_LIMIT_S
 
     def start_at(self, ts_ns: int) -> None:
         """Set every clock of the node to the replay's start (before the node starts its components)."""
@@ -113,7 +122,20 @@ class SessionDriver:
             now = now - now % MINUTE_NS + MINUTE_NS
             advance_clocks(self._clocks(), now)
             await asyncio.to_thread(self._session.advance_to, now)
+            await self._settle()
             self.minutes += 1
             if self._on_minute is not None:
                 self._on_minute(now)
             await asyncio.sleep(self._pause)
+
+    async def _settle(self) -> None:
+        await asyncio.sleep(SETTLE_FIRST_S)
+        waited = SETTLE_FIRST_S
+        quiet = 0
+        while quiet < 2:  # two quiet polls in a row: a fill's events may still be on their way after one
+            quiet = quiet + 1 if self._settled() else 0
+            if waited >= SETTLE_LIMIT_S:
+                self.unsettled += 1
+                return
+            await asyncio.sleep(SETTLE_POLL_S)
+            waited += SETTLE_POLL_S

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alpaca.trading.client import TradingClient
 
 from odte_nautilus.live.guards import (
+    GuardCheck,
     GuardFailed,
     PaperWatch,
     account_can_trade,
@@ -77,7 +79,7 @@ def test_require_names_every_failed_guard():
 
 
 def test_the_watch_stops_new_orders_at_the_first_failure_and_never_turns_them_back_on():
-    failures = []
+    failures: list[list[GuardCheck]] = []
     watch = PaperWatch(simulator=False, on_failure=failures.append)
     assert watch.observe("PA1", "https://paper-api.alpaca.markets") == []
     assert watch.observe("991", "https://paper-api.alpaca.markets")  # the account changed under the node
@@ -102,10 +104,13 @@ def test_the_shipped_configs_are_paper_and_live_apart():
 
 
 def _preflight(config: Path = PAPER_CONFIG, env: dict | None = None, **kw):
-    asked = []
-    checks = run_preflight(
-        config, PAPER_ENV if env is None else env, simulator=False, client_factory=lambda *a: asked.append(a), **kw
-    )
+    asked: list[tuple[str, ...]] = []
+
+    def client(*args: str) -> TradingClient:
+        asked.append(args)
+        raise AssertionError("preflight asked the broker after a local guard failed")
+
+    checks = run_preflight(config, PAPER_ENV if env is None else env, simulator=False, client_factory=client, **kw)
     return {c.name: c for c in checks}, asked
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from nautilus_trader.common.component import TestClock
+from nautilus_trader.common.events import TimeEvent
 
 from odte_nautilus.live.session_clock import advance_clocks, replayed_time_kernel
 
@@ -33,7 +34,7 @@ def test_timers_of_different_clocks_fire_in_time_order_each_seeing_every_clock_a
 
 def test_a_timer_set_by_a_callback_fires_in_its_turn_within_the_same_advance():
     (clock,) = _clocks(1)
-    fired = []
+    fired: list[TimeEvent] = []
     clock.set_time_alert_ns("flatten", 100, lambda e: clock.set_time_alert_ns("deadline", 150, fired.append))
     clock.set_time_alert_ns("later", 400, fired.append)
     advance_clocks([clock], 500)
@@ -42,7 +43,7 @@ def test_a_timer_set_by_a_callback_fires_in_its_turn_within_the_same_advance():
 
 def test_a_timer_after_the_target_waits_for_a_later_advance():
     (clock,) = _clocks(1)
-    fired = []
+    fired: list[TimeEvent] = []
     clock.set_time_alert_ns("eod", 2_000, fired.append)
     advance_clocks([clock], 1_000)
     assert fired == [] and clock.timestamp_ns() == 1_000

@@ -1,0 +1,169 @@
+"""``odte live`` and ``odte preflight``: the paper node and its checklist (registered on the ``odte`` app)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from odte_nautilus.live.settings import PAPER_CONFIG
+
+if TYPE_CHECKING:
+    from odte_nautilus.live.settings import LiveSettings
+    from odte_nautilus.live.simulated import SimulatedRun
+
+console = Console()
+errors = Console(stderr=True)
+GUARD_EXIT = 3  # a guard refused: nothing was sent
+
+
+class Broker(StrEnum):
+    ALPACA = "alpaca"
+    ALPACA_SIM = "alpaca-sim"
+
+
+ConfigOption = Annotated[
+    Path, typer.Option("--config", dir_okay=False, help="Paper config (YAML); live settings stay in their own file.")
+]
+BrokerOption = Annotated[
+    Broker, typer.Option("--broker", help="alpaca: the paper account; alpaca-sim: the project's simulator on loopback.")
+]
+UnderlyingOption = Annotated[str | None, typer.Option("--underlying", help="SPY or QQQ (default: the config's).")]
+
+
+def live(
+    config: ConfigOption = PAPER_CONFIG,
+    broker: BrokerOption = Broker.ALPACA_SIM,
+    underlying: UnderlyingOption = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Run folder (default runs/live-<UTC time>).")] = None,
+    seconds_per_minute: Annotated[
+        float, typer.Option("--seconds-per-minute", min=0.0, help="alpaca-sim: wall seconds per replayed minute.")
+    ] = 0.25,
+    catalog: Annotated[
+        Path, typer.Option("--catalog", help="alpaca-sim: where the sample session is built (<dir>/<underlying>).")
+    ] = Path("catalog/alpaca-sim"),
+) -> None:
+    """Run the paper node: both strategies, under the kernel, through the Alpaca adapter.
+
+    --broker alpaca-sim (no credentials, nothing to start) replays a compressed sample SPY session (QQQ with
+    --underlying QQQ) against the project's Alpaca simulator, exits when the session is over, and writes a
+    run folder like a backtest's, audited the same way. --broker alpaca runs against the paper account named
+    by configs/paper.yaml, with keys from the environment or .env.local. Every paper guard runs first;
+    one refusal and nothing is sent (exit 3).
+    """
+    from odte_nautilus.live.guards import GuardFailed
+    from odte_nautilus.live.settings import SettingsError, environment, load_settings
+    from odte_nautilus.reports import AuditFailed, render_table
+
+    try:
+        settings = load_settings(config)
+    except SettingsError as exc:
+        _refuse(str(exc), 2)
+    name = (underlying or settings.underlying).upper()
+    if name not in ("SPY", "QQQ"):
+        _refuse(f"--underlying {name}: Alpaca lists SPY and QQQ options here (no index options)", 2)
+    run_dir = out or Path("runs") / f"live-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    if broker is Broker.ALPACA_SIM and run_dir.exists() and any(run_dir.iterdir()):
+        _refuse(f"--out {run_dir} is not empty: a simulated session starts from a fresh state (its day lock)", 2)
+    try:
+        if broker is Broker.ALPACA:
+            from odte_nautilus.live.paper_account import run_paper_account
+
+            console.print(f"paper node on {settings.alpaca.base_url} ({name}); Ctrl-C stops it")
+            summary = run_paper_account(settings, config, run_dir, underlying=name, env=environment())
+            replayed = ""
+        else:
+            result = _run_simulated(settings, config, run_dir, name, catalog, seconds_per_minute)
+            summary = result.summary
+            replayed = f"{name} session {result.session}: {result.minutes} minutes replayed"
+    except GuardFailed as exc:
+        _refuse(str(exc), GUARD_EXIT)
+    except AuditFailed as exc:
+        console.print(f"[red]INVARIANT AUDIT FAILED[/red] (run folder {run_dir}):\n{exc}")
+        raise typer.Exit(1) from None
+    console.print(render_table(summary))
+    if replayed:
+        console.print(replayed)
+    console.print(f"invariant audit: {'passed' if summary['audit']['ok'] else 'FAILED'}")
+    console.print(f"run folder: {run_dir} (report: {run_dir / 'report.html'}; paper log in {settings.logs_dir})")
+
+
+def _run_simulated(
+    settings: LiveSettings, config: Path, run_dir: Path, name: str, catalog: Path, seconds_per_minute: float
+) -> SimulatedRun:
+    """The simulated session with a progress bar over the replayed minutes."""
+    from odte_nautilus.live.settings import environment
+    from odte_nautilus.live.simulated import run_simulated_session
+
+    columns = [TextColumn("[bold]alpaca-sim"), BarColumn(), TextColumn("{task.fields[at]}"), TimeElapsedColumn()]
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("session", total=390, at="")
+        return run_simulated_session(
+            settings,
+            config,
+            run_dir,
+            underlying=name,
+            catalog_root=catalog,
+            seconds_per_minute=seconds_per_minute,
+            env=environment(),
+            on_minute=lambda ts: progress.update(task, advance=1, at=_ny(ts)),
+        )
+
+
+def preflight(
+    config: ConfigOption = PAPER_CONFIG,
+    broker: BrokerOption = Broker.ALPACA,
+    underlying: UnderlyingOption = None,
+) -> None:
+    """Run seed 003's pre-flight checklist, item by item; exit 3 if any item fails.
+
+    Local items first (BROKER_MODE, the paper config, keys set and distinct from the live key, the paper
+    URL, risk limits, the paper log); the broker is asked (account, buying power, options level, today's
+    0DTE contracts) only when all of them passed. --broker alpaca-sim checks against the project's simulator.
+    """
+    from odte_nautilus.live.preflight import run_preflight
+    from odte_nautilus.live.settings import environment
+
+    env = environment()
+    if broker is Broker.ALPACA_SIM:
+        from odte_nautilus.live.settings import load_settings
+        from odte_nautilus.live.sim_broker import SIM_KEY, SIM_SECRET, sample_catalog, simulator
+
+        settings = load_settings(config)
+        name = (underlying or settings.underlying).upper()
+        catalog = sample_catalog(Path("catalog/alpaca-sim"), name)
+        keys = {settings.alpaca.key_env: SIM_KEY, settings.alpaca.secret_env: SIM_SECRET}
+        with simulator(catalog, name) as sim:
+            checks = run_preflight(config, {**env, **keys}, simulator=True, underlying=name, base_url=sim.rest_url)
+    else:
+        checks = run_preflight(config, env, simulator=False, underlying=underlying)
+    for check in checks:
+        mark = "[green]PASS[/green]" if check.passed else "[red]FAIL[/red]"
+        console.print(f"{mark} {check.name}: {escape(check.reason)}", highlight=False)
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        console.print(f"[red]preflight failed[/red]: {len(failed)} of {len(checks)} items")
+        raise typer.Exit(GUARD_EXIT)
+    console.print(f"preflight passed: {len(checks)} items")
+
+
+def _ny(ts_ns: int) -> str:
+    from odte_nautilus.risk.session import NEW_YORK
+
+    return datetime.fromtimestamp(ts_ns / 1e9, NEW_YORK).strftime("%H:%M")
+
+
+def _refuse(message: str, code: int) -> NoReturn:
+    errors.print(f"[red]refused:[/red] {escape(message)}", soft_wrap=True, highlight=False)
+    raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(live)
+    app.command()(preflight)

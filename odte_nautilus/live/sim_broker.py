@@ -1,0 +1,42 @@
+"""The project's Alpaca simulator as the paper node's broker: its sample session, its keys, its open interest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from odte_nautilus.adapters.alpaca.symbols import ALPACA
+from odte_nautilus.data.catalog_io import catalog_sessions
+from odte_nautilus.data.sample import SampleConfig, build_sample
+from odte_nautilus.data.sidecar import load_open_interest
+from odte_nautilus.data.symbology import option_id, parse_option_id
+from odte_nautilus.sim.alpaca import AlpacaSimulator
+
+SIM_KEY, SIM_SECRET, SIM_ACCOUNT = "sim-key", "sim-secret", "PA0SIM0001"
+
+
+def sample_catalog(root: Path, underlying: str) -> Path:
+    """The simulator's catalog for ``underlying`` (one sample session), built if missing."""
+    path = root / underlying.lower()
+    if not (path.exists() and catalog_sessions(path)):
+        build_sample(path, SampleConfig(days=1, underlying=underlying))
+    return path
+
+
+def simulator(catalog: Path, underlying: str) -> AlpacaSimulator:
+    """The simulated paper account (manual clock: the session driver moves it) with the run's fixed keys."""
+    return AlpacaSimulator(catalog, underlying=underlying, key=SIM_KEY, secret=SIM_SECRET, account_number=SIM_ACCOUNT)
+
+
+def alpaca_open_interest(catalog: Path) -> Callable[[date], dict[str, int]]:
+    """The catalog's open interest under the adapter's instrument ids (``<OCC>.ALPACA``)."""
+
+    def load(day: date) -> dict[str, int]:
+        out = {}
+        for instrument_id, contracts in load_open_interest(catalog, day).items():
+            key = parse_option_id(instrument_id)
+            out[option_id(key.root, key.expiry, key.right, key.strike, ALPACA)] = contracts
+        return out
+
+    return load

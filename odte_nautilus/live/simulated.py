@@ -1,0 +1,141 @@
+"""``odte live --broker alpaca-sim``: the paper node against the project's Alpaca simulator, one compressed session.
+
+Nothing to start and no credentials: the simulator (a real HTTP and websocket server on loopback, replaying a
+sample SPY or QQQ session) and the paper node run in this process, the node talking to the simulator through
+the real alpaca-py clients. The same guards as against a real paper account run first (the simulator is
+declared, so its loopback URL passes). The session is replayed a minute at a time (``session_clock.py``); when
+it is over the node stops and the run folder is written as after a backtest (``fills.csv``, ``positions.csv``,
+``decisions.jsonl``, ``summary.json``, ``report.html``), the independent audit included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from nautilus_trader.live.node import TradingNode
+
+from odte_nautilus.data.catalog_io import catalog_sessions
+from odte_nautilus.live.guards import require
+from odte_nautilus.live.node import BrokerUrls, PaperNode, build_paper_node, write_run_folder
+from odte_nautilus.live.preflight import Credentials, broker_checks, local_checks, paper_client
+from odte_nautilus.live.session_clock import SessionDriver, node_clocks, replayed_time_kernel
+from odte_nautilus.live.settings import LiveSettings
+from odte_nautilus.live.sim_broker import (
+    SIM_ACCOUNT,
+    SIM_KEY,
+    SIM_SECRET,
+    alpaca_open_interest,
+    sample_catalog,
+)
+from odte_nautilus.runtime import detach
+from odte_nautilus.sim.alpaca import AlpacaSimulator
+
+SIM_ASSUMPTIONS = {
+    "broker": "the project's Alpaca simulator on loopback, through the real alpaca-py clients",
+    "orders": "one mleg order per package at its signed net limit (credit negative)",
+    "fills": "an mleg limit fills at the package's far touch, every leg at its own far side",
+    "session": "a sample session replayed a minute at a time; the node's clocks follow the replay",
+}
+
+
+@dataclass(frozen=True)
+class SimulatedRun:
+    run_dir: Path
+    summary: dict
+    minutes: int
+    session: date
+
+
+def run_simulated_session(
+    settings: LiveSettings,
+    config_path: Path,
+    run_dir: Path,
+    *,
+    underlying: str,
+    catalog_root: Path,
+    seconds_per_minute: float = 0.5,
+    env: dict[str, str] | None = None,
+    on_minute: Callable[[int], None] | None = None,
+) -> SimulatedRun:
+    catalog = sample_catalog(catalog_root, underlying)
+    with AlpacaSimulator(
+        catalog, underlying=underlying, key=SIM_KEY, secret=SIM_SECRET, account_number=SIM_ACCOUNT
+    ) as sim:
+        urls = BrokerUrls(sim.rest_url, sim.trade_stream_url, sim.option_stream_url, sim.stock_stream_url)
+        settings = _pointed_at(settings, urls)
+        environment = {**(env or {}), settings.alpaca.key_env: SIM_KEY, settings.alpaca.secret_env: SIM_SECRET}
+        credentials = Credentials.from_env(settings, environment)
+        require(local_checks(config_path, settings, environment, simulator=True))
+        require(broker_checks(paper_client(SIM_KEY, SIM_SECRET, sim.rest_url), settings, underlying))
+        with replayed_time_kernel(sim.rest_url):
+            paper = build_paper_node(
+                settings,
+                credentials,
+                urls,
+                underlying=underlying,
+                run_dir=run_dir,
+                state_dir=run_dir / "state",
+                account_id=SIM_ACCOUNT,
+                open_interest=alpaca_open_interest(catalog),
+                simulator=True,
+                open_check_seconds=max(1.0, 5 * seconds_per_minute),
+            )
+        driver = SessionDriver(
+            sim, lambda: node_clocks(paper.node), seconds_per_minute, on_minute, lambda: node_settled(paper.node)
+        )
+        driver.start_at(sim.now_ns)
+        _run_until_session_end(paper, driver)
+        session = date.fromtimestamp(sim.session_open_ns / 1e9)
+    days = [part.session.trading_date for part in catalog_sessions(catalog)]
+    summary = write_run_folder(paper, run_dir, days, underlying, SIM_ASSUMPTIONS, catalog=catalog)
+    return SimulatedRun(run_dir, summary, driver.minutes, session)
+
+
+def node_settled(node: TradingNode) -> bool:
+    """Nothing left to do for the node: every engine queue empty and no order waiting on the broker."""
+    kernel = node.kernel
+    data, risk, execution = kernel.data_engine, kernel.risk_engine, kernel.exec_engine
+    queues = (data.data_qsize(), data.cmd_qsize(), risk.cmd_qsize(), risk.evt_qsize())
+    pending = (execution.cmd_qsize(), execution.evt_qsize())
+    return not any(queues) and not any(pending) and kernel.cache.orders_inflight_count() == 0
+
+
+def _pointed_at(settings: LiveSettings, urls: BrokerUrls) -> LiveSettings:
+    alpaca = settings.alpaca.model_copy(
+        update={
+            "base_url": urls.rest,
+            "trade_stream_url": urls.trade_stream,
+            "option_stream_url": urls.option_stream,
+            "stock_stream_url": urls.stock_stream,
+        }
+    )
+    return settings.model_copy(update={"alpaca": alpaca})
+
+
+def _run_until_session_end(paper: PaperNode, driver: SessionDriver) -> None:
+    node: TradingNode = paper.node
+    loop = node.get_event_loop()
+    assert loop is not None
+
+    async def replay() -> None:
+        while not node.kernel.trader.is_running:
+            await asyncio.sleep(0.05)
+        await driver.run()
+        await asyncio.sleep(1.0)  # the last events of the session reach the node
+        await node.stop_async()
+
+    task = loop.create_task(replay())
+    try:
+        node.run()
+    finally:
+        if not task.done():
+            task.cancel()
+        node.dispose()
+        detach(node.kernel)
+        paper.book.close()
+    if task.done() and not task.cancelled() and task.exception() is not None:
+        raise task.exception()  # type: ignore[misc]
