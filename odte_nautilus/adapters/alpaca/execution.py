@@ -776,8 +776,6 @@ class AlpacaExecutionClient(LiveExecutionClient):
         ts = self._clock.timestamp_ns()
         reports = []
         for position in positions:
-            if position.get("asset_class") != "us_option":
-                continue
             report = position_status_report(position, self.account_id, ts)
             if command.instrument_id is not None and report.instrument_id != command.instrument_id:
                 continue

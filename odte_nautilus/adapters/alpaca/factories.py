@@ -23,20 +23,18 @@ from odte_nautilus.adapters.alpaca.execution import AlpacaExecutionClient
 from odte_nautilus.adapters.alpaca.http import AlpacaRest, TokenBucket, trading_client
 from odte_nautilus.adapters.alpaca.providers import AlpacaInstrumentProvider
 
+_RESTS: dict[tuple[str, str | None], AlpacaRest] = {}
 
-@lru_cache(maxsize=8)
-def get_cached_alpaca_rest(
-    api_key: str,
-    api_secret: str,
-    base_url: str | None,
-    max_requests_per_minute: int,
-    timeout_secs: float,
-    max_retries: int,
-    retry_delay_secs: float,
-) -> AlpacaRest:
-    """One REST client and one token bucket per account and host."""
-    client = trading_client(api_key, api_secret, base_url, timeout_secs)
-    return AlpacaRest(client, TokenBucket(max_requests_per_minute), max_retries, retry_delay_secs)
+
+def get_cached_alpaca_rest(config: AlpacaDataClientConfig | AlpacaExecClientConfig) -> AlpacaRest:
+    """One REST client and one token bucket per account and host, whichever client's config comes first:
+    two buckets for one account would allow twice Alpaca's budget."""
+    key = (config.api_key, config.base_url_http)
+    if key not in _RESTS:
+        client = trading_client(config.api_key, config.api_secret, config.base_url_http, config.http_timeout_secs)
+        bucket = TokenBucket(config.max_requests_per_minute)
+        _RESTS[key] = AlpacaRest(client, bucket, config.max_retries, config.retry_delay_secs)
+    return _RESTS[key]
 
 
 @lru_cache(maxsize=8)
@@ -44,18 +42,6 @@ def get_cached_alpaca_instrument_provider(
     rest: AlpacaRest, underlyings: tuple[str, ...], config: InstrumentProviderConfig
 ) -> AlpacaInstrumentProvider:
     return AlpacaInstrumentProvider(rest, underlyings, config)
-
-
-def _rest(config: AlpacaDataClientConfig | AlpacaExecClientConfig) -> AlpacaRest:
-    return get_cached_alpaca_rest(
-        config.api_key,
-        config.api_secret,
-        config.base_url_http,
-        config.max_requests_per_minute,
-        config.http_timeout_secs,
-        config.max_retries,
-        config.retry_delay_secs,
-    )
 
 
 def _provider(rest: AlpacaRest, config: AlpacaDataClientConfig | AlpacaExecClientConfig) -> AlpacaInstrumentProvider:
@@ -74,7 +60,7 @@ class AlpacaLiveDataClientFactory(LiveDataClientFactory):
         cache: Cache,
         clock: LiveClock,
     ) -> AlpacaDataClient:
-        rest = _rest(config)
+        rest = get_cached_alpaca_rest(config)
         return AlpacaDataClient(loop, msgbus, cache, clock, _provider(rest, config), config, name)
 
 
@@ -88,5 +74,5 @@ class AlpacaLiveExecClientFactory(LiveExecClientFactory):
         cache: Cache,
         clock: LiveClock,
     ) -> AlpacaExecutionClient:
-        rest = _rest(config)
+        rest = get_cached_alpaca_rest(config)
         return AlpacaExecutionClient(loop, rest, msgbus, cache, clock, _provider(rest, config), config, name)

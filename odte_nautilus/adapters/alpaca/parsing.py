@@ -32,7 +32,7 @@ from nautilus_trader.model.identifiers import (
 )
 from nautilus_trader.model.objects import Price, Quantity
 
-from odte_nautilus.adapters.alpaca.symbols import alpaca_symbol, instrument_id
+from odte_nautilus.adapters.alpaca.symbols import alpaca_symbol, instrument_id, underlying_id
 
 Json = Mapping[str, Any]
 
@@ -212,12 +212,14 @@ def order_status_report(
 
 
 def position_status_report(position: Json, account_id: AccountId, ts_init: int) -> PositionStatusReport:
-    """An option position of the account: ``qty`` is signed (``"-1"`` short)."""
+    """A position of the account: an option, or shares of the underlying (an exercise or an assignment of an
+    American option delivers them). ``qty`` is signed (``"-1"`` short)."""
     qty = Decimal(str(position["qty"]))
     side = PositionSide.FLAT if qty == 0 else PositionSide.LONG if qty > 0 else PositionSide.SHORT
+    symbol = position["symbol"]
     return PositionStatusReport(
         account_id=account_id,
-        instrument_id=instrument_id(position["symbol"]),
+        instrument_id=instrument_id(symbol) if position.get("asset_class") == "us_option" else underlying_id(symbol),
         position_side=side,
         quantity=Quantity.from_str(str(abs(qty).normalize())),
         avg_px_open=decimal(position.get("avg_entry_price")),

@@ -202,7 +202,8 @@ def test_fills_sent_while_the_socket_was_down_are_booked_from_the_brokers_record
     async def test(h: Harness) -> None:
         await open_at_ten(h)
         assert h.exec._stream is not None
-        await h.exec._stream.stop_ws()  # the node stops hearing trade updates
+        await h.exec._stream.stop_ws()  # the node stops hearing trade updates ...
+        await h.exec._stream.close()  # ... at once
         await eventually(lambda: not h.sim.stream_clients()["trade_updates"], what="the socket to close")
         fly = h.iron_fly()
         order = await h.submit(fly, OrderSide.BUY, 1, h.far_touch(fly, OrderSide.BUY))

@@ -10,6 +10,7 @@ from nautilus_trader.model.enums import OrderSide, OrderStatus, OrderType, Posit
 from nautilus_trader.model.identifiers import AccountId, ClientOrderId, InstrumentId, new_generic_spread_id
 
 from odte_nautilus.adapters.alpaca.config import AlpacaConfigError, AlpacaDataClientConfig, AlpacaExecClientConfig
+from odte_nautilus.adapters.alpaca.factories import get_cached_alpaca_rest
 from odte_nautilus.adapters.alpaca.fills import Execution, OrderFills
 from odte_nautilus.adapters.alpaca.parsing import (
     UnsupportedOrder,
@@ -167,6 +168,21 @@ def test_a_short_position_reports_short():
     }
     report = position_status_report(wire, ACCOUNT, 1)
     assert report.instrument_id == C and report.position_side == PositionSide.SHORT and report.quantity == 2
+
+
+def test_shares_delivered_by_an_exercise_or_assignment_report_on_the_underlying():
+    wire = {"symbol": "SPY", "qty": "-100", "side": "short", "asset_class": "us_equity", "avg_entry_price": "555"}
+    report = position_status_report(wire, ACCOUNT, 1)
+    assert report.instrument_id == underlying_id("SPY") and report.quantity == 100
+
+
+def test_the_data_and_execution_clients_of_one_account_share_one_rate_budget():
+    data = AlpacaDataClientConfig(api_key="k1", api_secret="s", base_url_http="http://127.0.0.1:9")
+    execution = AlpacaExecClientConfig(api_key="k1", api_secret="s", base_url_http="http://127.0.0.1:9", max_retries=5)
+    other = AlpacaExecClientConfig(api_key="k2", api_secret="s", base_url_http="http://127.0.0.1:9")
+    assert get_cached_alpaca_rest(data).bucket is get_cached_alpaca_rest(execution).bucket
+    assert get_cached_alpaca_rest(other).bucket is not get_cached_alpaca_rest(data).bucket
+    assert get_cached_alpaca_rest(data).client._retry == 0  # alpaca-py's blocking sleep-retry is off
 
 
 def test_fills_are_booked_from_cumulative_figures_once_and_legs_never_ahead_of_the_package():
