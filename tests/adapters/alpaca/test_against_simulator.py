@@ -226,6 +226,77 @@ def test_a_429_storm_slows_the_client_down_and_the_order_still_goes_out_once(sim
     drive(sim, test)
 
 
+def test_cancel_and_replace_act_on_the_parent(sim):
+    from nautilus_trader.core.uuid import UUID4
+    from nautilus_trader.execution.messages import CancelOrder, ModifyOrder
+    from nautilus_trader.model.events import OrderCanceled, OrderUpdated
+    from nautilus_trader.model.objects import Price
+
+    async def test(h: Harness) -> None:
+        await open_at_ten(h)
+        fly = h.iron_fly()
+        touch = h.far_touch(fly, OrderSide.BUY)
+        order = await h.submit(fly, OrderSide.BUY, 1, round(touch - 0.50, 2))  # rests
+        await eventually(lambda: order.status == OrderStatus.ACCEPTED, what="acceptance")
+        first = order.venue_order_id
+        h.engine.execute(
+            ModifyOrder(
+                h.trader_id,
+                order.strategy_id,
+                fly,
+                order.client_order_id,
+                first,
+                None,
+                Price(round(touch, 2), 2),
+                None,
+                UUID4(),
+                h.clock.timestamp_ns(),
+            )
+        )
+        await eventually(lambda: any(isinstance(e, OrderUpdated) for e in h.events), what="the replacement")
+        await eventually(lambda: order.status == OrderStatus.FILLED and len(h.leg_fills()) == 4, what="the fill")
+        assert order.venue_order_id != first and order.price.as_double() == round(touch, 2)
+        parents = {leg.venue_order_id.value.split("-LEG-")[0] for leg in h.leg_fills()}
+        assert parents == {order.venue_order_id.value}  # the legs belong to the replacement
+        replaced, replacement = sim.orders()
+        assert replaced["status"] == "replaced" and replacement["replaces"] == replaced["id"]
+
+        resting = await h.submit(fly, OrderSide.SELL, 1, round(h.far_touch(fly, OrderSide.SELL) + 0.50, 2))
+        await eventually(lambda: resting.status == OrderStatus.ACCEPTED, what="the exit resting")
+        h.engine.execute(
+            CancelOrder(
+                h.trader_id,
+                resting.strategy_id,
+                fly,
+                resting.client_order_id,
+                resting.venue_order_id,
+                UUID4(),
+                h.clock.timestamp_ns(),
+            )
+        )
+        await eventually(lambda: resting.status == OrderStatus.CANCELED, what="the cancel")
+        assert (
+            sim.orders()[-1]["status"] == "canceled" and len([e for e in h.events if isinstance(e, OrderCanceled)]) == 1
+        )
+        assert h.held() == sim.positions()
+
+    drive(sim, test)
+
+
+def test_late_and_out_of_order_updates_book_nothing_twice(sim):
+    async def test(h: Harness) -> None:
+        await open_at_ten(h)
+        sim.faults.delay_next = 10  # each update held until after the next one
+        fly = h.iron_fly()
+        order = await h.submit(fly, OrderSide.BUY, 2, h.far_touch(fly, OrderSide.BUY))
+        await eventually(lambda: order.status == OrderStatus.FILLED and len(h.leg_fills()) == 4, what="the fill")
+        await asyncio.to_thread(h.sim.step_minute)  # releases anything still held
+        await asyncio.sleep(0.6)
+        assert len(h.fills()) == 5 and h.held() == sim.positions()
+
+    drive(sim, test)
+
+
 def test_a_transient_error_is_never_reported_as_order_not_found(sim):
     from nautilus_trader.core.uuid import UUID4
     from nautilus_trader.execution.messages import GenerateOrderStatusReport
