@@ -2,8 +2,9 @@
 
 Thesis: when dealer gamma exposure (GEX, from the chain's open interest and gamma) is negative enough,
 dealers' hedging amplifies moves, and a cheap 0DTE strangle pays for a move the market is primed to
-make. Size 1-2 contracts from the signal's strength (seed 003); exit by the profit target, the stop or
-the EOD flatten - all in the shared base.
+make. Size 1-2 contracts from the signal's strength (seed 003); exit by its exit policy (``risk/exits.py``:
+a take-profit on the debit, a stop at a share of it lost, a time stop if the move does not come) or the
+EOD flatten - all in the shared base.
 
 The signal is read once a day, at the first entry check of the window, from the start-of-day open
 interest: it says whether today is a short-gamma day. It is the *tilt* of dealer gamma (GEX over the gross,
@@ -16,6 +17,9 @@ crossing was enough.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
+
+import msgspec
 
 from odte_nautilus.strategies.base import EntryPlan, OdteStrategy, OdteStrategyConfig
 from odte_nautilus.strategies.signals import atm_iv, gex_strength, gex_tilt, years_to_expiry
@@ -32,7 +36,11 @@ class GammaScalperConfig(OdteStrategyConfig, frozen=True):
     fallback_iv: float = 0.15  # vol for the gammas when the ATM IV cannot be read
     entry_start: str = "10:00"
     entry_end: str = "14:00"
-    take_profit_full_pct: float | None = 60.0
+    # Exits chosen by backtests/exit_selection.py (decision 0007): out at 1.5 x the debit or half of it lost.
+    take_profit_full_pct: float | None = 50.0
+    exit: dict[str, Any] | None = msgspec.field(
+        default_factory=lambda: {"kind": "strangle", "loss_debit_fraction": 0.5, "time_stop_minutes": None}
+    )
 
 
 class GammaScalper(OdteStrategy):

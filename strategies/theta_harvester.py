@@ -3,11 +3,16 @@
 Thesis: 0DTE at-the-money premium decays fastest in the last hours, and the straddle is on average
 priced above the move it pays for (a long ATM straddle held 10:00 -> 16:00 loses on about two days in
 three). The harvester sells that straddle as an iron butterfly, sized 1-3 contracts from the IV
-percentile (seed 003: rich premium, sell more), takes a partial then a full profit on the decay, and
-leaves everything else - the kernel, the stops, the EOD flatten - to the shared base.
+percentile (seed 003: rich premium, sell more), holds it to the EOD flatten unless its config gives it an
+exit of its own (``risk/exits.py``: a take-profit on the credit, a stop in multiples of it or near a
+breakeven, a time), and leaves everything else - the kernel, the exits, the EOD flatten - to the shared base.
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+import msgspec
 
 from odte_nautilus.strategies.base import EntryPlan, OdteStrategy, OdteStrategyConfig
 from odte_nautilus.strategies.signals import IvPercentile, atm_iv, years_to_expiry
@@ -22,8 +27,11 @@ class ThetaHarvesterConfig(OdteStrategyConfig, frozen=True):
     iv_min_history: int = 5
     entry_start: str = "10:00"
     entry_end: str = "13:30"
-    take_profit_partial_pct: float | None = 25.0
-    take_profit_full_pct: float | None = 50.0
+    # Exits chosen by backtests/exit_selection.py (decision 0007): on the selection seeds, holding the fly to
+    # the EOD flatten (its wings cap the loss) beat every take-profit and stop of its own that was tried.
+    take_profit_partial_pct: float | None = None
+    take_profit_full_pct: float | None = None
+    exit: dict[str, Any] | None = msgspec.field(default_factory=lambda: {"kind": "hold"})
 
 
 class ThetaHarvester(OdteStrategy):

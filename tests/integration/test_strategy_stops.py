@@ -23,6 +23,7 @@ from odte_nautilus.risk.time_units import NS_PER_SECOND
 from tests.strategy_kit import FEE, C, Days, Market, P, gamma_scalper, quoted_at, theta_harvester
 
 SLOW_CADENCE_NS = 5 * NS_PER_SECOND  # the slow dimensions are sampled every 5 s
+SEED_STOP = {"kind": "four_dimensional"}  # the strategies' own exits are another policy now (decision 0007)
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,8 @@ class Scenario:
 
     def strategy(self):
         if self.structure == "strangle":
-            return gamma_scalper(max_entries_per_day=1, strength_sizes=(1, 1))
-        return theta_harvester(max_entries_per_day=1)
+            return gamma_scalper(max_entries_per_day=1, strength_sizes=(1, 1), exit=SEED_STOP)
+        return theta_harvester(max_entries_per_day=1, exit=SEED_STOP)
 
 
 def _both(quote: tuple[float, float]) -> dict:
@@ -157,10 +158,10 @@ def test_regression_a_bar_triggered_stop_fills_at_the_same_minutes_option_quotes
     stop of the fly, flattered by about $1,100. It must fill at the quotes of its own minute.
 
     10:05: the index jumps 12 points and the fly's legs reprice: buying it back costs 16.10 + 3.10 - 6.00
-    - 0.90 = 12.30 (at 10:04 it cost 8.10 + 8.10 - 3.00 - 3.00 = 10.20)."""
+    - 0.90 = 12.30 (at 10:04 it cost 8.10 + 8.10 - 2.90 - 2.90 = 10.40)."""
     repriced = {C(5550): (15.9, 16.1), P(5550): (2.9, 3.1), C(5575): (6.0, 6.2), P(5525): (0.9, 1.0)}
     market = Market().index("10:05", 5562.0).quote("10:05", repriced)
-    day = days(market, [theta_harvester(max_entries_per_day=1)]).run()
+    day = days(market, [theta_harvester(max_entries_per_day=1, exit=SEED_STOP)]).run()
     (record,) = day.packages()
     assert record.exit_kinds == ExitKind.STOP_UNDERLYING_MOVE.value
     assert _ns(record.closed_at) >= quoted_at("10:05")
