@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -349,7 +350,7 @@ class AlpacaExecutionClient(LiveExecutionClient):
                 self._cancel_rejected(command, reason)
             return
         if tracked is not None:  # the ``canceled`` update confirms it; a lost one is found by the poll
-            self._refresh_later(tracked.client_order_id, broker_id)
+            self._refresh_later(tracked.client_order_id, broker_id, lambda: not tracked.done)
 
     def _cancel_rejected(self, command: CancelOrder, reason: str) -> None:
         self._log.warning(f"[PAPER] cancel rejected {command.client_order_id}: {reason}")
@@ -495,7 +496,7 @@ class AlpacaExecutionClient(LiveExecutionClient):
         if book.queue_leg(wire["symbol"], execution, decimal(wire.get("filled_qty")) or Decimal(0)):
             self._book_legs(tracked, parent, {}, ts)
         if book.waiting_legs():
-            self._refresh_later(tracked.client_order_id, parent)
+            self._refresh_later(tracked.client_order_id, parent, book.waiting_legs)
 
     def _apply_wire(self, tracked: _Tracked, wire: dict, event: str | None = None) -> None:
         """A REST read (or answer) of an order, through the same path as a trade update."""
@@ -640,7 +641,9 @@ class AlpacaExecutionClient(LiveExecutionClient):
 
     # -- reading back ------------------------------------------------------------------------------------
 
-    def _refresh_later(self, cid: ClientOrderId, broker_id: str) -> None:
+    def _refresh_later(self, cid: ClientOrderId, broker_id: str, needed: Callable[[], bool]) -> None:
+        """Read the order back in a moment if what should have followed (the package's update after its
+        legs', the ``canceled`` after a cancel) has not come by then."""
         if broker_id in self._refreshing:
             return
         self._refreshing.add(broker_id)
@@ -648,7 +651,8 @@ class AlpacaExecutionClient(LiveExecutionClient):
         async def later() -> None:
             await asyncio.sleep(REFRESH_DELAY_SECS)
             self._refreshing.discard(broker_id)
-            await self._refresh(cid, broker_id)
+            if needed():
+                await self._refresh(cid, broker_id)
 
         self.create_task(later())
 
@@ -669,7 +673,8 @@ class AlpacaExecutionClient(LiveExecutionClient):
                 if order is not None:
                     tracked.unknown = False
                     await self._settle_submit(tracked, order, "not placed: the broker has no such order", True)
-            if not any(not t.done and t.venue_order_id is not None for t in self._tracked.values()):
+            working = any(not t.done and t.venue_order_id is not None for t in self._tracked.values())
+            if not working or not self._rest.bucket.headroom():
                 continue
             request = GetOrdersRequest(status=QueryOrderStatus.ALL, limit=ORDERS_PAGE, nested=True, direction=Sort.DESC)
             try:

@@ -58,6 +58,11 @@ class TokenBucket:
             return 0.0
         return (1.0 - self._tokens) / self.rate
 
+    def headroom(self) -> bool:
+        """At least half the burst is free: background reads go only then, so orders never wait behind them."""
+        now = self._clock()
+        return now >= self._paused_until and self._tokens + (now - self._stamp) * self.rate >= self.burst / 2
+
     async def acquire(self) -> None:
         async with self._lock:
             while (wait := self.delay()) > 0.0:

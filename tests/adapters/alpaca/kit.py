@@ -58,7 +58,9 @@ async def eventually(check: Callable[[], object], timeout: float = 5.0, what: st
 
 
 class Harness:
-    def __init__(self, sim: AlpacaSimulator, loop: asyncio.AbstractEventLoop, page_size: int = 1000) -> None:
+    def __init__(
+        self, sim: AlpacaSimulator, loop: asyncio.AbstractEventLoop, page_size: int = 1000, poll_secs: float = 0.5
+    ) -> None:
         self.sim = sim
         self.clock = LiveClock()
         self.trader_id = TraderId("ODTE-PAPER")
@@ -87,7 +89,7 @@ class Harness:
                 base_url_http=sim.rest_url,
                 trade_stream_url=sim.trade_stream_url,
                 account_id="PA0SIM0001",
-                poll_interval_secs=0.5,
+                poll_interval_secs=poll_secs,
                 retry_delay_secs=0.01,
             ),
         )
