@@ -124,6 +124,7 @@ class _Tracked:
     accepted: bool = False
     done: bool = False
     unknown: bool = False  # a submit the broker never answered, nor a lookup after it: the poll asks again
+    in_flight: bool = False  # its submit is on its way (a 429 backoff can hold it for a while)
 
     def book(self, broker_id: str) -> OrderFills:
         ratios = {s: abs(r) for s, r in _ratios(self.instrument_id).items()} if self.legs else {}
@@ -257,6 +258,7 @@ class AlpacaExecutionClient(LiveExecutionClient):
         self._log.info(
             f"[PAPER] submit {cid} {order.side_string()} {order.quantity} {order.instrument_id} @ {price}{net}"
         )
+        tracked.in_flight = True
         try:
             wire = await self._rest.call(self._rest.client.submit_order, request)
         except (APIError, BrokerUnavailable) as exc:
@@ -265,6 +267,8 @@ class AlpacaExecutionClient(LiveExecutionClient):
             reason = f"{error_code(exc)}: {error_text(exc)}" if isinstance(exc, APIError) else f"not placed: {exc}"
             await self._settle_submit(tracked, order, reason, unanswered=isinstance(exc, BrokerUnavailable))
             return
+        finally:
+            tracked.in_flight = False
         self._apply_wire(tracked, wire, "accepted")
 
     async def _settle_submit(self, tracked: _Tracked, order: Order, reason: str, unanswered: bool) -> None:
@@ -524,7 +528,7 @@ class AlpacaExecutionClient(LiveExecutionClient):
             self._finish(tracked, order, status, broker_id, ts)
 
     def _acknowledge(self, tracked: _Tracked, order: Order, wire: dict, ts: int) -> None:
-        """The broker holds the order: ``accepted`` once; a replacement moves the venue order id."""
+        """The broker holds the order: ``accepted`` once; a new broker id (a replacement) is an update."""
         broker_id = wire["id"]
         if tracked.venue_order_id == broker_id or wire.get("replaced_by"):
             return
@@ -536,10 +540,10 @@ class AlpacaExecutionClient(LiveExecutionClient):
             self.generate_order_accepted(
                 tracked.strategy_id, tracked.instrument_id, tracked.client_order_id, VenueOrderId(broker_id), ts
             )
-        elif not first:
+        else:  # a replacement, or the broker's id of an order a status report had the node accept
             limit = decimal(wire.get("limit_price"))
             price = None if limit is None else Price(float(self._price(tracked, limit)), 2)
-            self._log.info(f"[PAPER] replaced {tracked.client_order_id} broker_order_id={broker_id}")
+            self._log.info(f"[PAPER] now broker_order_id={broker_id} for {tracked.client_order_id}")
             self.generate_order_updated(
                 tracked.strategy_id,
                 tracked.instrument_id,
@@ -697,8 +701,9 @@ class AlpacaExecutionClient(LiveExecutionClient):
             else:
                 wire = await self._rest.call(self._rest.client.get_order_by_client_id, cid.value)
         except APIError as exc:
-            if exc.status_code == 404:  # the broker's authoritative "no such order"
-                self._log.warning(f"[PAPER] {cid}: not found at Alpaca (404)")
+            tracked = self._tracked.get(cid)
+            if exc.status_code == 404 and not (tracked is not None and (tracked.in_flight or tracked.unknown)):
+                self._log.warning(f"[PAPER] {cid}: not found at Alpaca (404)")  # the broker's authoritative answer
                 return None
             return self._last_known(cid, f"{error_code(exc)}: {error_text(exc)}")
         except BrokerUnavailable as exc:
@@ -709,6 +714,13 @@ class AlpacaExecutionClient(LiveExecutionClient):
         """The broker did not answer: a report of what the node holds, never a "not found"."""
         order = None if cid is None else self._cache.order(cid)
         self._log.warning(f"[PAPER] status of {cid} unknown ({why}): reporting it as the node last knew it")
+        tracked = None if cid is None else self._tracked.get(cid)
+        if (
+            tracked is not None
+            and order is not None
+            and order.status in (OrderStatus.INITIALIZED, OrderStatus.SUBMITTED)
+        ):
+            tracked.accepted = True  # Nautilus accepts it from the report; the broker's id follows as an update
         return (
             None if order is None else self._mirror(order, order.venue_order_id.value if order.venue_order_id else "")
         )
@@ -727,8 +739,9 @@ class AlpacaExecutionClient(LiveExecutionClient):
         tracked = self._resolve(wire)
         order = None if tracked is None else self._cache.order(tracked.client_order_id)
         if tracked is not None and order is not None:
-            if wire.get("status") == "rejected" or order.status in (OrderStatus.INITIALIZED, OrderStatus.SUBMITTED):
-                tracked.accepted = True  # Nautilus accepts (or rejects) it from this report
+            if order.status in (OrderStatus.INITIALIZED, OrderStatus.SUBMITTED):
+                tracked.accepted = True  # Nautilus accepts it from this report, under this broker id
+                tracked.venue_order_id = tracked.venue_order_id or wire["id"]
             self._apply_wire(tracked, wire)
             return self._mirror(order, wire["id"])
         if wire.get("status") not in OPEN_STATUSES:

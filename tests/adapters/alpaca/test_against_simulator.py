@@ -297,6 +297,37 @@ def test_late_and_out_of_order_updates_book_nothing_twice(sim):
     drive(sim, test)
 
 
+def test_an_order_whose_submit_is_still_on_its_way_is_not_reported_missing(sim):
+    """Nautilus rejects an order on a None report: a submit held up (a 429 backoff, a slow network) must not
+    be declared "not at the broker" because the broker has not seen it *yet*."""
+    import time
+
+    from nautilus_trader.core.uuid import UUID4
+    from nautilus_trader.execution.messages import GenerateOrderStatusReport
+
+    async def test(h: Harness) -> None:
+        await open_at_ten(h)
+        submit = h.rest.client.submit_order
+
+        def slow(request):
+            time.sleep(1.0)
+            return submit(request)
+
+        h.rest.client.submit_order = slow  # type: ignore[method-assign]
+        fly = h.iron_fly()
+        sending = asyncio.create_task(h.submit(fly, OrderSide.BUY, 1, h.far_touch(fly, OrderSide.BUY)))
+        await asyncio.sleep(0.3)
+        [order] = h.cache.orders()
+        query = GenerateOrderStatusReport(fly, order.client_order_id, None, UUID4(), h.clock.timestamp_ns())
+        report = await h.exec.generate_order_status_report(query)  # the broker answers 404 for now
+        assert report is not None and report.order_status == OrderStatus.ACCEPTED
+        await sending
+        await eventually(lambda: order.status == OrderStatus.FILLED, what="the fill")
+        assert h.held() == sim.positions()
+
+    drive(sim, test)
+
+
 def test_a_transient_error_is_never_reported_as_order_not_found(sim):
     from nautilus_trader.core.uuid import UUID4
     from nautilus_trader.execution.messages import GenerateOrderStatusReport
