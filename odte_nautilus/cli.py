@@ -89,7 +89,7 @@ def backtest(
     )
     audit = result.summary["audit"]
     console.print(
-        f"invariant audit: {'passed' if audit['ok'] else 'FAILED'}; {result.days} days, {result.quotes:,} quotes"
+        f"invariant audit and fill check: {'passed' if audit['ok'] else 'FAILED'}; {result.days} days, {result.quotes:,} quotes"
     )
     console.print(f"run folder: {run_dir} (report: {run_dir / 'report.html'})")
 
