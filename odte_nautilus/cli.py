@@ -88,9 +88,8 @@ def backtest(
         f" ${fees['total_paid']:,.2f} paid on {fees['contracts']:,} contracts"
     )
     audit = result.summary["audit"]
-    console.print(
-        f"invariant audit and fill check: {'passed' if audit['ok'] else 'FAILED'}; {result.days} days, {result.quotes:,} quotes"
-    )
+    verdict = "passed" if audit["ok"] else "FAILED"
+    console.print(f"invariant audit and fill check: {verdict}; {result.days} days, {result.quotes:,} quotes")
     console.print(f"run folder: {run_dir} (report: {run_dir / 'report.html'})")
 
 
