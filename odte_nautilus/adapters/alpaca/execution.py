@@ -4,12 +4,8 @@ Orders go out over REST (``http.AlpacaRest``: rate limited, off the loop, retrie
 id). What happens to them comes back on ``trade_updates`` and, as a safety net for updates lost with a
 dropped socket, from a REST read of the working orders every ``poll_interval_secs``. Both feed one path.
 
-A package's fill is booked as the backtester books it (design §5): first an ``OrderFilled`` for the spread
-order at the package's net price, then one per leg under ``<parent>-LEG-<leg symbol>``
-(``nautilus_internals.LEG_MARK``) with the leg's own price and execution id, so the node's exposure, its
-books and the strategies' ledgers read a live fill exactly as a simulated one. ``fills.OrderFills`` keeps
-that order (legs never ahead of their package) and books from Alpaca's cumulative figures, so duplicated,
-late and out-of-order updates book nothing twice; execution ids are de-duplicated before that.
+What the broker says is turned into Nautilus events by ``tracking.OrderTracker``: a package's fill as the
+backtester books it, the package first, then its legs under ``<parent>-LEG-<leg symbol>``.
 
 Reconciliation (Nautilus's startup and periodic checks) must never book a spread fill without its legs: for
 an order this client follows, a status report mirrors what the node already holds, and the broker's news
@@ -23,9 +19,7 @@ its execution id, and rejection reasons.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -51,88 +45,41 @@ from nautilus_trader.execution.messages import (
 from nautilus_trader.execution.reports import FillReport, OrderStatusReport, PositionStatusReport
 from nautilus_trader.live.execution_client import LiveExecutionClient
 from nautilus_trader.model.currencies import USD
-from nautilus_trader.model.enums import AccountType, LiquiditySide, OmsType, OrderSide, OrderStatus, OrderType
+from nautilus_trader.model.enums import AccountType, OmsType, OrderSide, OrderStatus
 from nautilus_trader.model.identifiers import (
     AccountId,
     ClientId,
     ClientOrderId,
     InstrumentId,
-    StrategyId,
-    TradeId,
     VenueOrderId,
     generic_spread_id_to_list,
     is_generic_spread_id,
 )
-from nautilus_trader.model.objects import AccountBalance, Money, Price, Quantity
+from nautilus_trader.model.objects import AccountBalance, Money
 from nautilus_trader.model.orders import Order
 
 from odte_nautilus.adapters.alpaca.config import AlpacaConfigError, AlpacaExecClientConfig
-from odte_nautilus.adapters.alpaca.fills import Cumulative, Execution, OrderFills
 from odte_nautilus.adapters.alpaca.http import AlpacaRest, BrokerUnavailable, error_code, error_text
 from odte_nautilus.adapters.alpaca.parsing import (
     OPEN_STATUSES,
     UnsupportedOrder,
     decimal,
     is_mleg,
-    nanos,
     negated,
     order_request,
     order_status_report,
     position_status_report,
     replace_request,
-    signed_net,
     traded_spread,
 )
 from odte_nautilus.adapters.alpaca.providers import AlpacaInstrumentProvider
 from odte_nautilus.adapters.alpaca.streams import stop_stream
-from odte_nautilus.adapters.alpaca.symbols import ALPACA, ALPACA_VENUE, alpaca_symbol, instrument_id
+from odte_nautilus.adapters.alpaca.symbols import ALPACA, ALPACA_VENUE, instrument_id
+from odte_nautilus.adapters.alpaca.tracking import OrderTracker, Tracked
 from odte_nautilus.fees import fee_schedule
-from odte_nautilus.nautilus_internals import LEG_MARK
 
-FILL_EVENTS = frozenset({"fill", "partial_fill"})
 REFRESH_DELAY_SECS = 1.0  # a package update normally follows its legs' within milliseconds
 ORDERS_PAGE = 500
-
-
-def trade_id(raw: str) -> TradeId:
-    """Nautilus caps a trade id at 36 characters: Alpaca's execution ids (UUIDs) fit, longer ids are hashed."""
-    if len(raw) <= 36:
-        return TradeId(raw)
-    return TradeId("H-" + hashlib.blake2b(raw.encode(), digest_size=16).hexdigest())
-
-
-@dataclass(slots=True)
-class _Leg:
-    instrument_id: InstrumentId
-    position: int  # index in the spread id, as the backtester numbers leg venue order ids
-    side: OrderSide  # as traded by this order
-
-
-@dataclass(slots=True)
-class _Tracked:
-    """A Nautilus order at Alpaca: who sent it, what it trades, what of it is booked (per broker order id:
-    a replacement is a new broker order with its own cumulative figures)."""
-
-    client_order_id: ClientOrderId
-    strategy_id: StrategyId
-    instrument_id: InstrumentId
-    side: OrderSide
-    order_type: OrderType
-    legs: dict[str, _Leg]  # Alpaca leg symbol -> leg; empty for a single option
-    venue_order_id: str | None = None
-    fills: dict[str, OrderFills] = field(default_factory=dict)
-    accepted: bool = False
-    done: bool = False
-    unknown: bool = False  # a submit the broker never answered, nor a lookup after it: the poll asks again
-    in_flight: bool = False  # its submit is on its way (a 429 backoff can hold it for a while)
-
-    def book(self, broker_id: str) -> OrderFills:
-        ratios = {s: abs(r) for s, r in _ratios(self.instrument_id).items()} if self.legs else {}
-        return self.fills.setdefault(broker_id, OrderFills(ratios))
-
-
-def _ratios(spread: InstrumentId) -> dict[str, int]:
-    return {alpaca_symbol(leg): ratio for leg, ratio in generic_spread_id_to_list(spread)}
 
 
 class AlpacaExecutionClient(LiveExecutionClient):
@@ -164,16 +111,11 @@ class AlpacaExecutionClient(LiveExecutionClient):
         )
         self._rest = rest
         self._config = config
-        self._fee = Decimal(str(fee_schedule(config.fee_schedule).per_contract))
+        fee = Decimal(str(fee_schedule(config.fee_schedule).per_contract))
         self._stream: TradingStream | None = None
         self._tasks_running: list[asyncio.Task] = []
-        self._tracked: dict[ClientOrderId, _Tracked] = {}
-        self._by_broker_id: dict[str, ClientOrderId] = {}  # parent / single order / replacement -> its order
-        self._leg_owner: dict[str, tuple[ClientOrderId, str]] = {}  # leg order id -> (order, parent broker id)
-        self._orphans: dict[str, list[dict]] = {}  # leg updates that came before their parent was known
-        self._seen: set[str] = set()  # execution ids booked
         self._refreshing: set[str] = set()
-        self.duplicates = 0
+        self._orders = OrderTracker(self, cache, clock, self._log, fee, self._refresh_later)
 
     # -- connection ----------------------------------------------------------------------------------------
 
@@ -249,9 +191,9 @@ class AlpacaExecutionClient(LiveExecutionClient):
             )
         except UnsupportedOrder as exc:
             self.generate_order_submitted(order.strategy_id, order.instrument_id, cid, self._clock.timestamp_ns())
-            self._reject(order, str(exc))
+            self._orders.reject(order, str(exc))
             return
-        tracked = self._track(order)
+        tracked = self._orders.track(order)
         self.generate_order_submitted(order.strategy_id, order.instrument_id, cid, self._clock.timestamp_ns())
         limit = getattr(request, "limit_price", None)
         net = f" (mleg net {limit})" if is_generic_spread_id(order.instrument_id) and limit is not None else ""
@@ -269,9 +211,9 @@ class AlpacaExecutionClient(LiveExecutionClient):
             return
         finally:
             tracked.in_flight = False
-        self._apply_wire(tracked, wire, "accepted")
+        self._orders.apply_wire(tracked, wire, "accepted")
 
-    async def _settle_submit(self, tracked: _Tracked, order: Order, reason: str, unanswered: bool) -> None:
+    async def _settle_submit(self, tracked: Tracked, order: Order, reason: str, unanswered: bool) -> None:
         """A submit that failed: accepted after all if the broker holds our client order id, rejected only
         when it says it has none (twice, a moment apart, for a request that may still be in flight)."""
         for attempt in range(2 if unanswered else 1):
@@ -284,10 +226,10 @@ class AlpacaExecutionClient(LiveExecutionClient):
                 self._log.warning(f"[PAPER] submit {tracked.client_order_id}: outcome unknown ({exc}); polling it")
                 return
             if wire is not None:
-                self._apply_wire(tracked, wire, "accepted")
+                self._orders.apply_wire(tracked, wire, "accepted")
                 return
         tracked.done = True
-        self._reject(order, reason)
+        self._orders.reject(order, reason)
 
     async def _lookup(self, cid: ClientOrderId) -> dict | None:
         """The broker's order under ``cid``; None only when the broker says it has none (404)."""
@@ -299,7 +241,7 @@ class AlpacaExecutionClient(LiveExecutionClient):
             raise
 
     async def _modify_order(self, command: ModifyOrder) -> None:
-        tracked = self._tracked.get(command.client_order_id)
+        tracked = self._orders.orders.get(command.client_order_id)
         order = self._cache.order(command.client_order_id)
         if tracked is None or tracked.venue_order_id is None or order is None:
             self._modify_rejected(command, "the order is not acknowledged by the broker yet")
@@ -314,7 +256,7 @@ class AlpacaExecutionClient(LiveExecutionClient):
             reason = f"{error_code(exc)}: {error_text(exc)}" if isinstance(exc, APIError) else str(exc)
             self._modify_rejected(command, reason)
             return
-        self._apply_wire(tracked, wire, "new")
+        self._orders.apply_wire(tracked, wire, "new")
 
     def _modify_rejected(self, command: ModifyOrder, reason: str) -> None:
         self._log.warning(f"[PAPER] replace rejected {command.client_order_id}: {reason}")
@@ -328,7 +270,7 @@ class AlpacaExecutionClient(LiveExecutionClient):
         )
 
     async def _cancel_order(self, command: CancelOrder) -> None:
-        tracked = self._tracked.get(command.client_order_id)
+        tracked = self._orders.orders.get(command.client_order_id)
         broker_id = tracked.venue_order_id if tracked is not None else None
         if broker_id is None and command.venue_order_id is not None:
             broker_id = command.venue_order_id.value
@@ -392,256 +334,13 @@ class AlpacaExecutionClient(LiveExecutionClient):
         )
         return {leg: int(sum(p.signed_qty for p in self._cache.positions_open(instrument_id=leg))) for leg in legs}
 
-    def _reject(self, order: Order, reason: str) -> None:
-        """``OrderRejected`` with the broker's reason (the order was reported submitted before)."""
-        self._log.warning(f"[PAPER] rejected {order.client_order_id}: {reason}")
-        self.generate_order_rejected(
-            order.strategy_id, order.instrument_id, order.client_order_id, reason, self._clock.timestamp_ns()
-        )
-
-    # -- tracking ------------------------------------------------------------------------------------------
-
-    def _track(self, order: Order) -> _Tracked:
-        found = self._tracked.get(order.client_order_id)
-        if found is not None:
-            return found
-        legs: dict[str, _Leg] = {}
-        if is_generic_spread_id(order.instrument_id):
-            buy = order.side == OrderSide.BUY
-            for position, (leg, ratio) in enumerate(generic_spread_id_to_list(order.instrument_id)):
-                side = OrderSide.BUY if (ratio > 0) == buy else OrderSide.SELL
-                legs[alpaca_symbol(leg)] = _Leg(leg, position, side)
-        tracked = _Tracked(
-            order.client_order_id, order.strategy_id, order.instrument_id, order.side, order.order_type, legs
-        )
-        self._tracked[order.client_order_id] = tracked
-        return tracked
-
-    def _resolve(self, wire: dict) -> _Tracked | None:
-        """The tracked order a broker order (parent, single, replacement) belongs to; learns its ids."""
-        broker_id = wire["id"]
-        cid = self._by_broker_id.get(broker_id)
-        if cid is None and wire.get("replaces") in self._by_broker_id:
-            cid = self._by_broker_id[wire["replaces"]]
-        if cid is None and wire.get("client_order_id"):
-            cid = ClientOrderId(wire["client_order_id"])
-            if cid not in self._tracked:
-                order = self._cache.order(cid)
-                if order is None:
-                    return None
-                self._follow_existing(self._track(order), wire)
-        if cid is None or cid not in self._tracked:
-            return None
-        tracked = self._tracked[cid]
-        self._by_broker_id[broker_id] = cid
-        if wire.get("replaced_by"):
-            self._by_broker_id[wire["replaced_by"]] = cid
-        for leg in wire.get("legs") or []:
-            if leg["id"] not in self._leg_owner:
-                self._leg_owner[leg["id"]] = (cid, broker_id)
-                for update in self._orphans.pop(leg["id"], []):
-                    self._on_leg_update(tracked, broker_id, update)
-        return tracked
-
-    def _follow_existing(self, tracked: _Tracked, wire: dict) -> None:
-        """An order the node knew before this client saw it (a restart): what is filled is already booked."""
-        book = tracked.book(wire["id"])
-        book.order.qty = decimal(wire.get("filled_qty")) or Decimal(0)
-        book.order.notional = book.order.qty * (decimal(wire.get("filled_avg_price")) or Decimal(0))
-        for leg in wire.get("legs") or []:
-            filled = decimal(leg.get("filled_qty")) or Decimal(0)
-            book.legs[leg["symbol"]] = Cumulative(filled, filled * (decimal(leg.get("filled_avg_price")) or 0))
-        tracked.accepted = True
-
     # -- the broker's news ---------------------------------------------------------------------------------
 
     async def _on_trade_update(self, message: dict) -> None:
         try:
-            self._handle_update(message.get("data") or {})
+            self._orders.handle_update(message.get("data") or {})
         except Exception as exc:  # one malformed update must not stop the stream
             self._log.exception(f"[PAPER] cannot handle trade update {message}", exc)
-
-    def _handle_update(self, data: dict) -> None:
-        wire = data.get("order") or {}
-        execution_id = data.get("execution_id")
-        if execution_id and execution_id in self._seen:
-            self.duplicates += 1
-            self._log.info(f"[PAPER] duplicate execution {execution_id} ignored")
-            return
-        if wire.get("id") in self._leg_owner:
-            cid, parent = self._leg_owner[wire["id"]]
-            self._on_leg_update(self._tracked[cid], parent, data)
-        elif is_mleg(wire) or wire.get("order_class") != "mleg":
-            tracked = self._resolve(wire)
-            if tracked is None:
-                self._log.warning(f"[PAPER] update for an order this node did not send: {wire.get('id')}")
-                return
-            if execution_id:
-                self._seen.add(execution_id)
-            self._on_order_update(tracked, wire, data)
-        else:  # a leg of a package whose parent this client has not heard of yet
-            self._orphans.setdefault(wire["id"], []).append(data)
-
-    def _on_leg_update(self, tracked: _Tracked, parent: str, data: dict) -> None:
-        execution_id = data.get("execution_id")
-        if execution_id in self._seen or data.get("event") not in FILL_EVENTS or not data.get("qty"):
-            return
-        if execution_id:
-            self._seen.add(execution_id)
-        wire = data["order"]
-        ts = nanos(data.get("timestamp")) or self._clock.timestamp_ns()
-        execution = Execution(
-            data.get("execution_id") or f"{wire['id']}-{wire['filled_qty']}",
-            Decimal(str(data["qty"])),
-            Decimal(str(data["price"])),
-            ts,
-        )
-        book = tracked.book(parent)
-        if book.queue_leg(wire["symbol"], execution, decimal(wire.get("filled_qty")) or Decimal(0)):
-            self._book_legs(tracked, parent, {}, ts)
-        if book.waiting_legs():
-            self._refresh_later(tracked.client_order_id, parent, book.waiting_legs)
-
-    def _apply_wire(self, tracked: _Tracked, wire: dict, event: str | None = None) -> None:
-        """A REST read (or answer) of an order, through the same path as a trade update."""
-        self._by_broker_id.setdefault(wire["id"], tracked.client_order_id)
-        self._resolve(wire)
-        status = wire.get("status", "")
-        self._on_order_update(tracked, wire, {"event": event or status, "order": wire, "timestamp": None})
-
-    def _on_order_update(self, tracked: _Tracked, wire: dict, data: dict) -> None:
-        event = data.get("event")
-        broker_id = wire["id"]
-        ts = nanos(data.get("timestamp")) or self._clock.timestamp_ns()
-        order = self._cache.order(tracked.client_order_id)
-        if order is None or event == "replaced" or (tracked.done and event not in FILL_EVENTS):
-            return
-        if event == "rejected" or wire.get("status") == "rejected":
-            self._finish(tracked, order, "rejected", broker_id, ts, data.get("reason") or "rejected by the broker")
-            return
-        self._acknowledge(tracked, order, wire, ts)
-        self._book(tracked, wire, data, ts)
-        status = wire.get("status", "")
-        if event in ("order_cancel_rejected", "order_replace_rejected"):
-            self._log.warning(f"[PAPER] {event} {tracked.client_order_id} broker_order_id={broker_id}")
-        elif status in ("canceled", "expired", "done_for_day") and broker_id == tracked.venue_order_id:
-            self._finish(tracked, order, status, broker_id, ts)
-
-    def _acknowledge(self, tracked: _Tracked, order: Order, wire: dict, ts: int) -> None:
-        """The broker holds the order: ``accepted`` once; a new broker id (a replacement) is an update."""
-        broker_id = wire["id"]
-        if tracked.venue_order_id == broker_id or wire.get("replaced_by"):
-            return
-        first = tracked.venue_order_id is None
-        tracked.venue_order_id = broker_id
-        if first and not tracked.accepted:
-            tracked.accepted = True
-            self._log.info(f"[PAPER] accepted {tracked.client_order_id} broker_order_id={broker_id}")
-            self.generate_order_accepted(
-                tracked.strategy_id, tracked.instrument_id, tracked.client_order_id, VenueOrderId(broker_id), ts
-            )
-        else:  # a replacement, or the broker's id of an order a status report had the node accept
-            limit = decimal(wire.get("limit_price"))
-            price = None if limit is None else Price(float(self._price(tracked, limit)), 2)
-            self._log.info(f"[PAPER] now broker_order_id={broker_id} for {tracked.client_order_id}")
-            self.generate_order_updated(
-                tracked.strategy_id,
-                tracked.instrument_id,
-                tracked.client_order_id,
-                VenueOrderId(broker_id),
-                Quantity.from_str(str(Decimal(str(wire["qty"])).normalize())),
-                price,
-                None,
-                ts,
-                True,
-            )
-        tracked.accepted = True
-
-    def _price(self, tracked: _Tracked, net: Decimal) -> Decimal:
-        """A package's signed net as the Nautilus price of the order's side (a single option: as is)."""
-        return Decimal(str(signed_net(tracked.side, float(net)))) if tracked.legs else net
-
-    def _book(self, tracked: _Tracked, wire: dict, data: dict, ts: int) -> None:
-        broker_id = wire["id"]
-        book = tracked.book(broker_id)
-        qty, px = book.order.advance(
-            decimal(wire.get("filled_qty")) or Decimal(0), decimal(wire.get("filled_avg_price"))
-        )
-        if qty:
-            fresh = data.get("event") in FILL_EVENTS and data.get("execution_id")
-            raw = data["execution_id"] if fresh else f"{broker_id}-{book.order.qty}"
-            self._fill(tracked, broker_id, trade_id(raw), qty, self._price(tracked, px), ts)
-        if tracked.legs:
-            reported = {
-                leg["symbol"]: (decimal(leg.get("filled_qty")) or Decimal(0), decimal(leg.get("filled_avg_price")))
-                for leg in wire.get("legs") or []
-            }
-            self._book_legs(tracked, broker_id, reported, ts)
-
-    def _book_legs(self, tracked: _Tracked, parent: str, reported: dict, ts: int) -> None:
-        for symbol, execution in tracked.book(parent).release_legs(reported, lambda s, q: f"{parent}|{s}|{q}", ts):
-            self._leg_fill(tracked, parent, symbol, execution)
-
-    def _fill(self, tracked: _Tracked, broker_id: str, tid: TradeId, qty: Decimal, px: Decimal, ts: int) -> None:
-        contracts = qty * sum(abs(r) for r in _ratios(tracked.instrument_id).values()) if tracked.legs else qty
-        self._log.info(
-            f"[PAPER] fill {tracked.client_order_id} broker_order_id={broker_id} execution_id={tid} {qty} @ {px}"
-        )
-        self.generate_order_filled(
-            strategy_id=tracked.strategy_id,
-            instrument_id=tracked.instrument_id,
-            client_order_id=tracked.client_order_id,
-            venue_order_id=VenueOrderId(broker_id),
-            venue_position_id=None,
-            trade_id=tid,
-            order_side=tracked.side,
-            order_type=tracked.order_type,
-            last_qty=Quantity.from_str(str(qty.normalize())),
-            last_px=Price(float(px), 2),
-            quote_currency=USD,
-            commission=Money(contracts * self._fee, USD),
-            liquidity_side=LiquiditySide.TAKER,
-            ts_event=ts,
-        )
-
-    def _leg_fill(self, tracked: _Tracked, parent: str, symbol: str, execution: Execution) -> None:
-        leg = tracked.legs[symbol]
-        cid = ClientOrderId(f"{tracked.client_order_id.value}{LEG_MARK}{leg.instrument_id.symbol.value}")
-        tid = trade_id(execution.trade_id)
-        self._log.info(
-            f"[PAPER] leg fill {cid} broker_order_id={parent} execution_id={tid} "
-            f"{leg.side.name} {execution.qty} @ {execution.price}"
-        )
-        self.generate_order_filled(
-            strategy_id=tracked.strategy_id,
-            instrument_id=leg.instrument_id,
-            client_order_id=cid,
-            venue_order_id=VenueOrderId(f"{parent}{LEG_MARK}{leg.position}"),
-            venue_position_id=None,
-            trade_id=tid,
-            order_side=leg.side,
-            order_type=tracked.order_type,
-            last_qty=Quantity.from_str(str(execution.qty.normalize())),
-            last_px=Price(float(execution.price), 2),
-            quote_currency=USD,
-            commission=Money(execution.qty * self._fee, USD),
-            liquidity_side=LiquiditySide.TAKER,
-            ts_event=execution.ts_event,
-        )
-
-    def _finish(self, tracked: _Tracked, order: Order, status: str, broker_id: str, ts: int, reason: str = "") -> None:
-        tracked.done = True
-        if order.is_closed:
-            return
-        cid, vid = tracked.client_order_id, VenueOrderId(broker_id)
-        if status == "rejected":
-            self._reject(order, reason)
-        elif status == "canceled":
-            self._log.info(f"[PAPER] canceled {cid} broker_order_id={broker_id}")
-            self.generate_order_canceled(tracked.strategy_id, tracked.instrument_id, cid, vid, ts)
-        else:
-            self._log.info(f"[PAPER] expired {cid} broker_order_id={broker_id}")
-            self.generate_order_expired(tracked.strategy_id, tracked.instrument_id, cid, vid, ts)
 
     # -- reading back ------------------------------------------------------------------------------------
 
@@ -666,18 +365,18 @@ class AlpacaExecutionClient(LiveExecutionClient):
         except (APIError, BrokerUnavailable) as exc:
             self._log.warning(f"[PAPER] cannot read {cid} broker_order_id={broker_id}: {exc}")
             return
-        self._apply_wire(self._tracked[cid], wire)
+        self._orders.apply_wire(self._orders.orders[cid], wire)
 
     async def _poll_forever(self) -> None:
         """Read back the working orders: what a dropped socket lost is booked within one interval."""
         while True:
             await asyncio.sleep(self._config.poll_interval_secs)
-            for tracked in [t for t in self._tracked.values() if t.unknown and not t.done]:
+            for tracked in [t for t in self._orders.orders.values() if t.unknown and not t.done]:
                 order = self._cache.order(tracked.client_order_id)
                 if order is not None:
                     tracked.unknown = False
                     await self._settle_submit(tracked, order, "not placed: the broker has no such order", True)
-            working = any(not t.done and t.venue_order_id is not None for t in self._tracked.values())
+            working = any(not t.done and t.venue_order_id is not None for t in self._orders.orders.values())
             if not working or not self._rest.bucket.headroom():
                 continue
             request = GetOrdersRequest(status=QueryOrderStatus.ALL, limit=ORDERS_PAGE, nested=True, direction=Sort.DESC)
@@ -687,9 +386,9 @@ class AlpacaExecutionClient(LiveExecutionClient):
                 self._log.warning(f"[PAPER] order poll failed: {exc}")
                 continue
             for wire in wires:
-                followed = self._resolve(wire)
+                followed = self._orders.resolve(wire)
                 if followed is not None and not followed.done:
-                    self._apply_wire(followed, wire)
+                    self._orders.apply_wire(followed, wire)
 
     # -- reports for Nautilus's reconciliation -------------------------------------------------------------
 
@@ -701,7 +400,7 @@ class AlpacaExecutionClient(LiveExecutionClient):
             else:
                 wire = await self._rest.call(self._rest.client.get_order_by_client_id, cid.value)
         except APIError as exc:
-            tracked = self._tracked.get(cid)
+            tracked = self._orders.orders.get(cid)
             if exc.status_code == 404 and not (tracked is not None and (tracked.in_flight or tracked.unknown)):
                 self._log.warning(f"[PAPER] {cid}: not found at Alpaca (404)")  # the broker's authoritative answer
                 return None
@@ -714,7 +413,7 @@ class AlpacaExecutionClient(LiveExecutionClient):
         """The broker did not answer: a report of what the node holds, never a "not found"."""
         order = None if cid is None else self._cache.order(cid)
         self._log.warning(f"[PAPER] status of {cid} unknown ({why}): reporting it as the node last knew it")
-        tracked = None if cid is None else self._tracked.get(cid)
+        tracked = None if cid is None else self._orders.orders.get(cid)
         if (
             tracked is not None
             and order is not None
@@ -736,13 +435,13 @@ class AlpacaExecutionClient(LiveExecutionClient):
         """A followed order: its news booked through the path above, the report mirroring the node's order
         (so reconciliation infers no spread fill without legs). Another order (a restart): the broker's
         record, its working part only; what it filled is in the positions (position reports)."""
-        tracked = self._resolve(wire)
+        tracked = self._orders.resolve(wire)
         order = None if tracked is None else self._cache.order(tracked.client_order_id)
         if tracked is not None and order is not None:
             if order.status in (OrderStatus.INITIALIZED, OrderStatus.SUBMITTED):
                 tracked.accepted = True  # Nautilus accepts it from this report, under this broker id
                 tracked.venue_order_id = tracked.venue_order_id or wire["id"]
-            self._apply_wire(tracked, wire)
+            self._orders.apply_wire(tracked, wire)
             return self._mirror(order, wire["id"])
         if wire.get("status") not in OPEN_STATUSES:
             return None

@@ -165,7 +165,7 @@ def test_a_duplicated_fill_event_is_booked_once(sim):
         fly = h.iron_fly()
         order = await h.submit(fly, OrderSide.BUY, 1, h.far_touch(fly, OrderSide.BUY))
         await eventually(lambda: order.status == OrderStatus.FILLED and len(h.leg_fills()) == 4, what="the fill")
-        await eventually(lambda: h.exec.duplicates >= 5, what="the duplicates")
+        await eventually(lambda: h.exec._orders.duplicates >= 5, what="the duplicates")
         await asyncio.sleep(0.6)  # a poll of the order books nothing more either
         assert len(h.fills()) == 5 and order.filled_qty == 1
         assert len([e for e in h.events if isinstance(e, OrderAccepted)]) == 1
