@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import itertools
+import numbers
 from html import escape
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def write_comparison(frame: pd.DataFrame, out: Path, title: str = "sweep") -> Pa
     """Write ``<out>/sweep.html`` from the sweep's table and return its path."""
     ok = frame[frame["status"] == OK]
     per_set = by_parameter_set(ok)
-    varied = [c for c in parameter_columns(per_set) if per_set[c].astype(str).nunique() > 1]
+    varied = [c for c in parameter_columns(per_set) if len(set(_labels(per_set[c]))) > 1]
     counts = frame["status"].value_counts().to_dict()
     head = ", ".join(f"{n} {escape(str(s))}" for s, n in counts.items())
     sections = [("Runs", f"<p>{len(frame)} runs: {head}.</p>")]
@@ -73,13 +74,15 @@ def by_parameter_set(ok: pd.DataFrame) -> pd.DataFrame:
     params = parameter_columns(ok)
     if ok.empty:
         return pd.DataFrame(columns=[*params, "pnl", "trades", "max_drawdown", "win_rate", "ranges"])
-    frame = ok.assign(wins=ok["win_rate"].fillna(0) * ok["trades"], key=ok[params].astype(str).agg("|".join, axis=1))
+    numbers = {c: pd.to_numeric(ok[c], errors="coerce").astype("float64") for c in ("pnl", "trades", "max_drawdown")}
+    wins = pd.to_numeric(ok["win_rate"], errors="coerce").fillna(0.0) * numbers["trades"]
+    frame = ok.assign(**numbers, wins=wins, key=ok[params].map(_label).agg("|".join, axis=1) if params else "")
     grouped = frame.groupby("key", sort=False)
     out = grouped[params].first() if params else pd.DataFrame(index=grouped.size().index)
     out["pnl"] = grouped["pnl"].sum()
     out["trades"] = grouped["trades"].sum()
     out["max_drawdown"] = grouped["max_drawdown"].max()
-    out["win_rate"] = (grouped["wins"].sum() / out["trades"]).where(out["trades"] > 0)
+    out["win_rate"] = grouped["wins"].sum() / out["trades"].where(out["trades"] > 0)  # no trades: no rate
     out["ranges"] = grouped.size()
     return out.reset_index(drop=True)
 
@@ -115,12 +118,17 @@ def _figure(width: float, height: float, panels: int) -> tuple[Figure, list[Axes
 def _heatmaps(per_set: pd.DataFrame, x: str, y: str) -> Figure:
     fig, axes = _figure(4.2 * len(HEAT), 3.6, len(HEAT))
     for ax, (column, label, cmap) in zip(axes, HEAT, strict=True):
-        grid = per_set.pivot_table(index=y, columns=x, values=column, aggfunc="mean", dropna=False)
+        xs, ys = _labels(per_set[x]), _labels(per_set[y])
+        grid = (
+            per_set.assign(_x=xs, _y=ys)
+            .pivot_table(index="_y", columns="_x", values=column, aggfunc="mean", dropna=False)
+            .reindex(index=_order(per_set[y]), columns=_order(per_set[x]))
+        )
         values = grid.to_numpy(dtype="float64")
         norm = _norm(column, values[np.isfinite(values)])
         image = ax.imshow(values, cmap=cmap, norm=norm, aspect="auto", origin="lower")
-        ax.set_xticks(range(len(grid.columns)), [str(v) for v in grid.columns])
-        ax.set_yticks(range(len(grid.index)), [str(v) for v in grid.index])
+        ax.set_xticks(range(len(grid.columns)), list(grid.columns))
+        ax.set_yticks(range(len(grid.index)), list(grid.index))
         ax.set_xlabel(_name(x))
         ax.set_ylabel(_name(y))
         ax.set_title(label)
@@ -145,8 +153,8 @@ def _norm(column: str, finite: np.ndarray) -> Normalize:
 
 def _bars(per_set: pd.DataFrame, x: str) -> Figure:
     fig, axes = _figure(4.2 * len(HEAT), 3.2, len(HEAT))
-    frame = per_set.sort_values(x)
-    labels = [str(v) for v in frame[x]]
+    frame = per_set.assign(_x=_labels(per_set[x])).set_index("_x").reindex(_order(per_set[x]))
+    labels = list(frame.index)
     for ax, (column, label, _) in zip(axes, HEAT, strict=True):
         values = frame[column].astype("float64").to_numpy()
         colors = ["#b00020" if column == "pnl" and v < 0 else "#3465a4" for v in values]
@@ -154,6 +162,30 @@ def _bars(per_set: pd.DataFrame, x: str) -> Figure:
         ax.set_xlabel(_name(x))
         ax.set_title(label)
     return fig
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not np.isnan(float(value))
+
+
+def _label(value: object) -> str:
+    """A parameter value as an axis label: ``none`` for a null (e.g. no take-profit), 25 for 25.0."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "none"
+    if _number(value) and float(value).is_integer():  # type: ignore[arg-type]
+        return str(int(value))  # type: ignore[call-overload]
+    return str(value)
+
+
+def _labels(values: pd.Series) -> list[str]:
+    return [_label(v) for v in values]
+
+
+def _order(values: pd.Series) -> list[str]:
+    """Axis labels in order: ``none`` and other text first, then numbers by value."""
+    ordered = [_label(v) for v in sorted({float(v) for v in values if _number(v)})]
+    others = sorted({_label(v) for v in values} - set(ordered), key=lambda text: (text != "none", text))
+    return others + ordered
 
 
 def _img(fig: Figure, alt: str) -> str:
@@ -171,7 +203,8 @@ def _table(frame: pd.DataFrame, with_error: bool = False) -> str:
     lines = []
     for record in frame.to_dict("records"):
         cells = "".join(_cell(c, record.get(c)) for c in columns)
-        link = f'<a href="{escape(str(record["run_dir"]))}/report.html">{escape(str(record["run"]))}</a>'
+        target = "error.txt" if record["status"] == FAILED else "report.html"
+        link = f'<a href="{escape(str(record["run_dir"]))}/{target}">{escape(str(record["run"]))}</a>'
         lines.append(f"<tr>{cells}<td>{link}</td></tr>")
     return f"<table><tr>{head}</tr>\n" + "\n".join(lines) + "</table>"
 

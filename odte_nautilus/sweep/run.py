@@ -1,20 +1,21 @@
 """A sweep from start to table: expand the runs, skip the finished ones, run the rest, gather and render.
 
-The table and the comparison page are written whatever happens to the runs, after an interrupt too, with a
-row for every run of the sweep (``not run`` for those it did not reach), so the output folder always says
-where the sweep stands; rerunning the same command picks up from there.
+Each run reads a view of the catalog holding only its own sessions (``catalog_view.py``), built here once
+per date range. The table and the comparison page are written whatever happens to the runs, after an
+interrupt too, with a row for every run of the sweep (``not run`` for those it did not reach), so the
+output folder always says where the sweep stands; rerunning the same command picks up from there.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from odte_nautilus.sweep.catalog_view import build_views
 from odte_nautilus.sweep.config import Sweep
 from odte_nautilus.sweep.execute import record_of
 from odte_nautilus.sweep.grid import Expansion, RunSpec, expand
@@ -66,10 +67,12 @@ def run_sweep(
 
     try:
         if planned.todo:
-            runner.run(planned.todo, out, on_run_event)
+            views = build_views(sweep.base.catalog, {(s.start, s.end) for s in planned.todo}, out)
+            todo = [replace(s, catalog_view=str(views[(s.start, s.end)])) for s in planned.todo]
+            runner.run(todo, out, on_run_event)
     finally:
         files = gather(sweep, out, planned.expansion.runs, rows)
-    return SweepOutcome(out, read_back(files[0]), files, len(planned.done))
+    return SweepOutcome(out, pd.read_parquet(files[0]), files, len(planned.done))
 
 
 def gather(sweep: Sweep, out: Path, specs: list[RunSpec], rows: dict[str, dict[str, Any]]) -> tuple[Path, ...]:
@@ -77,10 +80,6 @@ def gather(sweep: Sweep, out: Path, specs: list[RunSpec], rows: dict[str, dict[s
     frame = table(rows.get(s.key) or row(out, record_of(s) | {"status": NOT_RUN}) for s in specs)
     parquet, csv = write_table(frame, out)
     return parquet, csv, write_comparison(frame, out, title=sweep.path.name)
-
-
-def read_back(parquet: Path) -> pd.DataFrame:
-    return pd.read_parquet(parquet)
 
 
 def _write_plan(sweep: Sweep, out: Path, specs: list[RunSpec]) -> None:
@@ -91,6 +90,3 @@ def _write_plan(sweep: Sweep, out: Path, specs: list[RunSpec]) -> None:
         "runs": [record_of(s) | {"status": None} for s in specs],
     }
     (out / PLAN_FILE).write_text(json.dumps(plan_doc, indent=2, default=str) + "\n")
-
-
-Progress = Callable[[str, str, Any], None]

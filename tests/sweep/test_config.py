@@ -61,20 +61,23 @@ def test_the_runs_are_the_grid_product_then_the_listed_runs_over_each_date_range
             tmp_path,
             sweep_catalog,
             grid={"ThetaHarvester.wing_points": [20, 25], "ThetaHarvester.take_profit_full_pct": [40, 50]},
-            runs=[{"risk.loss_streak.stop_after": 2}, {"ThetaHarvester.wing_points": 20}],  # the last: a duplicate
+            runs=[
+                {"risk.loss_streak.stop_after": 2},
+                {"ThetaHarvester.take_profit_full_pct": 40, "ThetaHarvester.wing_points": 20},  # in the grid already
+            ],
             dates=[{"split": 2}],
         )
     )
     expansion = expand(sweep)
     runs = expansion.runs
-    assert expansion.duplicates == 2  # wing 20 with the base take-profit (50) over both days: already in the grid
+    assert expansion.duplicates == 2  # the last listed run, over both days
     assert len(runs) == (4 + 1) * 2
     assert [(str(r.start), str(r.end), r.days) for r in runs[:2]] == [(DAYS[0], DAYS[0], 1), (DAYS[1], DAYS[1], 1)]
     first = runs[0]
     assert first.params == {
         "ThetaHarvester.wing_points": 20,
         "ThetaHarvester.take_profit_full_pct": 40,
-        "risk.loss_streak.stop_after": 3,  # a run that does not set it shows the profile's value
+        "risk.loss_streak.stop_after": sweep.risk_profile["loss_streak"]["stop_after"],  # the profile's, unset
     }
     (strategy,) = first.backtest["strategies"]
     assert strategy["config"]["wing_points"] == 20 and strategy["config"]["take_profit_full_pct"] == 40
