@@ -27,7 +27,7 @@ from nautilus_trader.model.objects import Price, Quantity
 from nautilus_trader.trading.strategy import Strategy
 
 from odte_nautilus.data.symbology import underlying_bar_type
-from odte_nautilus.data.ticks import SPXW_TICKS
+from odte_nautilus.data.underlyings import underlying_spec
 from odte_nautilus.execution.events import BrokerEvent, Cancelled, Fill, Rejected
 from odte_nautilus.execution.fills import LedgerError, PackageLedger
 from odte_nautilus.nautilus_internals import is_leg_fill, leg_parent
@@ -156,6 +156,8 @@ class OdteStrategy(Strategy):
         self._day_ends_ns = 0  # the next New York midnight: a bar at or after it starts a new session
         self._bar_ns = 0  # the last index bar: its decisions are taken on the package quotes that follow it
         self._entry_window = (0, 0)
+        # Limits go on the traded product's own grid: SPXW's 0.05/0.10, or a penny for SPY and QQQ.
+        self._ticks = underlying_spec(InstrumentId.from_str(config.underlying_id).symbol.value).ticks
 
     # -- the thesis: subclasses ----------------------------------------------------------------------
 
@@ -332,7 +334,7 @@ class OdteStrategy(Strategy):
         if self._flattening or touch is None or touch == 0:
             self._unsubscribe_package(spread_id)
             return
-        price = marketable_limit(touch, buy=True, scheme=SPXW_TICKS)
+        price = marketable_limit(touch, buy=True, scheme=self._ticks)
         intent = Intent(
             kind=IntentKind.ENTRY,
             strategy_id=self.id.value,
@@ -380,13 +382,13 @@ class OdteStrategy(Strategy):
         touch = far_touch(ledger.legs, self.cache, buy=False)
         if touch is None:
             return
-        price = marketable_limit(touch, buy=False, scheme=SPXW_TICKS)
+        price = marketable_limit(touch, buy=False, scheme=self._ticks)
         if price <= 0 < ledger.filled_entry_price:  # OPEN (can_exit): the entry has filled
             # No bid for a debit package: a resting one-tick offer would sell it for a tick once bids return.
             # Try again on the next quote; what never finds a bid expires worthless at settlement.
             return
         if price == 0:
-            price = -SPXW_TICKS.min_increment
+            price = -self._ticks.min_increment
         order = self.order_factory.limit(
             package.spread_id,
             OrderSide.SELL,

@@ -72,6 +72,20 @@ def test_a_compressed_spy_session_trades_ends_flat_and_locked_and_its_audit_pass
     assert locks and "19:10:00" in locks[0]["time"], "the Alpaca session flattens and locks at 15:10 ET"
 
 
+def test_spy_limits_sit_on_the_penny_grid_at_the_far_touch(spy):
+    """SPY options trade in pennies: an entry's limit is the package's far touch itself, which is where the
+    simulator fills it (on SPXW's 0.05 grid the limit would be rounded a few cents past the fill)."""
+    _, out = spy
+    journal = [json.loads(line) for line in (out / "decisions.jsonl").read_text().splitlines()]
+    limits = {
+        j["intent"]["package"]: j["intent"]["price"]
+        for j in journal
+        if j["kind"] == "decision" and j["source"] == "gate" and j["intent"]["kind"] == "entry"
+    }
+    positions = pd.read_csv(out / "positions.csv", keep_default_na=False)
+    assert limits and all(limits[p.package_id] == p.entry_price for p in positions.itertuples())
+
+
 def test_every_paper_order_is_logged_with_its_broker_id_and_fills(spy, workdir):
     log = (workdir / "logs" / "paper_trading.log").read_text()
     paper = [line for line in log.splitlines() if "[PAPER]" in line]
