@@ -407,7 +407,7 @@ class AlpacaExecutionClient(LiveExecutionClient):
             return self._last_known(cid, f"{error_code(exc)}: {error_text(exc)}")
         except BrokerUnavailable as exc:
             return self._last_known(cid, str(exc))
-        return self._order_report(wire)
+        return await self._order_report(wire)
 
     def _last_known(self, cid: ClientOrderId | None, why: str) -> OrderStatusReport | None:
         """The broker did not answer: a report of what the node holds, never a "not found"."""
@@ -428,10 +428,10 @@ class AlpacaExecutionClient(LiveExecutionClient):
         status = QueryOrderStatus.OPEN if command.open_only else QueryOrderStatus.ALL
         request = GetOrdersRequest(status=status, limit=ORDERS_PAGE, nested=True, after=command.start)
         wires = await self._rest.call(self._rest.client.get_orders, request)  # raises: never "nothing open"
-        reports = [self._order_report(wire) for wire in wires]
+        reports = [await self._order_report(wire) for wire in wires]
         return [r for r in reports if r is not None]
 
-    def _order_report(self, wire: dict) -> OrderStatusReport | None:
+    async def _order_report(self, wire: dict) -> OrderStatusReport | None:
         """A followed order: its news booked through the path above, the report mirroring the node's order
         (so reconciliation infers no spread fill without legs). Another order (a restart): the broker's
         record, its working part only; what it filled is in the positions (position reports)."""
@@ -446,12 +446,15 @@ class AlpacaExecutionClient(LiveExecutionClient):
         if wire.get("status") not in OPEN_STATUSES:
             return None
         instrument, side = self._as_known(wire)
+        await self._ensure_instrument(instrument)  # Nautilus skips a report on an instrument it does not hold
         leaves = Decimal(str(wire["qty"])) - (decimal(wire.get("filled_qty")) or Decimal(0))
         working = {**wire, "qty": str(leaves), "filled_qty": "0", "filled_avg_price": None}
         cid = ClientOrderId(wire["client_order_id"]) if wire.get("client_order_id") else None
         return order_status_report(working, self.account_id, instrument, side, cid, 2, self._clock.timestamp_ns())
 
     def _as_known(self, wire: dict) -> tuple[InstrumentId, OrderSide]:
+        """An order the node does not hold, as an instrument and a side: a package as the spread in the cache
+        (either way round: selling a spread is buying its negation), else as the spread it buys."""
         if not is_mleg(wire):
             return instrument_id(wire["symbol"]), OrderSide.BUY if wire["side"] == "buy" else OrderSide.SELL
         spread = traded_spread(wire)
@@ -496,10 +499,13 @@ class AlpacaExecutionClient(LiveExecutionClient):
             report = position_status_report(position, self.account_id, ts)
             if command.instrument_id is not None and report.instrument_id != command.instrument_id:
                 continue
-            if self._cache.instrument(report.instrument_id) is None:
-                await self._instrument_provider.load_async(report.instrument_id)
-                instrument = self._instrument_provider.find(report.instrument_id)
-                if instrument is not None:
-                    self._cache.add_instrument(instrument)
+            await self._ensure_instrument(report.instrument_id)
             reports.append(report)
         return reports
+
+    async def _ensure_instrument(self, iid: InstrumentId) -> None:
+        if self._cache.instrument(iid) is None:
+            await self._instrument_provider.load_async(iid)
+            instrument = self._instrument_provider.find(iid)
+            if instrument is not None:
+                self._cache.add_instrument(instrument)

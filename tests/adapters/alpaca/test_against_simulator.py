@@ -12,8 +12,10 @@ import requests
 from nautilus_trader.model.data import Bar, QuoteTick
 from nautilus_trader.model.enums import OrderSide, OrderStatus
 from nautilus_trader.model.events import OrderAccepted, OrderRejected
+from nautilus_trader.model.identifiers import generic_spread_id_to_list
 from nautilus_trader.model.instruments import Equity, OptionContract
 
+from odte_nautilus.adapters.alpaca.parsing import negated
 from odte_nautilus.adapters.alpaca.symbols import alpaca_symbol
 from odte_nautilus.nautilus_internals import leg_parent
 from odte_nautilus.risk.time_units import MINUTE_NS
@@ -324,6 +326,57 @@ def test_an_order_whose_submit_is_still_on_its_way_is_not_reported_missing(sim):
         await sending
         await eventually(lambda: order.status == OrderStatus.FILLED, what="the fill")
         assert h.held() == sim.positions()
+
+    drive(sim, test)
+
+
+def test_a_broker_restart_loses_nothing(sim):
+    async def test(h: Harness) -> None:
+        await open_at_ten(h)
+        await asyncio.to_thread(sim.restart)  # sockets drop; orders, positions and cash survive
+        fly = h.iron_fly()
+        order = await h.submit(fly, OrderSide.BUY, 1, h.far_touch(fly, OrderSide.BUY))
+        await eventually(lambda: order.status == OrderStatus.FILLED and len(h.leg_fills()) == 4, what="the fill")
+        assert h.held() == sim.positions()
+
+    drive(sim, test)
+
+
+def test_a_restarted_node_learns_the_positions_and_working_orders_from_the_reports(sim):
+    from nautilus_trader.core.uuid import UUID4
+    from nautilus_trader.execution.messages import GenerateOrderStatusReports, GeneratePositionStatusReports
+    from nautilus_trader.model.enums import PositionSide
+
+    async def test(h: Harness) -> None:
+        await open_at_ten(h)
+        fly = h.iron_fly()
+        entry = await h.submit(fly, OrderSide.BUY, 1, h.far_touch(fly, OrderSide.BUY))
+        await eventually(lambda: entry.status == OrderStatus.FILLED, what="the entry")
+        exit_order = await h.submit(fly, OrderSide.SELL, 1, round(h.far_touch(fly, OrderSide.SELL) + 0.50, 2))
+        await eventually(lambda: exit_order.status == OrderStatus.ACCEPTED, what="the exit resting")
+
+        fresh = Harness(sim, asyncio.get_running_loop())  # a node after kill -9: an empty cache
+        try:
+            await fresh.connect()
+            now = fresh.clock.timestamp_ns()
+            orders = await fresh.exec.generate_order_status_reports(
+                GenerateOrderStatusReports(None, None, None, False, UUID4(), now)
+            )
+            positions = await fresh.exec.generate_position_status_reports(
+                GeneratePositionStatusReports(None, None, None, UUID4(), now)
+            )
+        finally:
+            await fresh.disconnect()
+        # the working exit, as the node sent it (its client order id, the spread, SELL); the filled entry is in
+        # the positions, not in an order whose spread fill Nautilus would book without its legs
+        [working] = orders  # selling the fly is buying its negation: the same legs traded the same way
+        assert working.client_order_id == exit_order.client_order_id and working.order_status == OrderStatus.ACCEPTED
+        assert (working.instrument_id, working.order_side) in {(fly, OrderSide.SELL), (negated(fly), OrderSide.BUY)}
+        assert fresh.cache.instrument(working.instrument_id) is not None  # else Nautilus would skip the report
+        assert {(p.instrument_id, p.position_side) for p in positions} == {
+            (leg, PositionSide.LONG if ratio > 0 else PositionSide.SHORT)
+            for leg, ratio in generic_spread_id_to_list(fly)
+        }
 
     drive(sim, test)
 
