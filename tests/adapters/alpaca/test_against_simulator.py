@@ -16,7 +16,7 @@ from nautilus_trader.model.identifiers import generic_spread_id_to_list
 from nautilus_trader.model.instruments import Equity, OptionContract
 
 from odte_nautilus.adapters.alpaca.parsing import negated
-from odte_nautilus.adapters.alpaca.symbols import alpaca_symbol
+from odte_nautilus.adapters.alpaca.symbols import alpaca_symbol, underlying_id
 from odte_nautilus.nautilus_internals import leg_parent
 from odte_nautilus.risk.time_units import MINUTE_NS
 from odte_nautilus.sim.alpaca import AlpacaSimulator
@@ -60,17 +60,19 @@ def test_option_quotes_and_the_underlyings_minute_bars_flow_as_the_strategies_ex
         await h.data_client._connect()
         call = h.option("C", h.atm())
         h.data_client.subscribe_quote_ticks(subscribe(h, call))
+        h.data_client.subscribe_quote_ticks(subscribe(h, underlying_id("SPY")))
         h.data_client.subscribe_bars(subscribe_bars(h))
         await eventually(lambda: h.sim.stream_clients()["options"] and h.sim.stream_clients()["stocks"], what="streams")
         await asyncio.to_thread(h.sim.step_minute)
-        kinds = lambda: {type(d) for d in h.data}  # noqa: E731
-        await eventually(lambda: {Bar, QuoteTick} <= kinds(), what="a quote and a bar")
-        quote = next(d for d in h.data if isinstance(d, QuoteTick))
+        seen = lambda: {d.bar_type if isinstance(d, Bar) else getattr(d, "instrument_id", None) for d in h.data}  # noqa: E731
+        await eventually(lambda: {call, underlying_id("SPY")} <= seen() and any(isinstance(d, Bar) for d in h.data))
+        quote = next(d for d in h.data if isinstance(d, QuoteTick) and d.instrument_id == call)
         bar = next(d for d in h.data if isinstance(d, Bar))
-        assert quote.instrument_id == call and quote.ask_price >= quote.bid_price
+        assert quote.ask_price >= quote.bid_price
         assert str(bar.bar_type) == "SPY.ALPACA-1-MINUTE-LAST-EXTERNAL"
         assert bar.ts_event == h.sim.now_ns  # stamped at its close, as the catalog's bars
         assert quote.ts_event <= h.sim.now_ns
+        assert {d.instrument_id for d in h.data if isinstance(d, QuoteTick)} == {call, underlying_id("SPY")}
 
     drive(sim, test)
 
