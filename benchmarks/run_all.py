@@ -7,7 +7,14 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_kernel.py", "bench_gate.py", "bench_stops.py", "bench_catalog_write.py", "bench_backtest.py"]
+SCRIPTS = [
+    "bench_kernel.py",
+    "bench_gate.py",
+    "bench_stops.py",
+    "bench_catalog_write.py",
+    "bench_backtest.py",
+    "bench_sweep.py",  # builds a 252-session catalog and runs a year several ways: the longest, so the last
+]
 
 if __name__ == "__main__":
     failed = []
