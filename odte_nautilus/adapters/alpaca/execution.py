@@ -197,9 +197,8 @@ class AlpacaExecutionClient(LiveExecutionClient):
         self.generate_order_submitted(order.strategy_id, order.instrument_id, cid, self._clock.timestamp_ns())
         limit = getattr(request, "limit_price", None)
         net = f" (mleg net {limit})" if is_generic_spread_id(order.instrument_id) and limit is not None else ""
-        self._log.info(
-            f"[PAPER] submit {cid} {order.side_string()} {order.quantity} {order.instrument_id} @ {price}{net}"
-        )
+        what = f"{order.side_string()} {order.quantity} {order.instrument_id} @ {price}{net}"
+        self._log.info(f"[PAPER] submit {cid} {what} paper=true")
         tracked.in_flight = True
         try:
             wire = await self._rest.call(self._rest.client.submit_order, request)
@@ -249,7 +248,7 @@ class AlpacaExecutionClient(LiveExecutionClient):
         quantity = int(command.quantity) if command.quantity is not None else None
         price = command.price.as_double() if command.price is not None else None
         request = replace_request(order.side, bool(tracked.legs), quantity, price)
-        self._log.info(f"[PAPER] replace {tracked.client_order_id} broker_order_id={tracked.venue_order_id}")
+        self._log.info(f"[PAPER] replace {tracked.client_order_id} broker_order_id={tracked.venue_order_id} paper=true")
         try:
             wire = await self._rest.call(self._rest.client.replace_order_by_id, tracked.venue_order_id, request)
         except (APIError, BrokerUnavailable) as exc:
@@ -283,7 +282,7 @@ class AlpacaExecutionClient(LiveExecutionClient):
         if broker_id is None:
             self._cancel_rejected(command, "the broker has no such order (yet)")
             return
-        self._log.info(f"[PAPER] cancel {command.client_order_id} broker_order_id={broker_id}")
+        self._log.info(f"[PAPER] cancel {command.client_order_id} broker_order_id={broker_id} paper=true")
         try:
             await self._rest.call(self._rest.client.cancel_order_by_id, broker_id)
         except (APIError, BrokerUnavailable) as exc:
