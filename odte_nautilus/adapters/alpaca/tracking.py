@@ -169,6 +169,7 @@ class OrderTracker:
             filled = decimal(leg.get("filled_qty")) or Decimal(0)
             book.legs[leg["symbol"]] = Cumulative(filled, filled * (decimal(leg.get("filled_avg_price")) or 0))
         tracked.accepted = True
+        tracked.venue_order_id = wire["id"]  # as the node holds it (a report named it): no update to send
 
     # -- the broker's news ---------------------------------------------------------------------------------
 
