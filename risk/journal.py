@@ -22,7 +22,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -61,6 +61,7 @@ class AuditJournal:
         buffering = 1 if flush_each_line else -1  # line-buffered, or the default buffer
         # The journal holds its file open for its whole life (close() closes it), so no with-block.
         self._file: TextIO = open(self.path, "a+", encoding="utf-8", buffering=buffering)  # noqa: SIM115
+        self._listeners: list[Callable[[dict[str, Any]], None]] = []
         if self._file.tell() > 0 and not _ends_with_newline(self.path):
             # The last write was cut short by a crash: close its line and say so, so that read() can tell
             # this from damage done later and the next record is not glued to the fragment.
@@ -101,7 +102,20 @@ class AuditJournal:
             self._file.write(line + "\n")
             if self._flush:
                 self._file.flush()
+        for listener in self._listeners:
+            try:
+                listener(record)
+            except Exception:  # a listener (the alerts) must never stop the journal or the caller
+                log.exception("journal listener %r failed on a %s record", listener, kind)
         return record
+
+    def on_append(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``listener`` with every record once it is written (the live node's alerts subscribe here).
+
+        It runs on the appending thread, the node's event loop: it must only hand the record on (a queue),
+        never wait on the network. An exception in it is logged and swallowed: the line is already written.
+        """
+        self._listeners.append(listener)
 
     def close(self) -> None:
         with self._lock:

@@ -38,6 +38,22 @@ class AlpacaSettings(BaseModel):
     max_requests_per_minute: int = Field(default=190, ge=10, le=200)
 
 
+class AlertSettings(BaseModel):
+    """``alerts:``: where the node's alerts are pushed (``odte_nautilus/live/alerts.py``), as apprise URLs.
+
+    A URL that carries a secret (a Slack token, an SMTP password) belongs in the environment variable named
+    by ``urls_env`` (or ``.env.local``), not here: it holds more URLs, separated by spaces or commas.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    urls: list[str] = Field(default_factory=list)
+    urls_env: str = "ODTE_ALERT_URLS"
+    retries: int = Field(default=3, ge=0, le=10)  # after the first attempt, per target
+    retry_backoff_seconds: float = Field(default=2.0, ge=0, le=60)  # doubles after each failed attempt
+    queue_size: int = Field(default=1000, ge=1)
+
+
 class LiveSettings(BaseModel):
     """``configs/paper.yaml``. ``flatten_minutes_before_close`` overrides the risk profile's EOD for this
     broker: Alpaca liquidates expiring SPY/QQQ options from about 15:15 ET, so the default flattens at 15:10."""
@@ -55,6 +71,7 @@ class LiveSettings(BaseModel):
     live_config: Path | None = Path("configs/live.yaml")
     reconcile_every_seconds: int = Field(default=300, ge=10)
     alpaca: AlpacaSettings = Field(default_factory=AlpacaSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     strategies: list[dict[str, Any]] = Field(min_length=1)
 
     def importable(self, underlying: str | None = None, venue: str = "ALPACA") -> list[ImportableStrategyConfig]:
