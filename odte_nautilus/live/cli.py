@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -48,16 +49,26 @@ def live(
     catalog: Annotated[
         Path, typer.Option("--catalog", help="alpaca-sim: where the sample session is built (<dir>/<underlying>).")
     ] = Path("catalog/alpaca-sim"),
+    sim_url: Annotated[
+        str | None,
+        typer.Option("--sim-url", help="alpaca-sim: drive a simulator already running (odte sim alpaca) at this URL."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue --out after a crash: its fills, journal and durable state.")
+    ] = False,
 ) -> None:
     """Run the paper node: both strategies, under the kernel, through the Alpaca adapter.
 
     --broker alpaca-sim (no credentials, nothing to start) replays a compressed sample SPY session (QQQ with
     --underlying QQQ) against the project's Alpaca simulator, exits when the session is over, and writes a
-    run folder like a backtest's, audited the same way. --broker alpaca runs against the paper account named
-    by configs/paper.yaml, with keys from the environment or .env.local. Every paper guard runs first;
-    one refusal and nothing is sent (exit 3).
+    run folder like a backtest's, audited the same way. With --sim-url the simulator runs apart (odte sim
+    alpaca) and outlives the node: a node killed mid-session is started again with --resume --out <same
+    folder>, reconciles from the broker and continues from the simulator's current time. --broker alpaca
+    runs against the paper account named by configs/paper.yaml, with keys from the environment or
+    .env.local. Every paper guard runs first; one refusal and nothing is sent (exit 3).
     """
     from odte_nautilus.live.guards import GuardFailed
+    from odte_nautilus.live.remote_session import RemoteSessionError
     from odte_nautilus.live.settings import SettingsError, environment, load_settings
     from odte_nautilus.reports import AuditFailed, render_table
 
@@ -69,8 +80,7 @@ def live(
     if name not in ("SPY", "QQQ"):
         _refuse(f"--underlying {name}: Alpaca lists SPY and QQQ options here (no index options)", 2)
     run_dir = out or Path("runs") / f"live-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
-    if broker is Broker.ALPACA_SIM and run_dir.exists() and any(run_dir.iterdir()):
-        _refuse(f"--out {run_dir} is not empty: a simulated session starts from a fresh state (its day lock)", 2)
+    _check_run_folder(broker, run_dir, sim_url, resume)
     try:
         if broker is Broker.ALPACA:
             from odte_nautilus.live.paper_account import run_paper_account
@@ -79,11 +89,13 @@ def live(
             summary = run_paper_account(settings, config, run_dir, underlying=name, env=environment())
             replayed = ""
         else:
-            result = _run_simulated(settings, config, run_dir, name, catalog, seconds_per_minute)
+            result = _run_simulated(settings, config, run_dir, name, catalog, seconds_per_minute, sim_url)
             summary = result.summary
             replayed = f"{name} session {result.session}: {result.minutes} minutes replayed"
     except GuardFailed as exc:
         _refuse(str(exc), GUARD_EXIT)
+    except RemoteSessionError as exc:
+        _refuse(str(exc), 2)
     except AuditFailed as exc:
         console.print(f"[red]INVARIANT AUDIT FAILED[/red] (run folder {run_dir}):\n{exc}")
         raise typer.Exit(1) from None
@@ -94,8 +106,39 @@ def live(
     console.print(f"run folder: {run_dir} (report: {run_dir / 'report.html'}; paper log in {settings.logs_dir})")
 
 
+def _check_run_folder(broker: Broker, run_dir: Path, sim_url: str | None, resume: bool) -> None:
+    """A simulated session starts from a fresh run folder (its state holds the day lock), unless resumed;
+    a resume continues a folder that has the durable state of the run it continues."""
+    if broker is Broker.ALPACA and sim_url is not None:
+        _refuse("--sim-url drives the project's simulator: it goes with --broker alpaca-sim", 2)
+    if not resume:
+        if broker is Broker.ALPACA_SIM and run_dir.exists() and any(run_dir.iterdir()):
+            _refuse(
+                f"--out {run_dir} is not empty: a simulated session starts from a fresh state (its day lock);"
+                " --resume continues it after a crash",
+                2,
+            )
+        return
+    if broker is Broker.ALPACA_SIM and sim_url is None:
+        _refuse(
+            "--resume with the simulator in this process: it died with the node, and its orders and positions"
+            " with it; run it apart (odte sim alpaca) and pass --sim-url",
+            2,
+        )
+    from odte_nautilus.live.node import STATE_FILE
+
+    if broker is Broker.ALPACA_SIM and not (run_dir / "state" / STATE_FILE).exists():
+        _refuse(f"--resume: {run_dir} holds no durable state ({Path('state') / STATE_FILE}) to continue", 2)
+
+
 def _run_simulated(
-    settings: LiveSettings, config: Path, run_dir: Path, name: str, catalog: Path, seconds_per_minute: float
+    settings: LiveSettings,
+    config: Path,
+    run_dir: Path,
+    name: str,
+    catalog: Path,
+    seconds_per_minute: float,
+    sim_url: str | None,
 ) -> SimulatedRun:
     """The simulated session with a progress bar over the replayed minutes."""
     from odte_nautilus.live.settings import environment
@@ -113,6 +156,7 @@ def _run_simulated(
             seconds_per_minute=seconds_per_minute,
             env=environment(),
             on_minute=lambda ts: progress.update(task, advance=1, at=_ny(ts)),
+            sim_url=sim_url,
         )
 
 
@@ -153,6 +197,59 @@ def preflight(
     console.print(f"preflight passed: {len(checks)} items")
 
 
+sim_app = typer.Typer(help="The project's broker simulators, alone (a node drives them with --sim-url).")
+
+
+@sim_app.command("alpaca")
+def sim_alpaca(
+    underlying: Annotated[str, typer.Option("--underlying", help="SPY or QQQ.")] = "SPY",
+    catalog: Annotated[
+        Path, typer.Option("--catalog", help="Where the sample session is built (<dir>/<underlying>).")
+    ] = Path("catalog/alpaca-sim"),
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 (0: a free one).")] = 0,
+) -> None:
+    """Run the Alpaca simulator alone on 127.0.0.1, on a manual clock, until Ctrl-C or SIGTERM.
+
+    It replays one sample session and serves Alpaca's API (REST under /v2, the websockets) with the
+    simulated paper account's keys, plus its own control API under /sim/v1 (GET /sim/v1/clock, POST
+    /sim/v1/advance {"to_ns": ...}; loopback only), through which `odte live --broker alpaca-sim --sim-url
+    URL` drives the session. The broker outlives the node: a node killed mid-session and started again
+    with --resume finds its orders and positions here.
+    """
+    import signal
+    import threading
+
+    from odte_nautilus.live.sim_broker import SIM_ACCOUNT, SIM_KEY, SIM_SECRET, sample_catalog
+    from odte_nautilus.sim.alpaca import AlpacaSimulator
+
+    name = underlying.upper()
+    if name not in ("SPY", "QQQ"):
+        _refuse(f"--underlying {name}: Alpaca lists SPY and QQQ options here (no index options)", 2)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        path = sample_catalog(catalog, name)
+        account = AlpacaSimulator(
+            path, underlying=name, key=SIM_KEY, secret=SIM_SECRET, account_number=SIM_ACCOUNT, port=port
+        )
+        with account as sim:
+            session = sim.market.session
+            console.print(f"alpaca-sim {sim.rest_url}", highlight=False, soft_wrap=True)
+            console.print(
+                f"{name} session {session.trading_date} (manual clock at {_ny(sim.now_ns)} ET); control API"
+                f" {sim.rest_url}/sim/v1; Ctrl-C stops it",
+                highlight=False,
+                soft_wrap=True,
+            )
+            sys.stdout.flush()
+            stop.wait()
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        _refuse(f"the simulator cannot serve on 127.0.0.1:{port}: {exc}", 2)
+    console.print("alpaca-sim stopped")
+
+
 def _ny(ts_ns: int) -> str:
     from odte_nautilus.risk.session import NEW_YORK
 
@@ -167,3 +264,4 @@ def _refuse(message: str, code: int) -> NoReturn:
 def register(app: typer.Typer) -> None:
     app.command()(live)
     app.command()(preflight)
+    app.add_typer(sim_app, name="sim")

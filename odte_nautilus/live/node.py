@@ -137,7 +137,7 @@ def build_paper_node(
     book = RiskBook(
         policy, state_dir / STATE_FILE, run_dir / "decisions.jsonl", nav=settings.starting_balance, durable=True
     )
-    runtime = attach(node.kernel, book, RunRecorder(), open_interest=open_interest)
+    runtime = attach(node.kernel, book, RunRecorder(append_to=run_dir), open_interest=open_interest)  # durable rows
     watch = BrokerWatchConfig(every_seconds=settings.reconcile_every_seconds, base_url=urls.rest, simulator=simulator)
     node.kernel.trader.add_actor(BrokerWatch(watch, book, paper_client(credentials.key, credentials.secret, urls.rest)))
     return PaperNode(node, runtime, policy)

@@ -2,10 +2,13 @@
 
 Nothing to start and no credentials: the simulator (a real HTTP and websocket server on loopback, replaying a
 sample SPY or QQQ session) and the paper node run in this process, the node talking to the simulator through
-the real alpaca-py clients. The same guards as against a real paper account run first (the simulator is
-declared, so its loopback URL passes). The session is replayed a minute at a time (``session_clock.py``); when
-it is over the node stops and the run folder is written as after a backtest (``fills.csv``, ``positions.csv``,
-``decisions.jsonl``, ``summary.json``, ``report.html``), the independent audit included.
+the real alpaca-py clients. With ``--sim-url`` the simulator runs in its own process (``odte sim alpaca``)
+and the node drives it over its control API (``remote_session.py``), so the broker outlives a node killed
+mid-session, and the node started again with ``--resume`` continues the run folder and its durable state.
+The same guards as against a real paper account run first (the simulator is declared, so its loopback URL
+passes). The session is replayed a minute at a time (``session_clock.py``); when it is over the node stops
+and the run folder is written as after a backtest (``fills.csv``, ``positions.csv``, ``decisions.jsonl``,
+``summary.json``, ``report.html``), the independent audit included.
 """
 
 from __future__ import annotations
@@ -22,15 +25,10 @@ from odte_nautilus.data.catalog_io import catalog_sessions
 from odte_nautilus.live.guards import require
 from odte_nautilus.live.node import BrokerUrls, PaperNode, build_paper_node, write_run_folder
 from odte_nautilus.live.preflight import Credentials, broker_checks, local_checks, paper_client
-from odte_nautilus.live.session_clock import SessionDriver, node_clocks, replayed_time_kernel
+from odte_nautilus.live.remote_session import RemoteSession, RemoteSessionError
+from odte_nautilus.live.session_clock import ReplayedSession, SessionDriver, node_clocks, replayed_time_kernel
 from odte_nautilus.live.settings import LiveSettings
-from odte_nautilus.live.sim_broker import (
-    SIM_ACCOUNT,
-    SIM_KEY,
-    SIM_SECRET,
-    alpaca_open_interest,
-    sample_catalog,
-)
+from odte_nautilus.live.sim_broker import SIM_ACCOUNT, SIM_KEY, SIM_SECRET, alpaca_open_interest, sample_catalog
 from odte_nautilus.runtime import detach
 from odte_nautilus.sim.alpaca import AlpacaSimulator
 
@@ -60,39 +58,81 @@ def run_simulated_session(
     seconds_per_minute: float = 0.5,
     env: dict[str, str] | None = None,
     on_minute: Callable[[int], None] | None = None,
+    sim_url: str | None = None,
 ) -> SimulatedRun:
+    """One session against the simulator: started here (``sim_url`` None), or one already running in another
+    process (``odte sim alpaca``), which the node drives over its control API from where it stands: the
+    broker outlives the node, and a node started again (``--resume``, the same run folder and state)
+    continues the session."""
+    if sim_url is not None:
+        remote = RemoteSession(sim_url, SIM_KEY, SIM_SECRET)
+        if remote.state.underlying != underlying:
+            raise RemoteSessionError(
+                f"the simulator at {remote.url} replays {remote.state.underlying}, not {underlying}"
+            )
+        catalog = remote.state.catalog
+        minutes = _drive(
+            settings, config_path, run_dir, remote, remote.urls, underlying, catalog, seconds_per_minute, env, on_minute
+        )
+        return _finish(run_dir, underlying, catalog, minutes, remote.state.trading_date)
     catalog = sample_catalog(catalog_root, underlying)
     with AlpacaSimulator(
         catalog, underlying=underlying, key=SIM_KEY, secret=SIM_SECRET, account_number=SIM_ACCOUNT
     ) as sim:
         urls = BrokerUrls(sim.rest_url, sim.trade_stream_url, sim.option_stream_url, sim.stock_stream_url)
-        settings = _pointed_at(settings, urls)
-        environment = {**(env or {}), settings.alpaca.key_env: SIM_KEY, settings.alpaca.secret_env: SIM_SECRET}
-        credentials = Credentials.from_env(settings, environment)
-        require(local_checks(config_path, settings, environment, simulator=True))
-        require(broker_checks(paper_client(SIM_KEY, SIM_SECRET, sim.rest_url), settings, underlying))
-        with replayed_time_kernel(sim.rest_url):
-            paper = build_paper_node(
-                settings,
-                credentials,
-                urls,
-                underlying=underlying,
-                run_dir=run_dir,
-                state_dir=run_dir / "state",
-                account_id=SIM_ACCOUNT,
-                open_interest=alpaca_open_interest(catalog),
-                simulator=True,
-                open_check_seconds=max(1.0, 5 * seconds_per_minute),
-            )
-        driver = SessionDriver(
-            sim, lambda: node_clocks(paper.node), seconds_per_minute, on_minute, lambda: node_settled(paper.node)
+        minutes = _drive(
+            settings, config_path, run_dir, sim, urls, underlying, catalog, seconds_per_minute, env, on_minute
         )
-        driver.start_at(sim.now_ns)
-        _run_until_session_end(paper, driver)
-        session = date.fromtimestamp(sim.session_open_ns / 1e9)
+        session = sim.market.session.trading_date
+    return _finish(run_dir, underlying, catalog, minutes, session)
+
+
+def _drive(
+    settings: LiveSettings,
+    config_path: Path,
+    run_dir: Path,
+    session: ReplayedSession,
+    urls: BrokerUrls,
+    underlying: str,
+    catalog: Path,
+    seconds_per_minute: float,
+    env: dict[str, str] | None,
+    on_minute: Callable[[int], None] | None,
+) -> tuple[PaperNode, int]:
+    """The guards, then the node built on replayed clocks and driven from the simulator's current time."""
+    settings = _pointed_at(settings, urls)
+    environment = {**(env or {}), settings.alpaca.key_env: SIM_KEY, settings.alpaca.secret_env: SIM_SECRET}
+    credentials = Credentials.from_env(settings, environment)
+    require(local_checks(config_path, settings, environment, simulator=True))
+    require(broker_checks(paper_client(SIM_KEY, SIM_SECRET, urls.rest), settings, underlying))
+    with replayed_time_kernel(urls.rest):
+        paper = build_paper_node(
+            settings,
+            credentials,
+            urls,
+            underlying=underlying,
+            run_dir=run_dir,
+            state_dir=run_dir / "state",
+            account_id=SIM_ACCOUNT,
+            open_interest=alpaca_open_interest(catalog),
+            simulator=True,
+            open_check_seconds=max(1.0, 5 * seconds_per_minute),
+        )
+    driver = SessionDriver(
+        session, lambda: node_clocks(paper.node), seconds_per_minute, on_minute, lambda: node_settled(paper.node)
+    )
+    driver.start_at(session.now_ns)
+    _run_until_session_end(paper, driver)
+    return paper, driver.minutes
+
+
+def _finish(
+    run_dir: Path, underlying: str, catalog: Path, driven: tuple[PaperNode, int], session: date
+) -> SimulatedRun:
+    paper, minutes = driven
     days = [part.session.trading_date for part in catalog_sessions(catalog)]
     summary = write_run_folder(paper, run_dir, days, underlying, SIM_ASSUMPTIONS, catalog=catalog)
-    return SimulatedRun(run_dir, summary, driver.minutes, session)
+    return SimulatedRun(run_dir, summary, minutes, session)
 
 
 def node_settled(node: TradingNode) -> bool:

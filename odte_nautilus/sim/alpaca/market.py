@@ -97,6 +97,7 @@ class Market:
             found = ", ".join(p.session.trading_date.isoformat() for p in parts) or "none"
             raise ValueError(f"{catalog} has no {underlying} session {session or ''} (sessions: {found})")
         part = wanted[0]
+        self.catalog = Path(catalog)
         self.session = part.session
         self.underlying = part.spec.symbol
         self.contracts, self._steps, self._greeks = _replay(str(catalog), part, catalog_io.fingerprint(catalog, part))

@@ -8,15 +8,23 @@ on the server's one event loop, so the broker is never touched by two requests a
 
 Pagination is real where Alpaca paginates: ``/v2/options/contracts`` (default 100 a page) and the snapshots
 (as many as ``limit`` a page), each page naming the next with an opaque ``next_page_token``.
+
+Under ``/sim/v1`` the simulator serves its own control API, which is not Alpaca's and which no Alpaca client
+calls: ``GET /sim/v1/clock`` (now, the session's open and close, finished) and ``POST /sim/v1/advance``
+(``{"to_ns": ...}``: replay the manual clock up to that instant, answered once it is replayed, with the
+clock). A node in another process drives the session with it (``odte_nautilus.live.remote_session``). It
+takes the same keys, counts against no Alpaca budget, and answers only a client on loopback (403 otherwise).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from ipaddress import ip_address
 
 from fastapi import FastAPI, Request, Response, WebSocket
 from fastapi.exceptions import RequestValidationError
@@ -30,8 +38,19 @@ from odte_nautilus.sim.alpaca.faults import Faults
 from odte_nautilus.sim.alpaca.market import Contract, Market, Quote, asset_id
 from odte_nautilus.sim.alpaca.ratelimit import RateLimiter
 from odte_nautilus.sim.alpaca.streams import DataHub, TradeHub
-from odte_nautilus.sim.alpaca.wire import MALFORMED, NOT_FOUND, RATE_LIMITED, UNAUTHORIZED, ApiError, dec, iso
+from odte_nautilus.sim.alpaca.wire import (
+    FORBIDDEN,
+    MALFORMED,
+    NOT_FOUND,
+    RATE_LIMITED,
+    UNAUTHORIZED,
+    UNPROCESSABLE,
+    ApiError,
+    dec,
+    iso,
+)
 
+CONTROL = "/sim/v1"  # the simulator's own control API (not Alpaca's): its clock
 CONTRACTS_PAGE = 100
 CONTRACTS_MAX_PAGE = 10_000
 ORDERS_PAGE, ORDERS_MAX_PAGE = 50, 500
@@ -51,6 +70,8 @@ class Venue:
     stocks: DataHub
     key: str
     secret: str
+    advance: Callable[[int], Awaitable[None]] | None = None  # the manual clock's replay (None: compressed)
+    finished: Callable[[], bool] = lambda: False
 
 
 def build_app(venue: Venue) -> FastAPI:
@@ -79,6 +100,8 @@ def build_app(venue: Venue) -> FastAPI:
         headers = request.headers
         if headers.get("APCA-API-KEY-ID") != venue.key or headers.get("APCA-API-SECRET-KEY") != venue.secret:
             return _error(ApiError(UNAUTHORIZED, "request is not authorized"))
+        if request.url.path.startswith(f"{CONTROL}/") and not _loopback(request):
+            return _error(ApiError(FORBIDDEN, "the simulator's control API answers loopback clients only"))
         if not request.url.path.startswith("/v2/"):
             return await call_next(request)
         allowed, limits = venue.limiter.take()
@@ -97,6 +120,24 @@ def build_app(venue: Venue) -> FastAPI:
     @app.get("/v2/clock")
     async def clock() -> dict:
         return venue.clock.wire()
+
+    # -- the simulator's own control API (not Alpaca's) -----------------------------------------------
+
+    @app.get(f"{CONTROL}/clock")
+    async def sim_clock() -> dict:
+        return _control_clock(venue)
+
+    @app.post(f"{CONTROL}/advance")
+    async def sim_advance(request: Request) -> dict:
+        body = await _body(request)
+        to_ns = body.get("to_ns") if isinstance(body, dict) else None
+        if not isinstance(to_ns, int) or isinstance(to_ns, bool) or to_ns < 0:
+            raise ApiError(MALFORMED, f"to_ns must be a whole number of nanoseconds, got {to_ns!r}")
+        if venue.advance is None:
+            raise ApiError(UNPROCESSABLE, "the clock is compressed: time follows the wall clock, not advance")
+        # Shielded: a client that hangs up mid-replay must not leave the broker half a minute on.
+        await asyncio.shield(asyncio.ensure_future(venue.advance(to_ns)))
+        return _control_clock(venue)
 
     # -- orders ----------------------------------------------------------------------------------------
 
@@ -207,6 +248,28 @@ def build_app(venue: Venue) -> FastAPI:
         await venue.stocks.serve(ws)
 
     return app
+
+
+def _control_clock(venue: Venue) -> dict:
+    session, now = venue.clock.session, venue.clock.now_ns
+    return {
+        "now_ns": now,
+        "open_ns": session.open_ns,
+        "close_ns": session.close_ns,
+        "finished": venue.finished(),
+        "manual": venue.advance is not None,
+        "underlying": venue.market.underlying,
+        "trading_date": session.trading_date.isoformat(),
+        "catalog": str(venue.market.catalog.resolve()),
+    }
+
+
+def _loopback(request: Request) -> bool:
+    host = request.client.host if request.client is not None else ""
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _error(error: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:

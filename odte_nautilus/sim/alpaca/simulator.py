@@ -65,7 +65,9 @@ class AlpacaSimulator:
         account_number: str = "PA0SIM0001",
         rate_limit: int = 200,
         cash: float = 100_000.0,
+        port: int = 0,
     ) -> None:
+        """``port`` 0 takes a free one (``rest_url`` says which); a restart keeps the port either way."""
         self.market = Market(catalog_path, underlying, session)
         self._faults = faults if faults is not None else Faults()
         self._key, self._secret = key, secret
@@ -78,7 +80,7 @@ class AlpacaSimulator:
         self._ticking: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._port = 0
+        self._port = port
         self.finished = False
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -231,6 +233,8 @@ class AlpacaSimulator:
             stocks=DataHub(self._key, self._secret, STOCK_CHANNELS),
             key=self._key,
             secret=self._secret,
+            advance=self._control_advance if self._clock.speed is None else None,
+            finished=lambda: self.finished,
         )
         # IPPROTO_TCP named, or asyncio leaves Nagle on for accepted sockets (it checks the protocol) and every
         # answer whose body follows its headers waits ~40 ms for the client's delayed ACK.
@@ -293,6 +297,10 @@ class AlpacaSimulator:
             self._live.broker.expire(bar.close if bar is not None else None)
             self._live.trades.flush()
             self.finished = True
+
+    async def _control_advance(self, ts_ns: int) -> None:
+        """``POST /sim/v1/advance``: ``advance_to`` for a client in another process (on the server's loop)."""
+        await self._advance(min(ts_ns, self.session_close_ns))
 
     async def _move_to(self, ts: int) -> None:
         """Set the clock, firing the scheduled faults it passes."""
