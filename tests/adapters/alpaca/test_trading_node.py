@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 
+from alpaca.trading.client import TradingClient
+from alpaca.trading.requests import ReplaceOrderRequest
 from nautilus_trader.config import LiveExecEngineConfig, LoggingConfig, StrategyConfig, TradingNodeConfig
 from nautilus_trader.live.data_engine import LiveDataEngine
 from nautilus_trader.live.node import TradingNode
 from nautilus_trader.model.data import Bar, BarType, QuoteTick
-from nautilus_trader.model.enums import OrderSide, TimeInForce
+from nautilus_trader.model.enums import OrderSide, OrderStatus, TimeInForce
 from nautilus_trader.model.identifiers import InstrumentId
-from nautilus_trader.model.objects import Quantity
+from nautilus_trader.model.objects import Price, Quantity
+from nautilus_trader.model.orders import LimitOrder
 from nautilus_trader.trading.strategy import Strategy
 
 from odte_nautilus.adapters.alpaca import (
@@ -35,10 +38,13 @@ from tests.adapters.alpaca.kit import KEY, SECRET, eventually
 class BuyOneIronFly(Strategy):
     """On the first bar, the at-the-money iron fly; on its first aggregated quote, one package at the ask."""
 
-    def __init__(self) -> None:
+    def __init__(self, rest_exit: bool = False) -> None:
         super().__init__(StrategyConfig(strategy_id="BuyOneIronFly-001"))
         self.spread: InstrumentId | None = None
         self.order = None
+        self.rest_exit = rest_exit  # then sell it back above the bid, so the exit rests
+        self.exit: LimitOrder | None = None
+        self.last: QuoteTick | None = None
 
     def on_start(self) -> None:
         self.subscribe_bars(BarType.from_str("SPY.ALPACA-1-MINUTE-LAST-EXTERNAL"))
@@ -60,6 +66,13 @@ class BuyOneIronFly(Strategy):
                 tick.instrument_id, OrderSide.BUY, Quantity.from_int(1), tick.ask_price, TimeInForce.DAY
             )
             self.submit_order(self.order)
+        self.last = tick
+
+    def on_order_filled(self, event) -> None:
+        if self.rest_exit and self.order is not None and event.client_order_id == self.order.client_order_id:
+            price = Price(self.last.bid_price.as_double() + 0.50, 2)  # above the bid: it rests
+            self.exit = self.order_factory.limit(self.spread, OrderSide.SELL, Quantity.from_int(1), price)
+            self.submit_order(self.exit)
 
     def trading_day(self) -> str:
         option = next(i for i in self.cache.instruments() if i.id.symbol.value.startswith("SPY "))
@@ -112,39 +125,90 @@ def live_spread_quotes_fixed(monkeypatch) -> None:
     monkeypatch.setattr(LiveDataEngine, "process", process)
 
 
+async def run_node(sim, strategies: list[Strategy], scenario) -> TradingNode:
+    """Build a node with the adapter, run it until ``scenario(node)`` returns, stop it (no flatten: a kill)."""
+    node = TradingNode(node_config(sim), loop=asyncio.get_running_loop())
+    node.add_data_client_factory(ALPACA, AlpacaLiveDataClientFactory)
+    node.add_exec_client_factory(ALPACA, AlpacaLiveExecClientFactory)
+    for strategy in strategies:
+        node.trader.add_strategy(strategy)
+    node.build()
+    running = asyncio.create_task(node.run_async())
+    try:
+        await eventually(lambda: node.trader.is_running, timeout=30.0, what="the node to run")
+        await scenario(node)
+    finally:
+        await node.stop_async()
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    return node
+
+
+def held(node: TradingNode) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for position in node.cache.positions_open():
+        symbol = position.instrument_id.symbol.value.replace(" ", "")
+        out[symbol] = out.get(symbol, 0) + int(position.signed_qty)
+    return {s: q for s, q in out.items() if q}
+
+
+async def enter(sim, node: TradingNode, strategy: BuyOneIronFly) -> None:
+    """Replay from 10:00 until the strategy's package has filled."""
+    await eventually(lambda: sim.stream_clients()["stocks"], what="the bar subscription")
+    await asyncio.to_thread(sim.advance_to, sim.session_open_ns + 30 * MINUTE_NS)
+    for _ in range(10):  # a minute or two for the bar, the legs' quotes and the package's quote
+        if strategy.order is not None and strategy.order.is_closed:
+            break
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(sim.step_minute)
+    await eventually(lambda: strategy.order is not None and strategy.order.is_closed, timeout=15.0, what="the fill")
+
+
 def test_a_trading_node_trades_a_package_through_the_adapter(sim, monkeypatch):
     live_spread_quotes_fixed(monkeypatch)
+    strategy = BuyOneIronFly()
 
-    async def main() -> None:
-        node = TradingNode(node_config(sim), loop=asyncio.get_running_loop())
-        node.add_data_client_factory(ALPACA, AlpacaLiveDataClientFactory)
-        node.add_exec_client_factory(ALPACA, AlpacaLiveExecClientFactory)
-        strategy = BuyOneIronFly()
-        node.trader.add_strategy(strategy)
-        node.build()
-        running = asyncio.create_task(node.run_async())
-        try:
-            await eventually(lambda: node.trader.is_running, timeout=30.0, what="the node to run")
-            assert len(node.cache.instruments()) == 163  # the whole chain and the underlying
-            await eventually(lambda: sim.stream_clients()["stocks"], what="the bar subscription")
-            await asyncio.to_thread(sim.advance_to, sim.session_open_ns + 30 * MINUTE_NS)
-            for _ in range(3):  # a minute or two for the bar, the legs' quotes and the package's quote
-                if strategy.order is not None and strategy.order.is_closed:
-                    break
-                await asyncio.sleep(1.0)
-                await asyncio.to_thread(sim.step_minute)
-            await eventually(lambda: strategy.order is not None and strategy.order.is_closed, what="the fill")
-            assert strategy.order is not None and strategy.order.filled_qty == 1
-            [mleg] = sim.orders()
-            assert mleg["order_class"] == "mleg" and mleg["client_order_id"] == strategy.order.client_order_id.value
-            held = {
-                p.instrument_id.symbol.value.replace(" ", ""): int(p.signed_qty) for p in node.cache.positions_open()
-            }
-            await eventually(lambda: held == sim.positions() or None, what="positions")
-            assert sorted(held.values()) == [-1, -1, 1, 1]
-        finally:
-            await node.stop_async()
-            running.cancel()
-            await asyncio.gather(running, return_exceptions=True)
+    async def scenario(node: TradingNode) -> None:
+        assert len(node.cache.instruments()) == 163  # the whole chain and the underlying
+        await enter(sim, node, strategy)
+        assert strategy.order is not None and strategy.order.filled_qty == 1
+        [mleg] = sim.orders()
+        assert mleg["order_class"] == "mleg" and mleg["client_order_id"] == strategy.order.client_order_id.value
+        await eventually(lambda: held(node) == sim.positions() or None, what="positions")
+        assert sorted(held(node).values()) == [-1, -1, 1, 1]
 
-    asyncio.run(main())
+    asyncio.run(run_node(sim, [strategy], scenario))
+
+
+def test_a_node_killed_mid_position_restarts_from_the_brokers_record(sim, monkeypatch):
+    """Node 1 holds a fly and rests its exit, and stops without a word (as a SIGKILL leaves it). Node 2 starts
+    with an empty cache: reconciliation gives it the four leg positions and the working exit; when the exit
+    fills at the broker, node 2 books it leg by leg and ends flat with the broker, sending nothing itself."""
+    live_spread_quotes_fixed(monkeypatch)
+    strategy = BuyOneIronFly(rest_exit=True)
+
+    async def first_life(node: TradingNode) -> None:
+        await enter(sim, node, strategy)
+        await eventually(
+            lambda: strategy.exit is not None and strategy.exit.status == OrderStatus.ACCEPTED, what="the exit resting"
+        )
+
+    async def second_life(node: TradingNode) -> None:
+        await eventually(lambda: held(node) == sim.positions() or None, timeout=15.0, what="the positions reconciled")
+        [working] = node.cache.orders_open()
+        assert strategy.exit is not None and working.client_order_id == strategy.exit.client_order_id
+        assert working.leaves_qty == 1
+        orders_before = len(sim.orders())
+        # the broker fills the exit (here: a replace at a marketable price, as a user could from Alpaca's site)
+        trading = TradingClient(KEY, SECRET, paper=True, url_override=sim.rest_url)
+        await asyncio.to_thread(
+            trading.replace_order_by_id,
+            working.venue_order_id.value,
+            ReplaceOrderRequest(limit_price=10.0),  # a debit of up to $10 a package: marketable
+        )
+        await eventually(lambda: not node.cache.orders_open() and not held(node), timeout=15.0, what="the exit booked")
+        assert sim.positions() == {} and len(sim.orders()) == orders_before + 1  # the replacement, nothing else
+
+    asyncio.run(run_node(sim, [strategy], first_life))
+    assert len(sim.positions()) == 4
+    asyncio.run(run_node(sim, [], second_life))
