@@ -35,7 +35,7 @@ class BrokerUnavailable(RuntimeError):
 
 
 class TokenBucket:
-    """An async token bucket: at most ``per_minute`` acquisitions in any 60 s window, FIFO, never blocking."""
+    """An async token bucket: at most ``per_minute`` acquisitions in any 60 s window, never blocking the loop."""
 
     def __init__(self, per_minute: int, burst: int = BURST, clock: Callable[[], float] = time.monotonic) -> None:
         self.burst = max(1, min(burst, per_minute // 10))
@@ -44,7 +44,6 @@ class TokenBucket:
         self._tokens = float(self.burst)
         self._stamp = clock()
         self._paused_until = 0.0
-        self._lock = asyncio.Lock()
 
     def delay(self) -> float:
         """Seconds until a token can be taken (0.0: now); takes it when it is 0.0."""
@@ -64,9 +63,10 @@ class TokenBucket:
         return now >= self._paused_until and self._tokens + (now - self._stamp) * self.rate >= self.burst / 2
 
     async def acquire(self) -> None:
-        async with self._lock:
-            while (wait := self.delay()) > 0.0:
-                await asyncio.sleep(wait)
+        """Wait for a token. ``delay`` takes one atomically (no await between looking and taking), so no lock
+        is needed, and none binds the bucket to one event loop."""
+        while (wait := self.delay()) > 0.0:
+            await asyncio.sleep(wait)
 
     def slow_down(self, seconds: float) -> None:
         """A 429: nobody sends for ``seconds``, and the burst is spent."""
