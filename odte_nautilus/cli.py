@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from odte_nautilus.data.cli import DATA_ERROR_EXIT, catalog_app
 from odte_nautilus.live.cli import register as register_live
+from odte_nautilus.live.control_cli import register as register_control
 from odte_nautilus.reports.daily_cli import register as register_report
 from odte_nautilus.sweep.cli import register as register_sweep
 
@@ -24,6 +25,7 @@ app = typer.Typer(
 )
 app.add_typer(catalog_app, name="catalog")
 register_live(app)
+register_control(app)
 register_sweep(app)
 register_report(app)
 console = Console(width=None if Console().is_terminal else 140)  # a piped table keeps its columns

@@ -18,7 +18,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
-import os
 import queue
 import re
 import threading
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import apprise
 
-from odte_nautilus.live.settings import AlertSettings, LiveSettings
+from odte_nautilus.live.settings import AlertSettings, LiveSettings, environment
 from odte_nautilus.risk.book import EOD_LOCK_REASON
 from odte_nautilus.risk.journal import AuditJournal
 
@@ -236,7 +235,7 @@ def alert_urls(settings: AlertSettings, env: Mapping[str, str]) -> list[tuple[st
 
 def build_alerter(settings: AlertSettings, env: Mapping[str, str] | None = None) -> Alerter:
     """An alerter for the configured targets (refused with the source named if a URL is not apprise's)."""
-    env = os.environ if env is None else env
+    env = environment() if env is None else env  # the process environment over .env.local
     targets = [apprise_target(url, source) for url, source in alert_urls(settings, env)]
     return Alerter(
         targets,

@@ -54,6 +54,22 @@ class AlertSettings(BaseModel):
     queue_size: int = Field(default=1000, ge=1)
 
 
+class ControlSettings(BaseModel):
+    """The control API and dashboard the node serves (``odte_nautilus/live/control/``; design §15).
+
+    Loopback by default: reaching the port is enough for the risk-reducing actions, and the token named by
+    ``token_env`` (its value in the environment or ``.env.local``, never here) is needed for the
+    risk-increasing ones. Any other host needs ``allow_remote: true`` and then a token on every route.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)  # 0: any free port (tests)
+    token_env: str = "ODTE_CONTROL_TOKEN"
+    allow_remote: bool = False
+
+
 class LiveSettings(BaseModel):
     """``configs/paper.yaml``. ``flatten_minutes_before_close`` overrides the risk profile's EOD for this
     broker: Alpaca liquidates expiring SPY/QQQ options from about 15:15 ET, so the default flattens at 15:10."""
@@ -71,6 +87,7 @@ class LiveSettings(BaseModel):
     live_config: Path | None = Path("configs/live.yaml")
     reconcile_every_seconds: int = Field(default=300, ge=10)
     alpaca: AlpacaSettings = Field(default_factory=AlpacaSettings)
+    control: ControlSettings = Field(default_factory=ControlSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     strategies: list[dict[str, Any]] = Field(min_length=1)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from datetime import date
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -42,12 +43,13 @@ def report(
 
 
 def _newest_run(day: date) -> Path:
-    """The newest run folder under runs/ whose packages include ``day`` (folder names sort by time)."""
-    candidates = sorted((p for p in RUNS.glob("*/positions.csv")), key=lambda p: p.stat().st_mtime, reverse=True)
+    """The newest run folder under runs/ with a package of ``day`` (its ``positions.csv`` trading_date)."""
+    candidates = sorted(RUNS.glob("*/positions.csv"), key=lambda p: p.stat().st_mtime, reverse=True)
     for positions in candidates:
-        if f",{day.isoformat()}" in positions.read_text(encoding="utf-8"):
-            return positions.parent
-    _refuse(f"no run folder under {RUNS}/ traded on {day}; name one with --run DIR")
+        with open(positions, newline="", encoding="utf-8") as handle:
+            if any(row.get("trading_date") == day.isoformat() for row in csv.DictReader(handle)):
+                return positions.parent
+    _refuse(f"no run folder under {RUNS}/ has a package on {day}; name one with --run DIR")
 
 
 def _refuse(message: str) -> NoReturn:

@@ -217,6 +217,24 @@ def test_the_cli_refuses_a_bad_date_or_run_folder_clearly(tmp_path, args, messag
     assert not list(run_dir.glob("report-*"))
 
 
+def test_without_run_the_newest_run_folder_with_that_day_is_reported(tmp_path, monkeypatch):
+    older, newer = _synthetic(tmp_path / "a"), _synthetic(tmp_path / "b")
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for name, run_dir in (("20240315T2000Z", older), ("20240315T2100Z", newer)):
+        shutil.move(run_dir, runs / name)
+    other_day = runs / "20240318T2100Z"  # the newest folder, but another day
+    shutil.copytree(runs / "20240315T2100Z", other_day)
+    positions = pd.read_csv(other_day / "positions.csv", keep_default_na=False)
+    positions.assign(trading_date="2024-03-18").to_csv(other_day / "positions.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["report", "--date", DAY.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert [p.parent.name for p in runs.glob("*/report-*.json")] == ["20240315T2100Z"]
+    refused = runner.invoke(app, ["report", "--date", "2024-03-19"])
+    assert refused.exit_code == 2 and "no run folder under runs/ has a package on 2024-03-19" in refused.stderr
+
+
 def test_the_automatic_report_after_the_flatten_never_raises(tmp_path, caplog):
     with caplog.at_level(logging.ERROR, logger="odte_nautilus.reports.daily"):
         assert report_after_flatten(tmp_path / "missing", DAY) is None

@@ -1,0 +1,278 @@
+"""A paper node against the in-process Alpaca simulator, run in a thread and moved a minute at a time by the test.
+
+``odte live --broker alpaca-sim`` replays a whole session at its own pace; a control test needs the node held
+at a moment (a package open, an entry about to go) while it acts through HTTP. So the kit builds the node as
+``live/simulated.py`` does (the same ``build_paper_node`` on replayed clocks, the simulator on loopback), runs
+it in a background thread, and replays minutes only when the test asks (``advance``, ``run_until``), each
+minute waiting for the node to settle as the ``SessionDriver`` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from nautilus_trader.config import StrategyConfig
+from nautilus_trader.model.data import Bar, BarType
+from nautilus_trader.model.enums import OrderSide, TimeInForce
+from nautilus_trader.model.events import OrderDenied
+from nautilus_trader.model.objects import Price, Quantity
+from nautilus_trader.model.orders import LimitOrder
+from nautilus_trader.trading.strategy import Strategy
+
+from odte_nautilus.adapters.alpaca.symbols import instrument_id
+from odte_nautilus.live.node import BrokerUrls, PaperNode, build_paper_node
+from odte_nautilus.live.preflight import Credentials
+from odte_nautilus.live.session_clock import SETTLE_LIMIT_S, advance_clocks, node_clocks, replayed_time_kernel
+from odte_nautilus.live.settings import LiveSettings, load_settings
+from odte_nautilus.live.sim_broker import SIM_ACCOUNT, SIM_KEY, SIM_SECRET, alpaca_open_interest, sample_catalog
+from odte_nautilus.live.simulated import node_settled
+from odte_nautilus.packages import option_spread
+from odte_nautilus.risk.journal import read
+from odte_nautilus.risk.session import NEW_YORK
+from odte_nautilus.risk.time_units import MINUTE_NS, NS_PER_SECOND
+from odte_nautilus.runtime import detach
+from odte_nautilus.sim.alpaca import AlpacaSimulator
+
+REPO = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 60.0
+
+
+def paper_settings(root: Path) -> LiveSettings:
+    """``configs/paper.yaml`` with its logs under ``root`` and the control API on a free port."""
+    settings = load_settings(REPO / "configs" / "paper.yaml")
+    control = settings.control.model_copy(update={"port": 0})
+    return settings.model_copy(update={"logs_dir": root / "logs", "control": control})
+
+
+def pointed_at(settings: LiveSettings, urls: BrokerUrls) -> LiveSettings:
+    alpaca = settings.alpaca.model_copy(
+        update={
+            "base_url": urls.rest,
+            "trade_stream_url": urls.trade_stream,
+            "option_stream_url": urls.option_stream,
+            "stock_stream_url": urls.stock_stream,
+        }
+    )
+    return settings.model_copy(update={"alpaca": alpaca})
+
+
+class LiveNode:
+    """One simulated session's node: ``start`` it, move it with ``advance``/``run_until``, ``stop`` it.
+
+    ``run_dir`` and its ``state/`` may be reused by a second ``LiveNode`` (a restart: the same durable store).
+    """
+
+    def __init__(self, catalog: Path, run_dir: Path, settings: LiveSettings) -> None:
+        self.catalog = catalog
+        self.run_dir = run_dir
+        self.settings = settings
+        self.sim: AlpacaSimulator | None = None
+        self.paper: PaperNode | None = None
+        self._thread: threading.Thread | None = None
+        self.now_ns = 0
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def start(self) -> LiveNode:
+        sim = AlpacaSimulator(
+            self.catalog, underlying="SPY", key=SIM_KEY, secret=SIM_SECRET, account_number=SIM_ACCOUNT
+        ).__enter__()
+        self.sim = sim
+        urls = BrokerUrls(sim.rest_url, sim.trade_stream_url, sim.option_stream_url, sim.stock_stream_url)
+        settings = pointed_at(self.settings, urls)
+        asyncio.set_event_loop(asyncio.new_event_loop())  # the node takes this thread's loop; the last one is closed
+        with replayed_time_kernel(urls.rest):
+            paper = build_paper_node(
+                settings,
+                Credentials(SIM_KEY, SIM_SECRET, None),
+                urls,
+                underlying="SPY",
+                run_dir=self.run_dir,
+                state_dir=self.run_dir / "state",
+                account_id=SIM_ACCOUNT,
+                open_interest=alpaca_open_interest(self.catalog),
+                simulator=True,
+                open_check_seconds=1.0,
+            )
+        self.paper = paper
+        self.manual = ManualTrader()
+        paper.node.trader.add_strategy(self.manual)
+        paper.node.kernel._await_trader_residuals = _no_residual_wait  # type: ignore[method-assign]
+        self.now_ns = sim.now_ns
+        for clock in node_clocks(paper.node):
+            clock.set_time(self.now_ns)
+        self._thread = threading.Thread(target=paper.node.run, name="paper-node", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not paper.node.kernel.trader.is_running:
+            assert time.monotonic() < deadline, "the paper node did not start"
+            time.sleep(0.05)
+        self.on_loop(lambda: None)
+        return self
+
+    def stop(self) -> None:
+        paper, sim = self.paper, self.sim
+        if paper is not None:
+            loop = paper.node.get_event_loop()
+            if loop is not None and loop.is_running():
+                asyncio.run_coroutine_threadsafe(paper.node.stop_async(), loop).result(timeout=30)
+            if self._thread is not None:
+                self._thread.join(timeout=30)
+            paper.node.dispose()
+            detach(paper.node.kernel)
+            paper.book.close()
+            self.paper = None
+        if sim is not None:
+            sim.__exit__(None, None, None)
+            self.sim = None
+
+    def __enter__(self) -> LiveNode:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- time ---------------------------------------------------------------------------------------
+
+    def advance(self, minutes: int = 1) -> None:
+        """Replay ``minutes`` minutes, each as the session driver does: clocks, the market, then settle."""
+        for _ in range(minutes):
+            self.on_loop_async(self._minute, timeout=30)
+
+    def run_until(self, hhmm: str, stop_when: Callable[[], bool] | None = None) -> bool:
+        """Replay up to ``hhmm`` New York time; stop early (returns True) once ``stop_when()`` holds."""
+        day = datetime.fromtimestamp(self.now_ns / NS_PER_SECOND, NEW_YORK).date()
+        end = datetime.combine(day, datetime.strptime(hhmm, "%H:%M").time(), NEW_YORK)
+        end_ns = int(end.timestamp()) * NS_PER_SECOND
+        while self.now_ns < end_ns:
+            self.advance()
+            if stop_when is not None and stop_when():
+                return True
+        return False
+
+    async def _minute(self) -> None:
+        assert self.paper is not None and self.sim is not None
+        now = self.now_ns - self.now_ns % MINUTE_NS + MINUTE_NS
+        advance_clocks(node_clocks(self.paper.node), now)
+        await asyncio.to_thread(self.sim.advance_to, now)
+        self.now_ns = now
+        await self.settle()
+
+    async def settle(self) -> None:
+        assert self.paper is not None
+        waited, quiet = 0.0, 0
+        await asyncio.sleep(0.01)
+        while quiet < 3 and waited < SETTLE_LIMIT_S:
+            quiet = quiet + 1 if node_settled(self.paper.node) else 0
+            await asyncio.sleep(0.005)
+            waited += 0.005
+
+    # -- the node's loop ------------------------------------------------------------------------------
+
+    def on_loop(self, fn: Callable[[], Any], timeout: float = 10) -> Any:
+        """Run ``fn`` on the node's loop (Nautilus objects are not thread-safe) and return its result."""
+
+        async def call() -> Any:
+            return fn()
+
+        return self.on_loop_async(call, timeout)
+
+    def on_loop_async(self, make: Callable[[], Any], timeout: float = 10) -> Any:
+        assert self.paper is not None
+        loop = self.paper.node.get_event_loop()
+        assert loop is not None
+        return asyncio.run_coroutine_threadsafe(make(), loop).result(timeout=timeout)
+
+    def wait_settled(self) -> None:
+        self.on_loop_async(self.settle, timeout=30)
+
+    # -- what happened --------------------------------------------------------------------------------
+
+    def journal(self) -> list[dict[str, Any]]:
+        return list(read(self.run_dir / "decisions.jsonl"))
+
+    def held_packages(self) -> list[tuple[str, str]]:
+        """(strategy, package) of every package holding contracts, as the strategies' ledgers say."""
+
+        def held() -> list[tuple[str, str]]:
+            assert self.paper is not None
+            out = []
+            for sid, strategy in self.paper.runtime.gate.strategies().items():
+                for pid, package in getattr(strategy, "packages", {}).items():
+                    if package.ledger.quantity:
+                        out.append((sid, pid))
+            return out
+
+        return self.on_loop(held)
+
+    def working_entries(self) -> list[str]:
+        def working() -> list[str]:
+            assert self.paper is not None
+            snapshot = self.paper.runtime.gate.exposure.snapshot()
+            return [w.order_id for w in snapshot.working if w.kind.value == "entry"]
+
+        return self.on_loop(working)
+
+
+async def _no_residual_wait() -> None:
+    """A test node stops at once: Nautilus would wait ``timeout_post_stop`` (10 s) to log residual state."""
+
+
+def shared_catalog(root: Path) -> Path:
+    """The simulator's one-session SPY catalog, built once per test session under ``root``."""
+    return sample_catalog(root / "catalog" / "alpaca-sim", "SPY")
+
+
+def copy_state(run_dir: Path, into: Path) -> Path:
+    shutil.copytree(run_dir / "state", into / "state")
+    return into
+
+
+class ManualTrader(Strategy):
+    """A plain Nautilus strategy on the node, as a person trading by hand: it keeps no package ledger, so the
+    gate books its packages (``node_books.py``). The test calls ``rest_iron_fly`` on the node's loop to leave
+    an entry working (a limit below the market's credit, which the simulator will not fill)."""
+
+    def __init__(self) -> None:
+        # The id maps to the profile's theta_harvester limits (risk/policy.py: strategy_key).
+        super().__init__(StrategyConfig(strategy_id="ThetaHarvester-099", order_id_tag="099"))
+        self.spot: float | None = None
+        self.orders: list[LimitOrder] = []
+        self.denied: list[str] = []
+
+    def on_start(self) -> None:
+        self.subscribe_bars(BarType.from_str("SPY.ALPACA-1-MINUTE-LAST-EXTERNAL"))
+
+    def on_bar(self, bar: Bar) -> None:
+        self.spot = bar.close.as_double()
+
+    def on_order_denied(self, event: OrderDenied) -> None:
+        self.denied.append(event.reason)
+
+    def rest_iron_fly(self, credit: float = 9.00) -> LimitOrder:
+        """Buy +wings -body at a credit the market does not pay: an entry that rests."""
+        assert self.spot is not None, "a bar first"
+        k = round(self.spot)
+        day = next(i for i in self.cache.instruments() if i.id.symbol.value.startswith("SPY ")).id.symbol.value
+        yymmdd = day.replace(" ", "")[3:9]
+
+        def leg(right: str, strike: int) -> Any:
+            return self.cache.instrument(instrument_id(f"SPY{yymmdd}{right}{strike * 1000:08d}"))
+
+        legs = [(leg("C", k), -1), (leg("P", k), -1), (leg("C", k + 3), 1), (leg("P", k - 3), 1)]
+        spread = option_spread(legs, "IRON_BUTTERFLY")
+        if self.cache.instrument(spread.id) is None:
+            self.cache.add_instrument(spread)
+        order = self.order_factory.limit(
+            spread.id, OrderSide.BUY, Quantity.from_int(1), Price(-credit, 2), time_in_force=TimeInForce.DAY
+        )
+        self.orders.append(order)
+        self.submit_order(order)
+        return order
