@@ -84,9 +84,12 @@ def alert_of(record: Mapping[str, Any]) -> Alert | None:
     if about == "order_rejected":
         title = f"order rejected ({record.get('strategy')}, {record.get('order')})"
         return Alert("order_rejected", title, reason, "warning", record)
+    if about:  # another watch's alert (e.g. a position no package ledger claims after a restart)
+        what = record.get("instrument") or record.get("package") or record.get("strategy") or ""
+        return Alert(str(about), f"{str(about).replace('_', ' ')} {what}".strip(), reason, "failure", record)
     # risk_event: a fill the books cannot place; the strategy is disabled until a person enables it
-    title = f"risk event: {record.get('strategy')} disabled, package {record.get('package')} to review"
-    return Alert(str(about or "risk_event"), title, reason, "failure", record)
+    title = f"risk event: {record.get('strategy')} disabled, package {record.get('package') or '-'} to review"
+    return Alert("risk_event", title, reason, "failure", record)
 
 
 @dataclass(frozen=True)

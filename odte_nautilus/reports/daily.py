@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 CONFIDENCE = 0.95
 FEW = 20  # below this many observations the 5 % tail is beyond the sample: said in the report
+STOPS_AND_CONTROLS = ("breaker", "lock", "kill_switch", "reset", "flatten", "strategy_switch")  # journal kinds
 JSON_NAME = "report-{day}.json"
 HTML_NAME = "report-{day}.html"
 
@@ -275,7 +276,7 @@ def _peak_contracts(fills: pd.DataFrame) -> int:
 
 def issues(day: _Day) -> dict[str, Any]:
     """What went wrong or was stopped: from the journal's alerts, breakers, locks and stops, and the audit."""
-    rejections, mismatches, guards, risk_events, stops = [], [], [], [], []
+    rejections, mismatches, guards, other_alerts, stops = [], [], [], [], []
     for r in day.records:
         kind, about = r.get("kind"), r.get("about")
         at = _ny(r["ts_ns"])
@@ -288,19 +289,19 @@ def issues(day: _Day) -> dict[str, Any]:
         elif kind == "alert" and about == "paper_guard":
             guards.append({"time": at, "reason": r.get("reason")})
         elif kind == "alert":
-            risk_events.append(
-                {"time": at, "strategy": r.get("strategy"), "package": r.get("package"), "reason": r.get("reason")}
-            )
-        elif kind in ("breaker", "lock", "kill_switch"):
+            who = ", ".join(str(r[k]) for k in ("strategy", "package", "instrument") if r.get(k))
+            label = str(about or "risk event").replace("_", " ") + (f" ({who})" if who else "")
+            other_alerts.append({"time": at, "error": f"{label}: {r.get('reason')}"})
+        elif kind in STOPS_AND_CONTROLS:
             stops.append(
                 {
                     "time": at,
                     "kind": kind,
                     "reason": r.get("reason"),
-                    **({"breaker": r["breaker"]} if "breaker" in r else {}),
+                    **{k: r[k] for k in ("breaker", "strategy", "by") if r.get(k)},
                 }
             )
-    errors = [{"time": e["time"], "error": f"risk event: {e['reason']}"} for e in risk_events]
+    errors = list(other_alerts)
     errors += [
         {"time": _ny(r["ts_ns"]), "error": "journal line cut short by a crash"}
         for r in day.records

@@ -207,6 +207,7 @@ def test_which_journal_records_are_alerts():
         "paper_guard": {"kind": "alert", "about": "paper_guard", "reason": "account: not paper"},
         "order_rejected": {"kind": "alert", "about": "order_rejected", "reason": "r"},
         "risk_event": {"kind": "alert", "strategy": "G", "package": "P", "reason": "overfill"},
+        "unclaimed_position": {"kind": "alert", "about": "unclaimed_position", "instrument": "X", "reason": "r"},
     }
     for category, record in cases.items():
         alert = alert_of(record)

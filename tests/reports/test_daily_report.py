@@ -185,7 +185,7 @@ def test_errors_rejections_and_mismatches_come_from_that_days_journal(tmp_path):
     issues = json.loads(paths.json.read_text())["issues"]
     assert [r["order"] for r in issues["rejections"]] == ["O-1"]  # not the next day's
     assert issues["mismatches"] == [{"time": "11:30:00", "instrument": "SPXW C5100", "broker": 1, "node": 0}]
-    assert [e["error"] for e in issues["errors"]] == ["risk event: an overfill"]
+    assert [e["error"] for e in issues["errors"]] == ["risk event (GammaScalper-001, G-1): an overfill"]
     assert [s["kind"] for s in issues["breakers_locks_and_stops"]] == ["breaker"]
     page = paths.html.read_text()
     assert "no buying power" in page and "SPXW C5100" in page and "an overfill" in page
