@@ -66,11 +66,14 @@ def emergency_stop(url: UrlOption = None, config: ConfigOption = PAPER_CONFIG, b
 def flatten(
     url: UrlOption = None,
     config: ConfigOption = PAPER_CONFIG,
-    stop: Annotated[bool, typer.Option("--stop", help="Engage the emergency stop first (no new entries).")] = False,
+    stop: Annotated[
+        bool, typer.Option("--stop/--no-stop", help="Engage the emergency stop too (default), or leave entries open.")
+    ] = True,
     by: ByOption = None,
     reason: ReasonOption = None,
 ) -> None:
-    """Cancel every working entry and close every package as a package (and every other position)."""
+    """Cancel every working entry and close every package as a package (and every other position); new entries
+    stop too (the emergency stop) unless --no-stop."""
     result = _post(config, url, "/live/flatten", {**_who(by, reason), "stop": stop})
     packages, positions = result.get("packages") or [], result.get("positions") or []
     console.print(
@@ -81,8 +84,10 @@ def flatten(
         console.print(f"  {package['strategy']} {package['package']} x{package['quantity']}: {package['exit']}")
     for position in positions:
         console.print(f"  {position['strategy']} {position['instrument']} {position['quantity']:+d}")
-    if not stop:
-        console.print("[yellow]new entries are not stopped: `odte emergency-stop` for that[/]")
+    if stop:
+        console.print("new entries are stopped (the emergency stop): `odte reset` with the token resumes")
+    else:
+        console.print("[yellow]new entries are not stopped (--no-stop)[/]")
 
 
 def status(

@@ -139,7 +139,10 @@ def test_flatten_closes_each_package_as_one_order_with_all_its_legs(node, http):
         if j["kind"] == "decision" and j["intent"]["package"] == package and j["intent"]["kind"] == "exit"
     ]
     assert exits and {j["intent"]["exit_kind"] for j in exits} == {"manual"}
-    assert http.get("/live/status").json()["packages"] == []
+    status = http.get("/live/status").json()
+    assert status["packages"] == [] and status["risk"]["state"] == "STOPPED"  # flat, and staying flat
+    node.run_until("11:45")
+    assert node.held_packages() == []
 
 
 def test_a_disabled_strategy_enters_nothing_until_enabled_with_the_token(node, http):

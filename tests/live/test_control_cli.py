@@ -52,8 +52,10 @@ def test_the_commands_act_on_a_running_node(node, control, monkeypatch):
     code, out = odte("strategy", "disable", "NoSuch-001", *url)
     assert code == 1 and "404" in out
 
-    code, out = odte("flatten", *url)
+    code, out = odte("flatten", *url, "--no-stop")
     assert code == 0 and "0 package(s)" in out and "not stopped" in out
+    code, out = odte("flatten", *url)
+    assert code == 0 and "new entries are stopped" in out and "STOPPED" in odte("status", *url)[1]
 
 
 def free_port() -> int:

@@ -101,7 +101,6 @@ class NodeControl:
             "cancelled_entries": cancelled,
             "packages": packages,
             "positions": positions,
-            "note": "entries are not stopped by a flatten: use the emergency stop for that",
         }
 
     def disable(self, strategy_id: str, by: str, reason: str) -> dict[str, Any]:

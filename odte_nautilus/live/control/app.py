@@ -4,6 +4,9 @@ Risk-reducing: ``POST /live/emergency-stop``, ``POST /live/flatten``, ``POST /li
 Risk-increasing (the token): ``POST /live/reset``, ``POST /live/strategies/{id}/enable``.
 Reading: ``GET /live/status``, ``GET /live/events`` (server-sent events), ``GET /`` (the dashboard).
 
+A flatten also engages the emergency stop (a strategy would otherwise enter again on its next signal), unless
+its body says ``"stop": false``.
+
 Every POST takes an optional JSON body ``{"by": ..., "reason": ...}`` (who and why, for the journal); a
 missing or unreadable body never stops the emergency stop, so ``curl -X POST .../live/emergency-stop`` works
 as seed 003 writes it. If the node's loop does not answer in time, the emergency stop engages the durable
@@ -80,7 +83,7 @@ def create_app(service: ControlService) -> FastAPI:
         body = await _body(request)
         by, reason = await _who(request, "flatten", body)
         stop = None
-        if body.get("stop") is True:
+        if body.get("stop", True) is not False:  # flat and staying flat, unless the caller says otherwise
             stop = await service.bridge.call(lambda: service.control.emergency_stop(by, reason))
         result = await service.bridge.call(lambda: service.control.flatten(by, reason))
         if stop is not None:

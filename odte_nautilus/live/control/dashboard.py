@@ -93,7 +93,7 @@ async function post(path, body, needsToken) {
   return j;
 }
 $("estop").onclick = () => post("/live/emergency-stop", {by: "dashboard", reason: "Emergency Stop button"});
-$("flatten").onclick = () => { if (confirm("Cancel every working entry and close every package?"))
+$("flatten").onclick = () => { if (confirm("Stop new entries, cancel working entries and close every package?"))
   post("/live/flatten", {by: "dashboard", reason: "Flatten button"}); };
 $("reset").onclick = () => { if (confirm("Reset the kill switch and the RISK-OFF breaker? Trading resumes."))
   post("/live/reset", {by: "dashboard", reason: "Reset button"}, true); };
