@@ -89,7 +89,7 @@ def sweep(
         task = progress.add_task("days", total=sum(tally.days_left.values()), runs=tally.text())
 
         def on_event(kind: str, key: str, value: Any) -> None:
-            if kind == "day":
+            if kind == "day" and key in tally.days_left:
                 tally.days_left[key] -= 1
                 progress.advance(task)
             elif kind == "done":

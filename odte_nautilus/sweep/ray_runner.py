@@ -4,7 +4,9 @@
 stops it at the end; any other address (``auto``, ``HOST:PORT``, ``ray://HOST:PORT``) joins a running
 cluster, whose workers must see the catalog and the output folder at the same paths and have this package
 installed. Each run is one task (``max_calls=1``: a fresh worker process per run, as in the pool); workers
-report their days through a ``ray.util.queue.Queue`` actor.
+report their days to an actor, without waiting for it: a task blocked in ``ray.get`` (as behind
+``ray.util.queue.Queue.put``) lends its CPU back to Ray, which then starts another task beside it, and a
+cluster of 1 worker ran 2 runs at once.
 
 A local cluster never reaches past this machine. Left to itself, Ray 2.60 finds "its" address by opening
 a UDP socket towards 8.8.8.8 and binds there, and its API server (started even with
@@ -35,8 +37,31 @@ POLL_S = 0.2
 LOOPBACK = "127.0.0.1"
 
 
+class Events:
+    """The runs' reports, kept until the driver collects them (a Ray actor, see ``RayRunner.run``)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, Any]] = []
+
+    def report(self, kind: str, key: str, value: Any) -> None:
+        self.events.append((kind, key, value))
+
+    def collect(self) -> list[tuple[str, str, Any]]:
+        events, self.events = self.events, []
+        return events
+
+
 def _run(spec: RunSpec, out: str, events: Any) -> dict[str, Any]:
-    return execute(spec, out, lambda kind, key, value: events.put((kind, key, value)))
+    import ray
+
+    sent: list[Any] = []
+
+    def report(kind: str, key: str, value: Any) -> None:
+        sent[:] = [events.report.remote(kind, key, value)]  # not waited for (see above)
+
+    row = execute(spec, out, report)
+    ray.get(sent)  # an actor runs one caller's calls in order: every report is in before the run is done
+    return row
 
 
 LOCAL_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
@@ -87,18 +112,17 @@ class RayRunner:
 
     def run(self, specs: list[RunSpec], out: Path, on_event: OnEvent) -> None:
         import ray
-        from ray.util.queue import Queue
 
         started_here = self._connect(ray)
         refs: dict[Any, RunSpec] = {}
         try:
-            events = Queue(actor_options={"num_cpus": 0})
+            events = ray.remote(num_cpus=0)(Events).remote()
             task = ray.remote(num_cpus=1, max_calls=1, max_retries=0)(_run)
             refs = {task.remote(spec, str(out), events): spec for spec in specs}
             pending = list(refs)
             while pending:
                 done, pending = ray.wait(pending, num_returns=1, timeout=POLL_S)
-                self._drain(events, on_event)
+                self._drain(ray, events, on_event)
                 for ref in done:
                     spec = refs[ref]
                     try:
@@ -106,7 +130,7 @@ class RayRunner:
                     except ray.exceptions.RayError as exc:  # the worker died or the task could not run
                         result = failed_row(spec, out, f"{type(exc).__name__}: {' '.join(str(exc).split())[:2000]}")
                     on_event("done", spec.key, result)
-            self._drain(events, on_event)
+            self._drain(ray, events, on_event)
         except BaseException:
             for ref in refs:
                 ray.cancel(ref, force=True)
@@ -127,8 +151,6 @@ class RayRunner:
         return True
 
     @staticmethod
-    def _drain(events: Any, on_event: OnEvent) -> None:
-        waiting = events.qsize()
-        if waiting:
-            for kind, key, value in events.get_nowait_batch(waiting):
-                on_event(kind, key, value)
+    def _drain(ray: Any, events: Any, on_event: OnEvent) -> None:
+        for kind, key, value in ray.get(events.collect.remote()):
+            on_event(kind, key, value)

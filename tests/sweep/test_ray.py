@@ -20,7 +20,11 @@ def test_ray_internals_the_local_cluster_relies_on_are_there():
     assert isinstance(ray._private.ray_constants.ENABLE_RAY_CLUSTER, bool)
 
 
-def test_a_sweep_on_a_local_ray_cluster_of_two_workers(sweep_catalog, tmp_path, monkeypatch):
+def test_a_sweep_on_a_local_ray_cluster_runs_no_more_runs_at_once_than_its_workers(
+    sweep_catalog, tmp_path, monkeypatch
+):
+    """One worker, two runs: the second starts when the first is done. (Days reported through a blocking
+    ray.get lent the worker's CPU back to Ray, and a 1-worker cluster ran both runs at once.)"""
     for name in LOCAL_ENV:  # the runner sets them in this process; put them back afterwards
         monkeypatch.setenv(name, "0")
     monkeypatch.setattr(ray._private.ray_constants, "ENABLE_RAY_CLUSTER", True)
@@ -32,8 +36,11 @@ def test_a_sweep_on_a_local_ray_cluster_of_two_workers(sweep_catalog, tmp_path, 
     )
     seen: dict[str, object] = {}
     days: list[str] = []
+    order: list[str] = []
 
     def on_event(kind, key, value):
+        if kind in ("start", "done"):
+            order.append(kind)
         if kind == "start" and "node" not in seen:  # the cluster is up and a run is under way: look at it
             (node,) = ray.nodes()
             seen["node"] = node["NodeManagerAddress"]
@@ -44,8 +51,9 @@ def test_a_sweep_on_a_local_ray_cluster_of_two_workers(sweep_catalog, tmp_path, 
             days.append(value)
 
     assert not ray.is_initialized()
-    table = run_sweep(load_sweep_config(config), tmp_path / "out", RayRunner(LOCAL, 2), on_event=on_event).table
-    assert seen == {"node": "127.0.0.1", "cpus": 2.0, "api server": []}
+    table = run_sweep(load_sweep_config(config), tmp_path / "out", RayRunner(LOCAL, 1), on_event=on_event).table
+    assert seen == {"node": "127.0.0.1", "cpus": 1.0, "api server": []}
+    assert order == ["start", "done", "start", "done"]
     assert not ray.is_initialized(), "the sweep stops the cluster it started"
     assert list(table["status"]) == ["ok", "ok"] and (table["trades"] > 0).all() and table["audit_ok"].all()
     assert days == [DAYS[0], DAYS[0]], "each run reports its day through the queue"
