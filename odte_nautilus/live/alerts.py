@@ -6,11 +6,12 @@ the emergency stop is pressed. All of these already leave a line in the risk boo
 (``risk/book.py``, ``live/broker_watch.py``; an order rejection is journaled here), so the alerts listen to
 the journal: one source for the alert, the audit trail and the daily report (``reports/daily.py``).
 
-The journal's listener runs on the node's event loop, so it only classifies the record and puts it on a
-bounded queue; a worker thread pushes it to every target (Slack, ntfy, e-mail, a webhook: any apprise URL),
-retrying with a doubling back-off. Nothing is lost silently: every alert is logged before it is queued, a
-push that still fails after its retries is logged with the alert and the (redacted) target, and an alert
-that finds the queue full is logged as not pushed.
+The journal's listener runs on the node's event loop, so it only classifies the record and puts it on one
+bounded queue per target; each target's own worker thread pushes it (Slack, ntfy, e-mail, a webhook: any
+apprise URL), retrying with a doubling back-off, so a dead target never delays the others. Nothing is lost
+silently: every alert is logged before it is queued, a push that still fails after its retries is logged
+with the alert and the (redacted) target, and an alert that finds a target's queue full is logged as not
+pushed there.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import queue
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 
 ORDER_EVENTS = "events.order.*"  # the topic pattern of every strategy's order events on the Nautilus bus
 TITLE_PREFIX = "[odte PAPER]"
+KEPT = 1000  # delivered and given-up pushes kept for inspection (status, tests), the latest
 
 
 class AlertConfigError(ValueError):
@@ -117,11 +120,12 @@ def apprise_target(url: str, source: str) -> Target:
 
 
 class Alerter:
-    """Logs each alert at once and pushes it to every target from a worker thread, never from the caller.
+    """Logs each alert at once and pushes it to every target, each from its own worker, never from the caller.
 
-    ``submit`` never blocks and never raises: a full queue is logged (the alert itself was logged first).
-    Each target gets ``1 + retries`` attempts, ``backoff_seconds`` apart and doubling; what still fails is
-    logged with the alert and the target. ``close`` lets the worker finish what is queued, for a while.
+    ``submit`` never blocks and never raises: a target whose queue is full is logged with the alert (which
+    was logged first anyway). Each target gets ``1 + retries`` attempts, ``backoff_seconds`` apart and
+    doubling; what still fails is logged with the alert and the target. One worker per target, so a dead
+    target retrying never delays the others. ``close`` lets the workers finish what is queued, for a while.
     """
 
     def __init__(
@@ -137,12 +141,17 @@ class Alerter:
         self.retries = retries
         self.backoff_seconds = backoff_seconds
         self.log = logger
-        self.sent: list[tuple[str, Alert]] = []  # (target, alert) delivered
-        self.failed: list[tuple[str, Alert]] = []  # (target, alert) given up on
-        self._queue: queue.Queue[Alert | None] = queue.Queue(maxsize=queue_size)
-        self._stop = threading.Event()
-        self._worker = threading.Thread(target=self._run, name="odte-alerts", daemon=True)
-        self._worker.start()
+        self.sent: deque[tuple[str, Alert]] = deque(maxlen=KEPT)  # (target, alert) delivered, the latest
+        self.failed: deque[tuple[str, Alert]] = deque(maxlen=KEPT)  # (target, alert) given up on, the latest
+        self._queues = [queue.Queue[Alert | None](maxsize=queue_size) for _ in self.targets]
+        self._stop = threading.Event()  # closing: no new alerts
+        self._abort = threading.Event()  # closed and past the deadline: the workers stop retrying
+        self._workers = [
+            threading.Thread(target=self._run, args=(t, q), name=f"odte-alerts-{i}", daemon=True)
+            for i, (t, q) in enumerate(zip(self.targets, self._queues, strict=True))
+        ]
+        for worker in self._workers:
+            worker.start()
         atexit.register(self.close)
 
     # -- the caller's side (the node's event loop) -------------------------------------------------
@@ -154,19 +163,22 @@ class Alerter:
             self.submit(alert)
 
     def submit(self, alert: Alert) -> bool:
-        """Log the alert and queue it for the targets; False if it will not be pushed (logged why)."""
+        """Log the alert and queue it for every target; False if a target will not get it (logged why)."""
         self.log.error(alert.line())
-        if not self.targets:
-            return False
         if self._stop.is_set():
-            self.log.error(f"[ALERT] not pushed, the alerter is closed: {alert.line()}")
+            if self.targets:
+                self.log.error(f"[ALERT] not pushed, the alerter is closed: {alert.line()}")
             return False
-        try:
-            self._queue.put_nowait(alert)
-        except queue.Full:
-            self.log.error(f"[ALERT] not pushed, the alert queue is full ({self._queue.maxsize}): {alert.line()}")
-            return False
-        return True
+        queued = bool(self.targets)
+        for target, pending in zip(self.targets, self._queues, strict=True):
+            try:
+                pending.put_nowait(alert)
+            except queue.Full:
+                queued = False
+                self.log.error(
+                    f"[ALERT] not pushed to {target.name}, its queue is full ({pending.maxsize}): {alert.line()}"
+                )
+        return queued
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop taking alerts; push what is queued for at most ``timeout`` seconds, log what is left."""
@@ -175,38 +187,41 @@ class Alerter:
         self._stop.set()
         atexit.unregister(self.close)
         deadline = time.monotonic() + timeout
-        with contextlib.suppress(queue.Full):  # the worker is stuck on a target: stop at the deadline
-            self._queue.put(None, timeout=timeout)
-        self._worker.join(max(0.0, deadline - time.monotonic()))
-        while True:
-            try:
-                left = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if left is not None:
-                self.log.error(f"[ALERT] not pushed before shutdown: {left.line()}")
-
-    # -- the worker --------------------------------------------------------------------------------
+        for pending in self._queues:
+            with contextlib.suppress(queue.Full):  # that worker is stuck on its target: it gets no stop mark
+                pending.put_nowait(None)
+        for worker in self._workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        self._abort.set()
+        for target, pending in zip(self.targets, self._queues, strict=True):
+            while True:
+                try:
+                    left = pending.get_nowait()
+                except queue.Empty:
+                    break
+                if left is not None:
+                    self.log.error(f"[ALERT] not pushed to {target.name} before shutdown: {left.line()}")
 
     def drain(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued alert has been tried on every target; False if ``timeout`` came first."""
+        """Wait until every queued alert has been tried on its target; False if ``timeout`` came first."""
         deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks:
+        while any(pending.unfinished_tasks for pending in self._queues):
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.01)
         return True
 
-    def _run(self) -> None:
+    # -- the workers -------------------------------------------------------------------------------
+
+    def _run(self, target: Target, pending: queue.Queue[Alert | None]) -> None:
         while True:
-            alert = self._queue.get()
+            alert = pending.get()
             try:
                 if alert is None:
                     return
-                for target in self.targets:
-                    self._push(target, alert)
+                self._push(target, alert)
             finally:
-                self._queue.task_done()
+                pending.task_done()
 
     def _push(self, target: Target, alert: Alert) -> None:
         title = f"{TITLE_PREFIX} {alert.title}"
@@ -223,9 +238,11 @@ class Alerter:
                 return
             if attempt < attempts:
                 self.log.warning(f"[ALERT] push to {target.name} failed ({error}), attempt {attempt}/{attempts}")
-                time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+                if self._abort.wait(self.backoff_seconds * 2 ** (attempt - 1)):
+                    error += "; the alerter closed before the next attempt"
+                    break
         self.failed.append((target.name, alert))
-        self.log.error(f"[ALERT] push to {target.name} failed after {attempts} attempt(s) ({error}): {alert.line()}")
+        self.log.error(f"[ALERT] push to {target.name} failed after {attempt} attempt(s) ({error}): {alert.line()}")
 
 
 def alert_urls(settings: AlertSettings, env: Mapping[str, str]) -> list[tuple[str, str]]:

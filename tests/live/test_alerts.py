@@ -180,6 +180,21 @@ def test_a_slow_target_never_blocks_the_caller(tmp_path):
     assert len(slow.bodies) == 3 and len(alerter.sent) == 3
 
 
+def test_a_dead_target_retrying_never_delays_a_live_one(tmp_path):
+    dead, live = Receiver(status=500), Receiver()
+    alerter = build_alerter(_settings(dead.url, live.url, retries=3, backoff=1.0), env={})
+    try:
+        alerter.on_journal({"kind": "breaker", "breaker": "global", "reason": "RISK-OFF", "time": "t"})
+        deadline = time.monotonic() + 0.9  # the dead target's first back-off alone is 1 s
+        while not live.bodies and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert live.bodies, "the live target waited for the dead one's retries"
+    finally:
+        alerter.close(timeout=0.1)
+        dead.close()
+        live.close()
+
+
 def test_a_full_queue_is_logged_never_silent(tmp_path, caplog):
     slow = Receiver(delay=0.5)
     alerter = build_alerter(_settings(slow.url, queue_size=1), env={})
@@ -188,7 +203,7 @@ def test_a_full_queue_is_logged_never_silent(tmp_path, caplog):
         with caplog.at_level(logging.ERROR, logger="odte_nautilus.live.alerts"):
             accepted = [alerter.submit(alert_of(record)) for _ in range(4)]  # type: ignore[arg-type]
     finally:
-        alerter.close(timeout=5)
+        alerter.close(timeout=0.2)
         slow.close()
     assert not all(accepted)
     full = [r for r in caplog.records if "queue is full" in r.getMessage()]
