@@ -13,7 +13,8 @@ import asyncio
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,7 @@ class LiveNode:
         self.settings = settings
         self.sim: AlpacaSimulator | None = None
         self.paper: PaperNode | None = None
+        self.manual: ManualTrader
         self._thread: threading.Thread | None = None
         self.now_ns = 0
 
@@ -85,12 +87,24 @@ class LiveNode:
             self.catalog, underlying="SPY", key=SIM_KEY, secret=SIM_SECRET, account_number=SIM_ACCOUNT
         ).__enter__()
         self.sim = sim
+        self.now_ns = sim.now_ns
+        with _no_running_loop():
+            asyncio.set_event_loop(asyncio.new_event_loop())  # the node takes this thread's loop: a fresh one
+            self.paper = paper = self._build(sim)
+        self._thread = threading.Thread(target=paper.node.run, name="paper-node", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not paper.node.kernel.trader.is_running:
+            assert time.monotonic() < deadline, "the paper node did not start"
+            time.sleep(0.05)
+        self.on_loop(lambda: None)
+        return self
+
+    def _build(self, sim: AlpacaSimulator) -> PaperNode:
         urls = BrokerUrls(sim.rest_url, sim.trade_stream_url, sim.option_stream_url, sim.stock_stream_url)
-        settings = pointed_at(self.settings, urls)
-        asyncio.set_event_loop(asyncio.new_event_loop())  # the node takes this thread's loop; the last one is closed
         with replayed_time_kernel(urls.rest):
             paper = build_paper_node(
-                settings,
+                pointed_at(self.settings, urls),
                 Credentials(SIM_KEY, SIM_SECRET, None),
                 urls,
                 underlying="SPY",
@@ -101,21 +115,12 @@ class LiveNode:
                 simulator=True,
                 open_check_seconds=1.0,
             )
-        self.paper = paper
         self.manual = ManualTrader()
         paper.node.trader.add_strategy(self.manual)
         paper.node.kernel._await_trader_residuals = _no_residual_wait  # type: ignore[method-assign]
-        self.now_ns = sim.now_ns
         for clock in node_clocks(paper.node):
             clock.set_time(self.now_ns)
-        self._thread = threading.Thread(target=paper.node.run, name="paper-node", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not paper.node.kernel.trader.is_running:
-            assert time.monotonic() < deadline, "the paper node did not start"
-            time.sleep(0.05)
-        self.on_loop(lambda: None)
-        return self
+        return paper
 
     def stop(self) -> None:
         paper, sim = self.paper, self.sim
@@ -125,6 +130,9 @@ class LiveNode:
                 asyncio.run_coroutine_threadsafe(paper.node.stop_async(), loop).result(timeout=30)
             if self._thread is not None:
                 self._thread.join(timeout=30)
+            if loop is not None and not loop.is_running() and not loop.is_closed():
+                with _no_running_loop():
+                    loop.run_until_complete(_cancel_pending())  # Nautilus's executor workers end quietly
             paper.node.dispose()
             detach(paper.node.kernel)
             paper.book.close()
@@ -219,6 +227,26 @@ class LiveNode:
             return [w.order_id for w in snapshot.working if w.kind.value == "entry"]
 
         return self.on_loop(working)
+
+
+@contextmanager
+def _no_running_loop() -> Iterator[None]:
+    """Nautilus builds a node (in the main thread: it sets signal handlers) on the thread's event loop, or on
+    the loop running in it. Playwright's sync API keeps its own loop marked running in the test's thread;
+    hidden while the node is built, the node gets a loop of its own, which its thread then runs."""
+    running = asyncio._get_running_loop()
+    asyncio._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(running)
+
+
+async def _cancel_pending() -> None:
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _no_residual_wait() -> None:

@@ -21,8 +21,6 @@ from tests.live.conftest import TOKEN
 from tests.live.kit import LiveNode
 
 THETA = "ThetaHarvester-001"
-# A stopped test node leaves Nautilus's executor workers to a closed loop; they say so when collected.
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
 
 def entry_decisions(node: LiveNode, strategy: str) -> list[dict]:

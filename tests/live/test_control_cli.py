@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from odte_nautilus.cli import app
@@ -17,7 +16,6 @@ from tests.live.conftest import TOKEN
 
 THETA = "ThetaHarvester-001"
 ODTE = str(Path(sys.executable).parent / "odte")
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
 
 def odte(*args: str) -> tuple[int, str]:

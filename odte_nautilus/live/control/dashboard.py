@@ -17,6 +17,7 @@ PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>odte node</title>
+<link rel="icon" href="data:,">
 <style>
 :root{--bg:#0f1115;--card:#181b22;--fg:#e6e6e6;--mute:#8a90a0;--red:#d91c1c;--green:#2fa35a;--amber:#d49a12}
 *{box-sizing:border-box}body{margin:0;font:14px/1.4 system-ui,sans-serif;background:var(--bg);color:var(--fg)}
@@ -143,7 +144,7 @@ function render(s) {
     ["mismatches", (rc.mismatches || []).map((m) => m.instrument + " broker " + m.broker + " node " + m.node)
       .join("; ") || "none"]]);
   rows($("decisions"), ["time", "strategy", "intent", "answer", "reason"], (s.decisions || []).map((d) => [
-    (d.time || "").slice(11, 19), d.strategy, d.kind + " " + (d.package || ""),
+    (d.time || "").slice(11, 19), d.strategy, d.kind + " " + (d.package || "") + " (" + d.source + ")",
     el("span", {class: d.allowed ? "pos" : "neg"}, d.allowed ? "allowed" : d.code), d.reason]));
   rows($("alerts"), ["time", "kind", "what"], (s.alerts || []).map((a) => [(a.time || "").slice(11, 19), a.kind,
     Object.entries(a).filter(([k]) => k !== "time" && k !== "kind")
