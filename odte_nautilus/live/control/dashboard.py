@@ -76,6 +76,8 @@ function rows(table, head, data) {
   table.replaceChildren(el("tr", {}, ...head.map((h) => el("th", {}, h))), ...data.map((r) => el("tr", {},
     ...r.map((c) => c instanceof Node ? el("td", {}, c) : el("td", {}, c)))));
 }
+const fromUrl = new URLSearchParams(location.search).get("token");  // a node bound beyond loopback: /?token=...
+if (fromUrl) { sessionStorage.setItem("odte-token", fromUrl); history.replaceState(null, "", location.pathname); }
 function token() {
   let t = sessionStorage.getItem("odte-token");
   if (!t) {

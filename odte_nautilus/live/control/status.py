@@ -44,7 +44,8 @@ def node_status(paper: PaperNode) -> dict[str, Any]:
     day = book.calendar.trading_date(now)
     record = book.store.load_day(day)
     pnl = state.day_pnl()
-    unrealized = pnl - state.realized_pnl
+    packages = [_package(view, kernel.cache, paper) for view in state.packages if view.is_live]
+    unrealized = sum(p["unrealized_pnl"] for p in packages)
     global_word = _risk_word(state)
     strategies = {}
     known = set(gate.strategies()) | set(state.strategy_realized_pnl) | state.disabled_strategies
@@ -79,14 +80,19 @@ def node_status(paper: PaperNode) -> dict[str, Any]:
             "trades_today": state.trades_today,
             "max_trades_per_day": policy.max_trades_per_day,
         },
-        "pnl": {"realized": round(state.realized_pnl, 2), "unrealized": round(unrealized, 2), "day": round(pnl, 2)},
+        "pnl": {
+            "realized": round(state.realized_pnl, 2),
+            "unrealized": round(unrealized, 2),
+            "day": round(state.realized_pnl + unrealized, 2),
+            "kernel_day": round(pnl, 2),  # what the ladder and the breakers read (marks as of the last event)
+        },
         "rate_limits": {
             "packages_last_hour": entries_within(_all_entries(state), now, HOUR_NS),
             "packages_per_hour_total": rate.packages_per_hour_total if rate else None,
             "packages_per_minute_per_strategy": rate.packages_per_minute_per_strategy if rate else None,
         },
         "strategies": strategies,
-        "packages": [_package(view, kernel.cache, paper) for view in state.packages if view.is_live],
+        "packages": packages,
         "working_orders": [
             {"order": w.order_id, "strategy": w.strategy_id, "kind": w.kind.value, "quantity": w.quantity}
             for w in state.working
@@ -154,6 +160,9 @@ def _package(view: PackageView, cache: Cache, paper: PaperNode) -> dict[str, Any
             }
         )
     entry = _entry_price(paper, view)
+    pnl = view.unrealized_pnl  # the book's, as of the package's last event
+    if entry is not None and mark is not None and view.legs:  # at this moment's mids, as the strategy marks it
+        pnl = (mark - entry) * view.legs[0].contract.multiplier * view.quantity
     return {
         "strategy": view.strategy_id,
         "package": view.package_id,
@@ -162,7 +171,7 @@ def _package(view: PackageView, cache: Cache, paper: PaperNode) -> dict[str, Any
         "quantity": view.quantity,
         "entry_price": entry,
         "mark": None if mark is None else round(mark, 4),
-        "unrealized_pnl": round(view.unrealized_pnl, 2),
+        "unrealized_pnl": round(pnl, 2),
         "open_risk": round(view.open_risk, 2),
         "legs": legs,
     }
