@@ -221,3 +221,33 @@ def test_when_the_nodes_loop_does_not_answer_the_stop_goes_to_the_durable_store(
     assert node.paper.book.store.load_day(node.paper.book.calendar.trading_date(node.now_ns)).kill_switch
     node.run_until("10:05")
     assert {d["decision"]["code"] for d in entry_decisions(node, THETA)} == {"KILL_SWITCH"}
+
+
+def test_flatten_closes_a_manual_traders_shorts_before_their_wings(node, http):
+    """Positions no package ledger owns (a person trading by hand) go leg by leg: a long only once no short of
+    its group is left, so no short is ever uncovered on the way (the gate would refuse it anyway)."""
+    node.run_until("10:20")
+    assert node.sim is not None
+    manual = node.manual
+    filled = node.on_loop(lambda: manual.rest_iron_fly(credit=0.01))  # a credit the market beats: it fills
+    node.wait_settled()
+    eventually(lambda: node.on_loop(lambda: filled.status) == OrderStatus.FILLED, what="the manual fly's fill")
+    mine = {s: q for s, q in node.sim.positions().items()}
+    before = len(node.sim.orders())
+
+    done = http.post("/live/flatten", json={"by": "tester"})
+    assert done.status_code == 200, done.text
+    first = done.json()["positions"]
+    assert first and all(p["quantity"] < 0 for p in first), "the first round buys back the shorts only"
+    for _ in range(10):  # the follow-up rounds (one a second) close the wings once the shorts are gone
+        node.advance()
+        if not any(q for s, q in node.sim.positions().items() if s in mine and q):
+            break
+        time.sleep(1.0)
+    left = {s: q for s, q in node.sim.positions().items() if s in mine}
+    assert not any(left.values()), f"still held: {left}"
+    closes = [o for o in node.sim.orders()[before:] if o["order_class"] != "mleg" and o["symbol"]]
+    intents = [o["position_intent"] for o in closes if o["symbol"] in mine]
+    assert intents and intents.index("sell_to_close") > max(i for i, x in enumerate(intents) if x == "buy_to_close"), (
+        f"a wing was sold before every short was bought back: {intents}"
+    )
