@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -73,7 +74,10 @@ def create_app(service: ControlService) -> FastAPI:
         try:
             result = await service.bridge.call(lambda: service.control.emergency_stop(by, reason))
         except NodeUnavailable as exc:
-            result = await asyncio.to_thread(service.stop_in_store, by, reason, str(exc))
+            try:
+                result = await asyncio.to_thread(service.stop_in_store, by, reason, str(exc))
+            except sqlite3.Error as closed:  # the node has stopped and closed its state file
+                return _error(503, f"{exc}; its risk state is closed ({closed}): nothing is trading here")
             return JSONResponse(result, status_code=202)
         await service.monitor.sample()
         return JSONResponse(result)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ from odte_nautilus.live.control.bridge import NodeBridge, NodeUnavailable
 from odte_nautilus.live.control.status import journal_tail
 
 EQUITY_POINTS = 2000
+log = logging.getLogger(__name__)
 
 
 class Monitor:
@@ -50,6 +52,9 @@ class Monitor:
             self._add_point(status)
         except NodeUnavailable as exc:
             status = {**{k: v for k, v in self.latest.items() if k != "node"}, "node": "unavailable", "error": str(exc)}
+        except Exception as exc:  # a status that cannot be read must not stop the feed (or hide the controls)
+            log.exception("control API: the node's status could not be read")
+            status = {**{k: v for k, v in self.latest.items() if k != "node"}, "node": "error", "error": repr(exc)}
         status["equity"] = [{"time": t, "pnl": p} for t, p in self._equity]
         status.update(await asyncio.to_thread(journal_tail, self._journal))
         encoded = json.dumps(status, default=str, sort_keys=True)
