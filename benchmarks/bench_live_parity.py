@@ -9,10 +9,11 @@ schedule) and the simulated paper node replays the same session. Printed per ses
 
 - packages: how many match on (strategy, entry minute, legs, size, exit kinds), and every difference;
 - kernel decisions: how many of the strategies' decisions match on (minute, strategy, intent, code);
-- latency: from the order's trigger quote reaching the Alpaca data client to the order's HTTP request leaving
-  the execution client (the real alpaca-py ``submit_order`` call), p50 and p99, target p99 < 5 ms. The
-  trigger is one of the order's leg quotes of that minute's burst: the figures from the first and from the
-  last of them bound it. Every order of every session is a sample; the count is printed.
+- latency: from an exit's trigger quote reaching the Alpaca data client to the exit order's HTTP request
+  leaving the execution client (the real alpaca-py ``submit_order`` call), p50 and p99, target p99 < 5 ms.
+  The trigger is one of the package's leg quotes of that minute's burst: the figures from the first and from
+  the last of them bound it. Every exit of every session is a sample (entries wait for a REST quote of each
+  newly subscribed leg, so they are not the stop path); the count is printed.
 
 Each paper session runs in its own process (a Nautilus node per process, as ``odte live`` runs it), with two
 timing wrappers installed on the adapter's quote handler and on alpaca-py's ``submit_order``.
@@ -30,6 +31,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -71,16 +73,18 @@ def paper_session(catalog_root: Path, run_dir: Path, timings: Path) -> None:
     orders: list[tuple[int, list[str]]] = []
     on_quote, submit = AlpacaDataClient._on_option_quote, TradingClient.submit_order
 
-    async def timed_quote(self, msg):  # type: ignore[no-untyped-def]
+    async def timed_quote(self: AlpacaDataClient, msg: dict[str, Any]) -> None:
         quotes.setdefault(msg["S"], []).append((time.perf_counter_ns(), msg["t"].to_unix_nano()))
         await on_quote(self, msg)
 
-    def timed_submit(self, request):  # type: ignore[no-untyped-def]
-        orders.append((time.perf_counter_ns(), [leg.symbol for leg in request.legs or []]))
+    def timed_submit(self: TradingClient, request: Any) -> Any:
+        legs = request.legs or []
+        if any("close" in str(leg.position_intent).lower() for leg in legs):  # an exit: a stop, a take-profit, the flatten
+            orders.append((time.perf_counter_ns(), [leg.symbol for leg in legs]))
         return submit(self, request)
 
     AlpacaDataClient._on_option_quote = timed_quote  # type: ignore[method-assign]
-    TradingClient.submit_order = timed_submit  # type: ignore[method-assign]
+    TradingClient.submit_order = timed_submit  # type: ignore[method-assign,assignment]
     settings = load_settings(PAPER_CONFIG)
     run_simulated_session(
         settings, PAPER_CONFIG, run_dir, underlying="SPY", catalog_root=catalog_root, seconds_per_minute=0.0
@@ -179,7 +183,7 @@ def main() -> None:
             p99 = sorted(values)[max(0, round(0.99 * len(values)) - 1)]
             verdict = "within" if p99 < TARGET_P99_MS else "OVER"
             print(
-                f"quote-to-order latency {name} leg quote of the burst, over {len(values)} orders:"
+                f"quote-to-exit latency {name} leg quote of the burst, over {len(values)} exits:"
                 f" p50 {p50:.2f} ms, p99 {p99:.2f} ms (target p99 < {TARGET_P99_MS:.0f} ms: {verdict})"
             )
 

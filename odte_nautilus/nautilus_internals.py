@@ -22,7 +22,10 @@ for that (its kernel hard-codes its RiskEngine). What we rely on, and what a Nau
   ``process(quote, historical)``, which ``LiveDataEngine.process(data)`` does not accept.
   ``enable_live_spread_quotes`` gives the engine a ``process`` that takes both, so a package quote reaches
   the strategies live as in the backtest (the Alpaca data client answers the engine's other hand-off, to a
-  sandbox's simulated exchange, itself).
+  sandbox's simulated exchange, itself). It also seeds a new aggregator (``_spread_quote_aggregators``,
+  ``_setup_spread_quote_aggregator``) with its legs' last quotes from the cache: a live leg already
+  subscribed (an at-the-money option the strategies watch) quotes again only when it changes, where the
+  backtest replays every leg's quote each minute.
 """
 
 from __future__ import annotations
@@ -37,14 +40,18 @@ from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.execution.messages import SubmitOrder, SubmitOrderList
 from nautilus_trader.model.enums import OrderStatus
 from nautilus_trader.model.events import OrderDenied
+from nautilus_trader.model.identifiers import ClientId
 
 if TYPE_CHECKING:
+    from nautilus_trader.cache.cache import Cache
     from nautilus_trader.common.component import Clock, MessageBus
     from nautilus_trader.core.data import Data
     from nautilus_trader.core.message import Command
     from nautilus_trader.live.data_engine import LiveDataEngine
+    from nautilus_trader.model.identifiers import InstrumentId
     from nautilus_trader.model.orders import Order
     from nautilus_trader.risk.engine import RiskEngine
+    from nautilus_trader.system.kernel import NautilusKernel
 
 EXEC_ENDPOINT = "ExecEngine.execute"
 EMULATOR_ENDPOINT = "OrderEmulator.execute"
@@ -117,11 +124,30 @@ def live_kernel_clock() -> Iterator[None]:
         kernel_module.LiveClock = original
 
 
-def enable_live_spread_quotes(data_engine: LiveDataEngine) -> None:
+def data_client(kernel: NautilusKernel, name: str) -> object | None:
+    """A live node's data client by name (the engine's ``_clients``, readable from Python)."""
+    return kernel.data_engine._clients.get(ClientId(name))
+
+
+def enable_live_spread_quotes(data_engine: LiveDataEngine, cache: Cache) -> None:
     """Let the live data engine deliver aggregated package quotes (see the module docstring)."""
-    queue = data_engine.process
+    queue, setup = data_engine.process, data_engine._setup_spread_quote_aggregator
 
     def process(data: Data, historical: bool = False) -> None:
         queue(data)
 
-    data_engine.process = process  # type: ignore[method-assign]  # Cython's cpdef dispatch reads it
+    def setup_seeded(spread_id: InstrumentId, historical: bool = False, request_id: UUID4 | None = None) -> None:
+        setup(spread_id, historical, request_id)
+        if historical:
+            return
+        for (aggregated, _), aggregator in data_engine._spread_quote_aggregators.items():
+            if aggregated != spread_id:
+                continue
+            for leg_id, _ratio in aggregator._legs:
+                quote = cache.quote_tick(leg_id)
+                if quote is not None:
+                    aggregator.handle_quote_tick(quote)
+
+    # Cython's cpdef dispatch reads these instance attributes (LiveDataEngine is a Python subclass).
+    data_engine.process = process  # type: ignore[method-assign]
+    data_engine._setup_spread_quote_aggregator = setup_seeded

@@ -156,6 +156,7 @@ class OdteStrategy(Strategy):
         self._day_ends_ns = 0  # the next New York midnight: a bar at or after it starts a new session
         self._bar_ns = 0  # the last index bar: its decisions are taken on the package quotes that follow it
         self._entry_window = (0, 0)
+        self._watched: set[str] = set()  # option ids whose quotes the at-the-money IV reads (live needs them)
         # Limits go on the traded product's own grid: SPXW's 0.05/0.10, or a penny for SPY and QQQ.
         self._ticks = underlying_spec(InstrumentId.from_str(config.underlying_id).symbol.value).ticks
 
@@ -190,6 +191,7 @@ class OdteStrategy(Strategy):
             self._start_session(self.book.calendar.trading_date(now), now)
         if self.session is None:
             return
+        self._watch_at_the_money(self.spot)
         if self.packages:
             self._cancel_stale_orders(now)
         if self._awaiting and now - self._awaiting_since >= self.config.order_timeout_s * NS_PER_SECOND:
@@ -247,12 +249,29 @@ class OdteStrategy(Strategy):
         self.session = session
         self._entries_today = 0
         self._flattening = False
+        self._watched.clear()  # yesterday's contracts have expired
         if session is None:
             return
         self._entry_window = (self._ny_ns(day, self.config.entry_start), self._ny_ns(day, self.config.entry_end))
         self.chain = self._todays_chain(day, session)
         self.clock.set_time_alert_ns(f"odte-eod-{day}", session.flatten_ns, self._on_eod, allow_past=True)
         self.on_session_start(day)
+
+    def _watch_at_the_money(self, spot: float) -> None:
+        """Subscribe to the quotes of the nearest OTM call and put, which the at-the-money IV reads.
+
+        A backtest's cache holds every option's last quote, a live node's only those it subscribed to: without
+        this the live signals (IV percentile, GEX) would read no ATM quote and fall back where the backtest
+        does not. Subscriptions are kept for the day (a subscription already made is not made again).
+        """
+        if self.chain is None:
+            return
+        call = next((link for k in self.chain.strikes if k >= spot and (link := self.chain.call(k))), None)
+        put = next((link for k in reversed(self.chain.strikes) if k <= spot and (link := self.chain.put(k))), None)
+        for link in (call, put):
+            if link is not None and link.instrument_id not in self._watched:
+                self._watched.add(link.instrument_id)
+                self.subscribe_quote_ticks(InstrumentId.from_str(link.instrument_id))
 
     def _todays_chain(self, day: date, session: SessionWindow) -> OptionChain:
         symbol = InstrumentId.from_str(self.config.underlying_id).symbol.value

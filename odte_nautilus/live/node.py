@@ -46,11 +46,12 @@ class BrokerUrls:
     trade_stream: str
     option_stream: str
     stock_stream: str
+    data: str | None = None  # market-data REST (latest quotes); None: the trading REST host serves it (simulator)
 
     @classmethod
     def from_settings(cls, settings: LiveSettings) -> BrokerUrls:
         a = settings.alpaca
-        return cls(a.base_url, a.trade_stream_url, a.option_stream_url, a.stock_stream_url)
+        return cls(a.base_url, a.trade_stream_url, a.option_stream_url, a.stock_stream_url, a.data_url)
 
 
 @dataclass
@@ -110,6 +111,7 @@ def build_paper_node(
                 api_key=credentials.key,
                 api_secret=credentials.secret,
                 base_url_http=urls.rest,
+                data_url_http=urls.data or urls.rest,
                 option_stream_url=urls.option_stream,
                 stock_stream_url=urls.stock_stream,
                 underlyings=underlyings,
@@ -125,6 +127,7 @@ def build_paper_node(
                 account_id=account_id,
                 underlyings=underlyings,
                 max_requests_per_minute=settings.alpaca.max_requests_per_minute,
+                fee_schedule=alpaca_fees(underlying).name,
             )
         },
         strategies=settings.importable(underlying, venue=ALPACA),
@@ -133,7 +136,7 @@ def build_paper_node(
     node.add_data_client_factory(ALPACA, AlpacaLiveDataClientFactory)
     node.add_exec_client_factory(ALPACA, AlpacaLiveExecClientFactory)
     node.build()
-    enable_live_spread_quotes(node.kernel.data_engine)
+    enable_live_spread_quotes(node.kernel.data_engine, node.kernel.cache)
     book = RiskBook(
         policy, state_dir / STATE_FILE, run_dir / "decisions.jsonl", nav=settings.starting_balance, durable=True
     )

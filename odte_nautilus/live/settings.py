@@ -29,6 +29,7 @@ class AlpacaSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     base_url: str = "https://paper-api.alpaca.markets"
+    data_url: str = "https://data.alpaca.markets"  # market-data REST: a leg's latest quote when subscribed
     trade_stream_url: str = "wss://paper-api.alpaca.markets/stream"
     option_stream_url: str = "wss://stream.data.alpaca.markets/v1beta1/indicative"
     stock_stream_url: str = "wss://stream.data.alpaca.markets/v2/iex"

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from nautilus_trader.live.node import TradingNode
 
+from odte_nautilus.adapters.alpaca.symbols import ALPACA
 from odte_nautilus.data.catalog_io import catalog_sessions
 from odte_nautilus.live.guards import require
 from odte_nautilus.live.node import BrokerUrls, PaperNode, build_paper_node, write_run_folder
@@ -29,6 +30,7 @@ from odte_nautilus.live.remote_session import RemoteSession, RemoteSessionError
 from odte_nautilus.live.session_clock import ReplayedSession, SessionDriver, node_clocks, replayed_time_kernel
 from odte_nautilus.live.settings import LiveSettings
 from odte_nautilus.live.sim_broker import SIM_ACCOUNT, SIM_KEY, SIM_SECRET, alpaca_open_interest, sample_catalog
+from odte_nautilus.nautilus_internals import data_client
 from odte_nautilus.runtime import detach
 from odte_nautilus.sim.alpaca import AlpacaSimulator
 
@@ -136,12 +138,14 @@ def _finish(
 
 
 def node_settled(node: TradingNode) -> bool:
-    """Nothing left to do for the node: every engine queue empty and no order waiting on the broker."""
+    """Nothing left to do for the node: every engine queue empty, no subscription in progress (a leg's
+    latest quote on its way) and no order waiting on the broker."""
     kernel = node.kernel
     data, risk, execution = kernel.data_engine, kernel.risk_engine, kernel.exec_engine
     queues = (data.data_qsize(), data.cmd_qsize(), risk.cmd_qsize(), risk.evt_qsize())
     pending = (execution.cmd_qsize(), execution.evt_qsize())
-    return not any(queues) and not any(pending) and kernel.cache.orders_inflight_count() == 0
+    subscribing = getattr(data_client(kernel, ALPACA), "busy", 0)
+    return not any(queues) and not any(pending) and not subscribing and kernel.cache.orders_inflight_count() == 0
 
 
 def _pointed_at(settings: LiveSettings, urls: BrokerUrls) -> LiveSettings:

@@ -55,6 +55,7 @@ class AlpacaDataClientConfig(LiveDataClientConfig, frozen=True, kw_only=True):
     api_key: str
     api_secret: str
     base_url_http: str | None = None
+    data_url_http: str | None = None  # market-data REST (a leg's latest quote on subscription); None: Alpaca's
     option_stream_url: str | None = None
     stock_stream_url: str | None = None
     option_feed: str = "indicative"

@@ -20,10 +20,12 @@ from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any
 
+import pandas as pd
 from alpaca.data.enums import DataFeed, OptionsFeed
 from alpaca.data.live.option import OptionDataStream
 from alpaca.data.live.stock import StockDataStream
 from alpaca.data.live.websocket import DataStream
+from alpaca.data.requests import OptionLatestQuoteRequest
 from nautilus_trader.cache.cache import Cache
 from nautilus_trader.common.component import LiveClock, MessageBus
 from nautilus_trader.data.messages import (
@@ -39,6 +41,7 @@ from nautilus_trader.model.identifiers import ClientId, InstrumentId, is_generic
 from nautilus_trader.model.objects import Price, Quantity
 
 from odte_nautilus.adapters.alpaca.config import AlpacaDataClientConfig
+from odte_nautilus.adapters.alpaca.http import AlpacaRest, TokenBucket, option_data_client
 from odte_nautilus.adapters.alpaca.providers import AlpacaInstrumentProvider
 from odte_nautilus.adapters.alpaca.streams import stop_stream
 from odte_nautilus.adapters.alpaca.symbols import (
@@ -71,6 +74,14 @@ def quote_tick(iid: InstrumentId, msg: dict[str, Any], ts_init: int) -> QuoteTic
     """A stream quote (``{"T":"q","S","t","bp","bs","ap","as",...}``, ``t`` a msgpack Timestamp)."""
     return QuoteTick(
         iid, _price(msg["bp"]), _price(msg["ap"]), _size(msg["bs"]), _size(msg["as"]), msg["t"].to_unix_nano(), ts_init
+    )
+
+
+def rest_quote_tick(iid: InstrumentId, quote: dict[str, Any], ts_init: int) -> QuoteTick:
+    """A REST latest quote (``{"t": "<RFC 3339>", "bp", "bs", "ap", "as", ...}``)."""
+    ts_event = pd.Timestamp(quote["t"]).value
+    return QuoteTick(
+        iid, _price(quote["bp"]), _price(quote["ap"]), _size(quote["bs"]), _size(quote["as"]), ts_event, ts_init
     )
 
 
@@ -118,10 +129,17 @@ class AlpacaDataClient(LiveMarketDataClient):
         self._stocks = StockDataStream(
             key, secret, raw_data=True, feed=DataFeed(config.stock_feed), url_override=config.stock_stream_url
         )
+        self._market = AlpacaRest(
+            option_data_client(key, secret, config.data_url_http, config.http_timeout_secs),
+            TokenBucket(config.max_requests_per_minute),  # market data has its own budget at Alpaca
+            config.max_retries,
+            config.retry_delay_secs,
+        )
         self._running: dict[int, asyncio.Task] = {}
         self._subscribing = asyncio.Lock()
         self._bar_types: dict[str, BarType] = {}
         self.quotes = 0
+        self.busy = 0  # subscriptions still in progress (a replayed session waits for them: live/simulated.py)
 
     async def _connect(self) -> None:
         await self._instrument_provider.initialize()
@@ -152,10 +170,17 @@ class AlpacaDataClient(LiveMarketDataClient):
         iid = command.instrument_id
         if is_generic_spread_id(iid):
             self._log.warning(f"{iid}: a package's quote is aggregated from its legs (aggregate_spread_quotes)")
-        elif is_option(iid):
-            await self._change(self._options, self._options.subscribe_quotes, self._on_option_quote, alpaca_symbol(iid))
-        else:
-            await self._change(self._stocks, self._stocks.subscribe_quotes, self._on_stock_quote, iid.symbol.value)
+            return
+        self.busy += 1
+        try:
+            if is_option(iid):
+                symbol = alpaca_symbol(iid)
+                await self._change(self._options, self._options.subscribe_quotes, self._on_option_quote, symbol)
+                await self._latest_quote(iid)
+            else:
+                await self._change(self._stocks, self._stocks.subscribe_quotes, self._on_stock_quote, iid.symbol.value)
+        finally:
+            self.busy -= 1
 
     async def _unsubscribe_quote_ticks(self, command: UnsubscribeQuoteTicks) -> None:
         iid = command.instrument_id
@@ -190,6 +215,29 @@ class AlpacaDataClient(LiveMarketDataClient):
             return
         self._handle_data(instrument)
         self._handle_instrument(instrument, request.id, request.start, request.end, request.params)
+
+    async def _latest_quote(self, iid: InstrumentId) -> None:
+        """The leg's latest quote from REST, as soon as it is subscribed.
+
+        The stream sends a quote only when it changes, so a package subscribed in the middle of a minute would
+        wait for its legs' next quotes (the backtest's cache holds every last quote). A quote the stream has
+        already superseded is dropped, and a failure only leaves the leg to the stream.
+        """
+        symbol = alpaca_symbol(iid)
+        try:
+            raw = await self._market.call(
+                self._market.client.get_option_latest_quote, OptionLatestQuoteRequest(symbol_or_symbols=symbol)
+            )
+        except Exception as exc:
+            self._log.warning(f"{iid}: no latest quote from REST ({exc}); waiting for the stream's next one")
+            return
+        found = (raw.get("quotes", raw) if isinstance(raw, dict) else {}).get(symbol)
+        if not found:
+            return
+        tick = rest_quote_tick(iid, found, self._clock.timestamp_ns())
+        held = self._cache.quote_tick(iid)
+        if held is None or held.ts_event < tick.ts_event:
+            self._handle_data(tick)
 
     # -- the streams' handlers (coroutines, as alpaca-py requires) -----------------------------------------
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import requests
 from alpaca.common.exceptions import APIError
+from alpaca.data.historical.option import OptionHistoricalDataClient
 from alpaca.trading.client import TradingClient
 
 BURST = 10
@@ -102,25 +103,38 @@ def is_transient(error: APIError) -> bool:
 def trading_client(api_key: str, api_secret: str, base_url: str | None, timeout_secs: float) -> TradingClient:
     """alpaca-py's TradingClient on the paper host (or ``base_url``), raw JSON, without its blocking retry
     and with a request timeout (requests has none by default: a silent server would hold a thread forever)."""
-    client = TradingClient(api_key, api_secret, paper=True, raw_data=True, url_override=base_url)
+    return _for_the_loop(
+        TradingClient(api_key, api_secret, paper=True, raw_data=True, url_override=base_url), timeout_secs
+    )
+
+
+def option_data_client(
+    api_key: str, api_secret: str, base_url: str | None, timeout_secs: float
+) -> OptionHistoricalDataClient:
+    """alpaca-py's option market-data REST client (Alpaca's data host, or ``base_url``), set up as above."""
+    client = OptionHistoricalDataClient(api_key, api_secret, raw_data=True, url_override=base_url)
+    return _for_the_loop(client, timeout_secs)
+
+
+def _for_the_loop[Client: (TradingClient, OptionHistoricalDataClient)](client: Client, timeout_secs: float) -> Client:
     client._retry = 0
     session = client._session
     session.request = functools.partial(session.request, timeout=timeout_secs)  # type: ignore[method-assign]
     return client
 
 
-class AlpacaRest:
+class AlpacaRest[Client: (TradingClient, OptionHistoricalDataClient)]:
     """Runs alpaca-py calls under the shared bucket and the retry policy above."""
 
     def __init__(
         self,
-        client: TradingClient,
+        client: Client,
         bucket: TokenBucket,
         max_retries: int = 3,
         retry_delay_secs: float = 0.5,
         on_retry: Callable[[str], None] | None = None,
     ) -> None:
-        self.client = client
+        self.client: Client = client
         self.bucket = bucket
         self.max_retries = max_retries
         self.retry_delay_secs = retry_delay_secs
