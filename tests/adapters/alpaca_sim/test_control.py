@@ -39,9 +39,9 @@ def test_a_malformed_advance_is_refused_and_moves_nothing(sim, body):
 
 def test_the_control_api_takes_the_keys_and_no_alpaca_budget(sim):
     assert httpx.get(f"{sim.rest_url}/sim/v1/clock").status_code == 401
-    for _ in range(5):
-        answer = httpx.get(f"{sim.rest_url}/sim/v1/clock", headers=HEADERS)
-    assert "X-RateLimit-Remaining" not in answer.headers
+    answers = [httpx.get(f"{sim.rest_url}/sim/v1/clock", headers=HEADERS) for _ in range(5)]
+    assert all("X-RateLimit-Remaining" not in answer.headers for answer in answers)
+    assert "X-RateLimit-Remaining" in httpx.get(f"{sim.rest_url}/v2/clock", headers=HEADERS).headers
     assert trading(sim).get_clock() is not None  # Alpaca's own clock is still served, apart
 
 
