@@ -79,7 +79,9 @@ def paper_session(catalog_root: Path, run_dir: Path, timings: Path) -> None:
 
     def timed_submit(self: TradingClient, request: Any) -> Any:
         legs = request.legs or []
-        if any("close" in str(leg.position_intent).lower() for leg in legs):  # an exit: a stop, a take-profit, the flatten
+        if any(
+            "close" in str(leg.position_intent).lower() for leg in legs
+        ):  # an exit: a stop, a take-profit, the flatten
             orders.append((time.perf_counter_ns(), [leg.symbol for leg in legs]))
         return submit(self, request)
 
@@ -87,7 +89,13 @@ def paper_session(catalog_root: Path, run_dir: Path, timings: Path) -> None:
     TradingClient.submit_order = timed_submit  # type: ignore[method-assign,assignment]
     settings = load_settings(PAPER_CONFIG)
     run_simulated_session(
-        settings, PAPER_CONFIG, run_dir, underlying="SPY", catalog_root=catalog_root, seconds_per_minute=0.0
+        settings,
+        PAPER_CONFIG,
+        run_dir,
+        underlying="SPY",
+        catalog_root=catalog_root,
+        seconds_per_minute=0.0,
+        control_port=0,
     )
     timings.write_text(json.dumps([_latency(sent, legs, quotes) for sent, legs in orders]))
 

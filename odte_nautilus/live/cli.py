@@ -56,6 +56,14 @@ def live(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue --out after a crash: its fills, journal and durable state.")
     ] = False,
+    control_port: Annotated[
+        int | None,
+        typer.Option(
+            "--control-port",
+            min=0,
+            help="The control API and dashboard's port (default: the config's; 0: any free one).",
+        ),
+    ] = None,
 ) -> None:
     """Run the paper node: both strategies, under the kernel, through the Alpaca adapter.
 
@@ -67,6 +75,7 @@ def live(
     runs against the paper account named by configs/paper.yaml, with keys from the environment or
     .env.local. Every paper guard runs first; one refusal and nothing is sent (exit 3).
     """
+    from odte_nautilus.live.control import ControlConfigError
     from odte_nautilus.live.guards import GuardFailed
     from odte_nautilus.live.remote_session import RemoteSessionError
     from odte_nautilus.live.settings import SettingsError, environment, load_settings
@@ -86,15 +95,17 @@ def live(
             from odte_nautilus.live.paper_account import run_paper_account
 
             console.print(f"paper node on {settings.alpaca.base_url} ({name}); Ctrl-C stops it")
-            summary = run_paper_account(settings, config, run_dir, underlying=name, env=environment())
+            summary = run_paper_account(
+                settings, config, run_dir, underlying=name, env=environment(), control_port=control_port
+            )
             replayed = ""
         else:
-            result = _run_simulated(settings, config, run_dir, name, catalog, seconds_per_minute, sim_url)
+            result = _run_simulated(settings, config, run_dir, name, catalog, seconds_per_minute, sim_url, control_port)
             summary = result.summary
             replayed = f"{name} session {result.session}: {result.minutes} minutes replayed"
     except GuardFailed as exc:
         _refuse(str(exc), GUARD_EXIT)
-    except RemoteSessionError as exc:
+    except (RemoteSessionError, ControlConfigError) as exc:
         _refuse(str(exc), 2)
     except AuditFailed as exc:
         console.print(f"[red]INVARIANT AUDIT FAILED[/red] (run folder {run_dir}):\n{exc}")
@@ -139,6 +150,7 @@ def _run_simulated(
     catalog: Path,
     seconds_per_minute: float,
     sim_url: str | None,
+    control_port: int | None,
 ) -> SimulatedRun:
     """The simulated session with a progress bar over the replayed minutes."""
     from odte_nautilus.live.settings import environment
@@ -157,6 +169,7 @@ def _run_simulated(
             env=environment(),
             on_minute=lambda ts: progress.update(task, advance=1, at=_ny(ts)),
             sim_url=sim_url,
+            control_port=control_port,
         )
 
 

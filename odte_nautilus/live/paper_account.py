@@ -14,10 +14,13 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 
+from odte_nautilus.live.alerts import attach_alerts
+from odte_nautilus.live.control import serve_control
 from odte_nautilus.live.guards import require
 from odte_nautilus.live.node import BrokerUrls, PaperNode, build_paper_node, write_run_folder
 from odte_nautilus.live.preflight import Credentials, broker_checks, local_checks, paper_client
 from odte_nautilus.live.settings import LiveSettings
+from odte_nautilus.reports.daily import report_after_flatten
 from odte_nautilus.risk.session import NEW_YORK
 from odte_nautilus.runtime import detach
 
@@ -30,7 +33,13 @@ ASSUMPTIONS = {
 
 
 def run_paper_account(
-    settings: LiveSettings, config_path: Path, run_dir: Path, *, underlying: str, env: Mapping[str, str]
+    settings: LiveSettings,
+    config_path: Path,
+    run_dir: Path,
+    *,
+    underlying: str,
+    env: Mapping[str, str],
+    control_port: int | None = None,
 ) -> dict:
     urls = BrokerUrls.from_settings(settings)
     require(local_checks(config_path, settings, env, simulator=False))
@@ -49,8 +58,13 @@ def run_paper_account(
         open_check_seconds=settings.reconcile_every_seconds,
     )
     today = _today(paper)
-    _run_until_after_close(paper)
-    return write_run_folder(paper, run_dir, [today], underlying, ASSUMPTIONS)
+    attach_alerts(paper, settings, env)
+    with serve_control(paper, settings, env=env, port=control_port):
+        _run_until_after_close(paper)
+    try:
+        return write_run_folder(paper, run_dir, [today], underlying, ASSUMPTIONS)
+    finally:
+        report_after_flatten(run_dir, today)  # a day whose audit fails still gets its report
 
 
 def _run_until_after_close(paper: PaperNode) -> None:

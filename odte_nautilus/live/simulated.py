@@ -23,6 +23,8 @@ from nautilus_trader.live.node import TradingNode
 
 from odte_nautilus.adapters.alpaca.symbols import ALPACA
 from odte_nautilus.data.catalog_io import catalog_sessions
+from odte_nautilus.live.alerts import attach_alerts
+from odte_nautilus.live.control import serve_control
 from odte_nautilus.live.guards import require
 from odte_nautilus.live.node import BrokerUrls, PaperNode, build_paper_node, write_run_folder
 from odte_nautilus.live.preflight import Credentials, broker_checks, local_checks, paper_client
@@ -31,6 +33,7 @@ from odte_nautilus.live.session_clock import ReplayedSession, SessionDriver, nod
 from odte_nautilus.live.settings import LiveSettings
 from odte_nautilus.live.sim_broker import SIM_ACCOUNT, SIM_KEY, SIM_SECRET, alpaca_open_interest, sample_catalog
 from odte_nautilus.nautilus_internals import data_client
+from odte_nautilus.reports.daily import report_after_flatten
 from odte_nautilus.runtime import detach
 from odte_nautilus.sim.alpaca import AlpacaSimulator
 
@@ -61,6 +64,7 @@ def run_simulated_session(
     env: dict[str, str] | None = None,
     on_minute: Callable[[int], None] | None = None,
     sim_url: str | None = None,
+    control_port: int | None = None,
 ) -> SimulatedRun:
     """One session against the simulator: started here (``sim_url`` None), or one already running in another
     process (``odte sim alpaca``), which the node drives over its control API from where it stands: the
@@ -74,7 +78,17 @@ def run_simulated_session(
             )
         catalog = remote.state.catalog
         minutes = _drive(
-            settings, config_path, run_dir, remote, remote.urls, underlying, catalog, seconds_per_minute, env, on_minute
+            settings,
+            config_path,
+            run_dir,
+            remote,
+            remote.urls,
+            underlying,
+            catalog,
+            seconds_per_minute,
+            env,
+            on_minute,
+            control_port,
         )
         return _finish(run_dir, underlying, catalog, minutes, remote.state.trading_date)
     catalog = sample_catalog(catalog_root, underlying)
@@ -83,7 +97,17 @@ def run_simulated_session(
     ) as sim:
         urls = BrokerUrls(sim.rest_url, sim.trade_stream_url, sim.option_stream_url, sim.stock_stream_url)
         minutes = _drive(
-            settings, config_path, run_dir, sim, urls, underlying, catalog, seconds_per_minute, env, on_minute
+            settings,
+            config_path,
+            run_dir,
+            sim,
+            urls,
+            underlying,
+            catalog,
+            seconds_per_minute,
+            env,
+            on_minute,
+            control_port,
         )
         session = sim.market.session.trading_date
     return _finish(run_dir, underlying, catalog, minutes, session)
@@ -100,6 +124,7 @@ def _drive(
     seconds_per_minute: float,
     env: dict[str, str] | None,
     on_minute: Callable[[int], None] | None,
+    control_port: int | None,
 ) -> tuple[PaperNode, int]:
     """The guards, then the node built on replayed clocks and driven from the simulator's current time."""
     settings = _pointed_at(settings, urls)
@@ -124,7 +149,9 @@ def _drive(
         session, lambda: node_clocks(paper.node), seconds_per_minute, on_minute, lambda: node_settled(paper.node)
     )
     driver.start_at(session.now_ns)
-    _run_until_session_end(paper, driver)
+    attach_alerts(paper, settings, environment)
+    with serve_control(paper, settings, env=environment, port=control_port):
+        _run_until_session_end(paper, driver)
     return paper, driver.minutes
 
 
@@ -133,7 +160,10 @@ def _finish(
 ) -> SimulatedRun:
     paper, minutes = driven
     days = [part.session.trading_date for part in catalog_sessions(catalog)]
-    summary = write_run_folder(paper, run_dir, days, underlying, SIM_ASSUMPTIONS, catalog=catalog)
+    try:
+        summary = write_run_folder(paper, run_dir, days, underlying, SIM_ASSUMPTIONS, catalog=catalog)
+    finally:
+        report_after_flatten(run_dir, session)  # a day whose audit fails still gets its report
     return SimulatedRun(run_dir, summary, minutes, session)
 
 

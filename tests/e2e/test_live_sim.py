@@ -47,6 +47,7 @@ def odte(workdir: Path, *args: str, env: dict[str, str] | None = None) -> subpro
 def simulated_session(workdir: Path, underlying: str) -> tuple[subprocess.CompletedProcess, Path]:
     out = workdir / f"run-{underlying.lower()}"
     args = ["live", "--broker", "alpaca-sim", "--underlying", underlying, "--seconds-per-minute", "0"]
+    args += ["--control-port", "0"]  # any free port: sessions run side by side in the suite
     return odte(workdir, *args, "--config", "configs/paper.yaml", "--out", str(out)), out
 
 

@@ -66,7 +66,18 @@ def paper_run(tmp_path_factory) -> Path:
     shutil.copytree(REPO / "configs", root / "configs")
     out = root / "run"
     done = subprocess.run(
-        [str(ODTE), "live", "--broker", "alpaca-sim", "--seconds-per-minute", "0", "--out", str(out)],
+        [
+            str(ODTE),
+            "live",
+            "--broker",
+            "alpaca-sim",
+            "--seconds-per-minute",
+            "0",
+            "--control-port",
+            "0",
+            "--out",
+            str(out),
+        ],
         cwd=root,
         capture_output=True,
         text=True,
