@@ -107,7 +107,8 @@ def sweep(
             progress.stop()
             errors.print(
                 f"[yellow]interrupted[/yellow]: {tally.done} of {tally.total} run(s) finished this time;"
-                f" the table so far is in {target}. Rerun the same command to resume (finished runs are not redone)."
+                f" the table so far is in {target}. Rerun the same command to resume (finished runs are not redone).",
+                soft_wrap=True,
             )
             raise typer.Exit(INTERRUPTED_EXIT) from None
     frame = outcome.table

@@ -4,6 +4,9 @@ A fresh (spawned) process per run (``max_tasks_per_child=1``) keeps runs apart: 
 logging or its memory reaches the next, and a run's peak resident memory is its own. Workers report their
 start and each finished day through a queue handed to them when they start.
 
+On Ctrl-C (or any exception in the driver) the runs under way are stopped at once, their workers
+terminated; a rerun redoes them from nothing.
+
 A Python exception inside a run is that run's failed row (``execute``). A worker that dies outright (killed,
 out of memory, a crash in native code) breaks a ``ProcessPoolExecutor`` for every run still in it; the runs
 that were running then are reported failed with that reason, and the runs not yet started go on in a new pool.
@@ -38,6 +41,16 @@ def _report(kind: str, key: str, value: Any) -> None:
 
 def _run(spec: RunSpec, out: str) -> dict[str, Any]:
     return execute(spec, out, _report)
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop the pool's worker processes now (``terminate_workers`` from Python 3.14; its process table before)."""
+    terminate = getattr(pool, "terminate_workers", None)
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
 
 
 class PoolRunner:
@@ -78,7 +91,7 @@ class PoolRunner:
             initargs=(events,),
             max_tasks_per_child=1,
         )
-        broken = False
+        broken = stopping = False
         try:
             futures: dict[Future, RunSpec] = {pool.submit(_run, spec, str(out)): spec for spec in specs}
             pending = set(futures)
@@ -96,8 +109,12 @@ class PoolRunner:
                         result = failed_row(spec, out, f"{type(exc).__name__}: {exc}")
                     done_keys.add(spec.key)
                     on_event("done", spec.key, result)
+        except BaseException:  # Ctrl-C, or the driver told to stop: the runs under way stop too, now
+            stopping = True
+            _terminate_workers(pool)  # before shutdown, which forgets the processes
+            raise
         finally:
-            pool.shutdown(wait=not broken, cancel_futures=True)
+            pool.shutdown(wait=not (broken or stopping), cancel_futures=True)
         drain()
         if not broken:
             return []
