@@ -37,6 +37,7 @@ from nautilus_trader.trading.strategy import Strategy
 
 from odte_nautilus.data.instruments import session_option, underlying_instrument
 from odte_nautilus.data.underlyings import underlying_spec
+from odte_nautilus.leg_fill_pricer import LegFillPricer
 from odte_nautilus.recorder import LegFill, PackageRecord, RunRecorder
 from odte_nautilus.risk.book import RiskBook
 from odte_nautilus.risk.model import Contract, Leg, OptionRight
@@ -253,6 +254,7 @@ def start_day(
     book = RiskBook(load_policy(profile), folder / "state.sqlite", folder / "decisions.jsonl", nav=balance)
     recorder = RunRecorder()
     attach(engine.kernel, book, recorder, open_interest=lambda d: dict(open_interest))
+    LegFillPricer(engine.kernel).install()  # as odte backtest prices leg fills
     strategies = list(strategies)
     for strategy in strategies:
         engine.add_strategy(strategy)
