@@ -18,10 +18,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from alpaca.trading.client import TradingClient
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.config import ActorConfig
 from nautilus_trader.common.events import TimeEvent
 
+from odte_nautilus.adapters.alpaca.http import AlpacaRest
 from odte_nautilus.adapters.alpaca.symbols import instrument_id as instrument_id_of
 from odte_nautilus.live.guards import GuardCheck, PaperWatch
 from odte_nautilus.risk.book import RiskBook
@@ -38,13 +40,15 @@ class BrokerWatchConfig(ActorConfig, frozen=True):
 
 
 class BrokerWatch(Actor):
-    def __init__(self, config: BrokerWatchConfig, book: RiskBook, client: Any) -> None:
-        """``client``: an alpaca-py ``TradingClient`` with ``raw_data=True`` (called off the event loop)."""
+    def __init__(self, config: BrokerWatchConfig, book: RiskBook, rest: AlpacaRest[TradingClient]) -> None:
+        """``rest``: the node's shared Alpaca REST (one token bucket for every request of the account, calls
+        off the event loop, a timeout on each)."""
         super().__init__(config)
         self._every_ns = config.every_seconds * NS_PER_SECOND
         self._url = config.base_url
         self._book = book
-        self._client = client
+        self._rest = rest
+        self.last_check_ns: int | None = None  # the node-clock time of the last complete pass
         self._watch = PaperWatch(simulator=config.simulator, on_failure=self._not_paper)
         self.mismatches: list[dict[str, Any]] = []
         self.passes = 0
@@ -62,12 +66,13 @@ class BrokerWatch(Actor):
     async def check(self, now_ns: int) -> None:
         """One pass: the account guards, then the positions (also called on a reconnect)."""
         try:
-            account = await asyncio.to_thread(self._client.get_account)
-            positions = await asyncio.to_thread(self._client.get_all_positions)
-        except Exception as exc:
+            account = await self._rest.call(self._rest.client.get_account)
+            positions = await self._rest.call(self._rest.client.get_all_positions)
+        except Exception as exc:  # a failed pass is logged and retried at the next one
             self.log.warning(f"[PAPER] broker watch: cannot read the account: {exc}")
             return
         self.passes += 1
+        self.last_check_ns = now_ns
         self._watch.observe(account.get("account_number"), self._url)
         self._reconcile(_broker_holdings(positions), now_ns)
 

@@ -22,11 +22,15 @@ from nautilus_trader.config import LiveExecEngineConfig, LoggingConfig, TradingN
 from nautilus_trader.live.node import TradingNode
 
 from odte_nautilus.adapters.alpaca.config import AlpacaDataClientConfig, AlpacaExecClientConfig
-from odte_nautilus.adapters.alpaca.factories import AlpacaLiveDataClientFactory, AlpacaLiveExecClientFactory
+from odte_nautilus.adapters.alpaca.factories import (
+    AlpacaLiveDataClientFactory,
+    AlpacaLiveExecClientFactory,
+    get_cached_alpaca_rest,
+)
 from odte_nautilus.adapters.alpaca.symbols import ALPACA
 from odte_nautilus.fees import FeeSchedule, fee_schedule
 from odte_nautilus.live.broker_watch import BrokerWatch, BrokerWatchConfig
-from odte_nautilus.live.preflight import Credentials, paper_client
+from odte_nautilus.live.preflight import Credentials
 from odte_nautilus.live.settings import LiveSettings
 from odte_nautilus.nautilus_internals import enable_live_spread_quotes
 from odte_nautilus.recorder import RunRecorder
@@ -95,6 +99,16 @@ def build_paper_node(
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     policy = broker_policy(settings)
     underlyings = (underlying,)
+    exec_config = AlpacaExecClientConfig(
+        api_key=credentials.key,
+        api_secret=credentials.secret,
+        base_url_http=urls.rest,
+        trade_stream_url=urls.trade_stream,
+        account_id=account_id,
+        underlyings=underlyings,
+        max_requests_per_minute=settings.alpaca.max_requests_per_minute,
+        fee_schedule=alpaca_fees(underlying).name,
+    )
     config = TradingNodeConfig(
         trader_id=TRADER_ID,
         logging=LoggingConfig(
@@ -118,18 +132,7 @@ def build_paper_node(
                 max_requests_per_minute=settings.alpaca.max_requests_per_minute,
             )
         },
-        exec_clients={
-            ALPACA: AlpacaExecClientConfig(
-                api_key=credentials.key,
-                api_secret=credentials.secret,
-                base_url_http=urls.rest,
-                trade_stream_url=urls.trade_stream,
-                account_id=account_id,
-                underlyings=underlyings,
-                max_requests_per_minute=settings.alpaca.max_requests_per_minute,
-                fee_schedule=alpaca_fees(underlying).name,
-            )
-        },
+        exec_clients={ALPACA: exec_config},
         strategies=settings.importable(underlying, venue=ALPACA),
     )
     node = TradingNode(config=config)
@@ -142,7 +145,8 @@ def build_paper_node(
     )
     runtime = attach(node.kernel, book, RunRecorder(append_to=run_dir), open_interest=open_interest)  # durable rows
     watch = BrokerWatchConfig(every_seconds=settings.reconcile_every_seconds, base_url=urls.rest, simulator=simulator)
-    node.kernel.trader.add_actor(BrokerWatch(watch, book, paper_client(credentials.key, credentials.secret, urls.rest)))
+    rest = get_cached_alpaca_rest(exec_config)  # the account's one REST budget, shared with the adapter
+    node.kernel.trader.add_actor(BrokerWatch(watch, book, rest))
     return PaperNode(node, runtime, policy)
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from nautilus_trader.model.identifiers import InstrumentId
 
+from odte_nautilus.adapters.alpaca.http import AlpacaRest, TokenBucket, trading_client
 from odte_nautilus.adapters.alpaca.symbols import alpaca_symbol
 from odte_nautilus.live.broker_watch import BrokerWatch, BrokerWatchConfig
-from odte_nautilus.live.preflight import paper_client
 from odte_nautilus.risk.book import RiskBook
 from odte_nautilus.risk.decision import ReasonCode
 from odte_nautilus.risk.policy import load_policy
@@ -38,9 +38,8 @@ def catalog(tmp_path_factory) -> Path:
 def _watch(tmp_path: Path, sim: AlpacaSimulator) -> tuple[BrokerWatch, RiskBook]:
     book = RiskBook(load_policy("multi_strategy_paper"), tmp_path / "state.sqlite", tmp_path / "d.jsonl", nav=1e5)
     node = engine()
-    watch = BrokerWatch(
-        BrokerWatchConfig(base_url=sim.rest_url, simulator=True), book, paper_client(KEY, SECRET, sim.rest_url)
-    )
+    rest = AlpacaRest(trading_client(KEY, SECRET, sim.rest_url, 10.0), TokenBucket(200))
+    watch = BrokerWatch(BrokerWatchConfig(base_url=sim.rest_url, simulator=True), book, rest)
     node.add_actor(watch)
     return watch, book
 
@@ -58,7 +57,7 @@ def test_a_position_the_node_does_not_know_is_an_alert(catalog, tmp_path):
         watch, book = _watch(tmp_path, sim)
         asyncio.run(watch.check(sim.now_ns))
         held = sim.positions()
-    assert watch.passes == 1 and len(held) == 4
+    assert watch.passes == 1 and watch.last_check_ns == sim.now_ns and len(held) == 4
     seen = {alpaca_symbol(InstrumentId.from_str(m["instrument"])): (m["broker"], m["node"]) for m in watch.mismatches}
     assert seen == {symbol: (qty, 0) for symbol, qty in held.items()}
     assert [a["about"] for a in _alerts(book)] == ["position_mismatch"] * 4

@@ -24,7 +24,7 @@ from odte_nautilus.risk.journal import iso_utc
 from odte_nautilus.risk.ladder import ladder_losses, ladder_stage, streak_stage
 from odte_nautilus.risk.model import PackageView, RiskState
 from odte_nautilus.risk.rate_limits import entries_within
-from odte_nautilus.risk.time_units import HOUR_NS, MINUTE_NS, NS_PER_SECOND
+from odte_nautilus.risk.time_units import HOUR_NS, MINUTE_NS
 
 if TYPE_CHECKING:
     from nautilus_trader.cache.cache import Cache
@@ -208,12 +208,11 @@ def _reconciliation(paper: PaperNode) -> dict[str, Any]:
         return {"watch": False}
     clock = watch.clock
     next_ns = clock.next_time_ns(WATCH_TIMER) if WATCH_TIMER in clock.timer_names else None
-    every_ns = watch.config.every_seconds * NS_PER_SECOND
     return {
         "watch": True,
         "passes": watch.passes,
         "every_seconds": watch.config.every_seconds,
-        "last_due": iso_utc(next_ns - every_ns) if next_ns and watch.passes else None,
+        "last_check": iso_utc(watch.last_check_ns) if watch.last_check_ns is not None else None,
         "next_due": iso_utc(next_ns) if next_ns else None,
         "mismatches": list(watch.mismatches[-10:]),
     }
