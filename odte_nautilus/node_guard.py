@@ -55,7 +55,7 @@ from odte_nautilus.gate import EngineGate
 from odte_nautilus.node_exposure import ORDER_EVENTS
 from odte_nautilus.orders import package_tags
 from odte_nautilus.recorder import LegFill, PackageRecord, RunRecorder
-from odte_nautilus.risk.model import CONTRACT_MULTIPLIER, CoverGroup, ExitKind, Holding
+from odte_nautilus.risk.model import CONTRACT_MULTIPLIER, CoverGroup, ExitKind, Holding, holdings_of_packages
 from odte_nautilus.risk.session import SessionWindow, trading_date
 from odte_nautilus.risk.time_units import MINUTE_NS, NS_PER_SECOND
 
@@ -168,15 +168,14 @@ class NodeGuard(Actor):
         return {order.strategy_id.value for order in self.cache.orders() if order.status == OrderStatus.INITIALIZED}
 
     def _unclaimed(self, strategy_id: str, held: dict[str, Holding]) -> dict[str, Holding]:
-        """What ``strategy_id`` holds beyond what its live packages (the risk book's views) claim."""
-        claimed: dict[str, int] = defaultdict(int)
-        for (sid, _), view in self._book.packages.items():
-            if sid == strategy_id and view.is_live:
-                for leg in view.legs:
-                    claimed[leg.contract.instrument_id] += leg.ratio * view.quantity
+        """What ``strategy_id`` holds beyond what its held packages (the risk book's views: OPEN or PENDING_EXIT)
+        put in the account. A package still PENDING_ENTRY claims nothing: the sweep passes a strategy by while
+        an order of it works, so such a package's entry is over and its ledger already says what it holds."""
+        views = tuple(view for (sid, _), view in self._book.packages.items() if sid == strategy_id)
+        claimed = holdings_of_packages(views)
         out = {}
         for iid, holding in held.items():
-            rest = holding.quantity - claimed.get(iid, 0)
+            rest = holding.quantity - (claimed[iid].quantity if iid in claimed else 0)
             if rest and (rest > 0) == (holding.quantity > 0):
                 out[iid] = Holding(holding.contract, rest if abs(rest) < abs(holding.quantity) else holding.quantity)
         return out

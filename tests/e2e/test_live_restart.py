@@ -109,18 +109,8 @@ class Node:
 
 
 def node(workdir: Path, url: str, out: Path, *extra: str) -> Node:
-    args = [
-        "live",
-        "--broker",
-        "alpaca-sim",
-        "--config",
-        "configs/paper.yaml",
-        "--sim-url",
-        url,
-        "--out",
-        str(out),
-        *extra,
-    ]
+    args = ["live", "--broker", "alpaca-sim", "--config", "configs/paper.yaml", "--sim-url", url, "--out", str(out)]
+    args += ["--control-port", "0", *extra]  # any free port: sessions run side by side in the suite
     log = workdir / f"{out.name}-{len(list(workdir.glob(f'{out.name}-*.log')))}.log"
     with log.open("w") as sink:
         process = subprocess.Popen([ODTE, *args], cwd=workdir, env=environment(), stdout=sink, stderr=subprocess.STDOUT)
