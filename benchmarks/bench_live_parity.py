@@ -37,9 +37,9 @@ import pandas as pd
 import yaml
 
 from odte_nautilus.backtest import load_backtest_config, run_backtest
-from odte_nautilus.data.sample import SampleConfig, build_sample
 from odte_nautilus.live.node import broker_policy
 from odte_nautilus.live.settings import PAPER_CONFIG, load_settings
+from odte_nautilus.live.sim_broker import sample_catalog
 
 TARGET_P99_MS = 5.0
 
@@ -62,7 +62,7 @@ def backtest(catalog: Path, run_dir: Path) -> None:
     run_backtest(config, run_dir)
 
 
-def paper_session(catalog_root: Path, run_dir: Path, timings: Path) -> None:
+def paper_session(catalog_root: Path, run_dir: Path, timings: Path, seed: int) -> None:
     """One simulated paper session in this process, with the latency wrappers (the child's entry point)."""
     from alpaca.trading.client import TradingClient
 
@@ -96,6 +96,7 @@ def paper_session(catalog_root: Path, run_dir: Path, timings: Path) -> None:
         catalog_root=catalog_root,
         seconds_per_minute=0.0,
         control_port=0,
+        seed=seed,
     )
     timings.write_text(json.dumps([_latency(sent, legs, quotes) for sent, legs in orders]))
 
@@ -152,12 +153,15 @@ def compare(name: str, left: Counter, right: Counter) -> tuple[int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[10, 11, 12, 13])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[10, 11, 12, 13, 14, 15])
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--one-session", nargs=3, metavar=("CATALOG_ROOT", "RUN", "TIMINGS"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--one-session", nargs=4, metavar=("CATALOG_ROOT", "RUN", "TIMINGS", "SEED"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.one_session:
-        paper_session(*(Path(a) for a in args.one_session))
+        root, run, timings, seed = args.one_session
+        paper_session(Path(root), Path(run), Path(timings), int(seed))
         return
     root = args.out or Path(tempfile.mkdtemp(prefix="bench_live_"))
     totals = {"packages": [0, 0], "decisions": [0, 0]}
@@ -165,11 +169,11 @@ def main() -> None:
     for seed in args.seeds:
         base = root / f"seed{seed}"
         shutil.rmtree(base, ignore_errors=True)
-        catalog = base / "catalog" / "spy"
-        build_sample(catalog, SampleConfig(days=1, underlying="SPY", seed=seed))
+        catalog = sample_catalog(base / "catalog", "SPY", seed)  # where the paper session finds it
         backtest(catalog, base / "backtest")
         timings = base / "latency.json"
         child = [sys.executable, __file__, "--one-session", str(base / "catalog"), str(base / "paper"), str(timings)]
+        child.append(str(seed))
         done = subprocess.run(child, capture_output=True, text=True, cwd=base)
         if done.returncode:
             print(f"seed {seed}: the paper session failed:\n{done.stderr[-2000:]}")

@@ -16,11 +16,17 @@ from odte_nautilus.sim.alpaca import AlpacaSimulator
 SIM_KEY, SIM_SECRET, SIM_ACCOUNT = "sim-key", "sim-secret", "PA0SIM0001"
 
 
-def sample_catalog(root: Path, underlying: str) -> Path:
-    """The simulator's catalog for ``underlying`` (one sample session), built if missing."""
-    path = root / underlying.lower()
+SIM_SEED = 11
+"""The sample seed of the simulator's session: a day on which both strategies trade (the Gamma Scalper only
+trades a short-gamma day: on seed 10's first SPY session it stands aside), so one compressed session shows
+entries, stops, take-profits, the flatten and the lock of both."""
+
+
+def sample_catalog(root: Path, underlying: str, seed: int = SIM_SEED) -> Path:
+    """The simulator's catalog for ``underlying`` (one sample session of ``seed``), built if missing."""
+    path = root / f"{underlying.lower()}-seed{seed}"
     if not (path.exists() and catalog_sessions(path)):
-        build_sample(path, SampleConfig(days=1, underlying=underlying))
+        build_sample(path, SampleConfig(days=1, underlying=underlying, seed=seed))
     return path
 
 

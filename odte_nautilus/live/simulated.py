@@ -31,7 +31,14 @@ from odte_nautilus.live.preflight import Credentials, broker_checks, local_check
 from odte_nautilus.live.remote_session import RemoteSession, RemoteSessionError
 from odte_nautilus.live.session_clock import ReplayedSession, SessionDriver, node_clocks, replayed_time_kernel
 from odte_nautilus.live.settings import LiveSettings
-from odte_nautilus.live.sim_broker import SIM_ACCOUNT, SIM_KEY, SIM_SECRET, alpaca_open_interest, sample_catalog
+from odte_nautilus.live.sim_broker import (
+    SIM_ACCOUNT,
+    SIM_KEY,
+    SIM_SECRET,
+    SIM_SEED,
+    alpaca_open_interest,
+    sample_catalog,
+)
 from odte_nautilus.nautilus_internals import data_client
 from odte_nautilus.reports.daily import report_after_flatten
 from odte_nautilus.runtime import detach
@@ -65,6 +72,7 @@ def run_simulated_session(
     on_minute: Callable[[int], None] | None = None,
     sim_url: str | None = None,
     control_port: int | None = None,
+    seed: int = SIM_SEED,
 ) -> SimulatedRun:
     """One session against the simulator: started here (``sim_url`` None), or one already running in another
     process (``odte sim alpaca``), which the node drives over its control API from where it stands: the
@@ -91,7 +99,7 @@ def run_simulated_session(
             control_port,
         )
         return _finish(run_dir, underlying, catalog, minutes, remote.state.trading_date)
-    catalog = sample_catalog(catalog_root, underlying)
+    catalog = sample_catalog(catalog_root, underlying, seed)
     with AlpacaSimulator(
         catalog, underlying=underlying, key=SIM_KEY, secret=SIM_SECRET, account_number=SIM_ACCOUNT
     ) as sim:
