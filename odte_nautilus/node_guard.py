@@ -56,7 +56,7 @@ from odte_nautilus.node_exposure import ORDER_EVENTS
 from odte_nautilus.orders import package_tags
 from odte_nautilus.recorder import LegFill, PackageRecord, RunRecorder
 from odte_nautilus.risk.model import CONTRACT_MULTIPLIER, CoverGroup, ExitKind, Holding, holdings_of_packages
-from odte_nautilus.risk.session import SessionWindow, trading_date
+from odte_nautilus.risk.session import SessionWindow, TradingCalendar, trading_date
 from odte_nautilus.risk.time_units import MINUTE_NS, NS_PER_SECOND
 
 if TYPE_CHECKING:
@@ -100,15 +100,13 @@ class NodeGuard(Actor):
         self._schedule(now)
 
     def _schedule(self, after_ns: int) -> None:
-        """Set the alert for the next session's flatten at or after ``after_ns``."""
-        day = trading_date(after_ns)
+        """Set the alert for the flatten of the next session still open at ``after_ns`` (a node started again
+        between a session's flatten and its close flattens at once: what the broker holds is closed)."""
         flatten_minutes = self._book.policy.eod.flatten_minutes_before_close
-        for offset in range(10):  # the longest market closure is a few days
-            session = self._book.calendar.session_window(day + timedelta(days=offset), flatten_minutes)
-            if session is not None and session.flatten_ns >= after_ns:
-                self._next = session
-                self.clock.set_time_alert_ns(FLATTEN_ALERT, session.flatten_ns, self._on_flatten, allow_past=True)
-                return
+        session = flatten_session(self._book.calendar, flatten_minutes, after_ns)
+        if session is not None:
+            self._next = session
+            self.clock.set_time_alert_ns(FLATTEN_ALERT, session.flatten_ns, self._on_flatten, allow_past=True)
 
     def _on_flatten(self, event: TimeEvent) -> None:
         now = self.clock.timestamp_ns()
@@ -308,6 +306,16 @@ class NodeGuard(Actor):
 
     def _cancel(self, client_order_id: str) -> None:
         self._gate.cancel_order(client_order_id, self.clock.timestamp_ns())
+
+
+def flatten_session(calendar: TradingCalendar, flatten_minutes: int, after_ns: int) -> SessionWindow | None:
+    """The first session not yet closed at ``after_ns``: the one whose flatten is due next, or is under way."""
+    day = trading_date(after_ns)
+    for offset in range(10):  # the longest market closure is a few days
+        session = calendar.session_window(day + timedelta(days=offset), flatten_minutes)
+        if session is not None and session.close_ns > after_ns:
+            return session
+    return None
 
 
 def _group(holding: Holding) -> CoverGroup:

@@ -39,7 +39,6 @@ from odte_nautilus.risk.time_units import MINUTE_NS
 
 REPO = Path(__file__).resolve().parents[2]
 ODTE = str(Path(sys.executable).parent / "odte")
-SESSION = date(2024, 7, 22)  # the sample session the simulator replays
 NODE_TIMEOUT_S = 150
 HEADERS = {"APCA-API-KEY-ID": SIM_KEY, "APCA-API-SECRET-KEY": SIM_SECRET}
 
@@ -146,79 +145,113 @@ def orders(url: str) -> list[dict]:
     return sorted(broker(url).get_orders(request), key=lambda o: o["created_at"])  # type: ignore[arg-type]
 
 
-def clock_ns(url: str) -> int:
+def sim_clock(url: str) -> dict:
+    """The simulator's own control API: where its session stands (not Alpaca's API: no budget spent)."""
     import httpx
 
-    return int(httpx.get(f"{url}/sim/v1/clock", headers=HEADERS).json()["now_ns"])
+    return httpx.get(f"{url}/sim/v1/clock", headers=HEADERS).json()
+
+
+def clock_ns(url: str) -> int:
+    return int(sim_clock(url)["now_ns"])
+
+
+def session_day(url: str) -> date:
+    return date.fromisoformat(sim_clock(url)["trading_date"])
 
 
 def journal(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "decisions.jsonl").read_text().splitlines()]
 
 
-def state(out: Path):
+def state(out: Path, day: date):
     with RiskStore(out / "state" / "paper.sqlite") as store:
-        return store.load_day(SESSION)
+        return store.load_day(day)
+
+
+def symbols(positions: Any) -> list[str]:
+    return sorted(position["symbol"] for position in positions)
+
+
+def is_entry(order: dict) -> bool:
+    """An mleg order whose legs open positions (an exit's legs close them)."""
+    legs = order.get("legs") or []
+    return order["order_class"] == "mleg" and any(str(leg["position_intent"]).endswith("_to_open") for leg in legs)
+
+
+def tag(order: dict) -> str:
+    """The strategy's order id tag in a client order id (O-<time>-<trader>-<strategy tag>-<n>)."""
+    return order["client_order_id"].split("-")[-2]
+
+
+def open_packages(fills: pd.DataFrame) -> set[tuple[str, str]]:
+    signed = fills["quantity"] * fills["side"].map({"BUY": 1, "SELL": -1})
+    net = signed.groupby([fills["strategy_id"], fills["package_id"], fills["instrument_id"]]).sum()
+    return {(strategy, package) for (strategy, package, _), qty in net.items() if qty}
 
 
 def test_a_node_killed_mid_position_restarts_flattens_it_and_sends_no_duplicate(workdir):
     out = workdir / "run-kill"
     with simulator(workdir) as url:
+        day = session_day(url)
         first = node(workdir, url, out, "--seconds-per-minute", "0.05")
         # Alpaca's API counts against the account's budget of 200 a minute, which the node shares: poll gently.
-        held = until(lambda: broker(url).get_all_positions(), "the iron fly held at the broker", every=0.5)
+        held = until(lambda: broker(url).get_all_positions(), "a package held at the broker", every=0.5)
         kill(first)
         killed_at = clock_ns(url)
         before = orders(url)
-        before_state = state(out)
+        before_state = state(out, day)
         fills_before = pd.read_csv(out / "fills.csv", keep_default_na=False)
+        held = broker(url).get_all_positions()  # what the broker holds when the node comes back
 
         second = node(workdir, url, out, "--seconds-per-minute", "0", "--resume")
         finish(second)
         after = orders(url)
-        at_close = broker(url).get_all_positions()
 
-    # The kill came mid-position, and every row recorded by then was on disk: the entry's four legs.
-    assert len(held) == 4 and ny_ns(SESSION, 10, 0) < killed_at < ny_ns(SESSION, 15, 10)
-    assert [o["order_class"] for o in before] == ["mleg"] and before[0]["status"] == "filled"
-    assert len(fills_before) == 4 and set(fills_before["role"]) == {"entry"}
-    assert before_state.trades_today == 1 and not before_state.day_locked and not before_state.kill_switch
+    # The kill came mid-position, and every fill recorded by then was on disk.
+    assert held and ny_ns(day, 10, 0) < killed_at < ny_ns(day, 15, 10)
+    orphans = open_packages(fills_before)
+    assert orphans, "the packages the broker holds are in fills.csv, as opened before the kill"
+    owners = {strategy for strategy, _ in orphans}
+    assert not before_state.day_locked and not before_state.kill_switch
+    assert before_state.trades_today == sum(map(is_entry, before)) >= 1, "each entry counted once"
 
-    # No duplicate: the restarted node sent no entry; its only orders closed the reconciled legs at the flatten.
+    # No duplicate: what happened before the kill stands; no strategy holding a package entered again; the
+    # restart's only orders of its own closed the reconciled legs, each once, at the flatten.
     new = after[len(before) :]
     assert [o["id"] for o in after[: len(before)]] == [o["id"] for o in before]
-    assert [o["order_class"] for o in after].count("mleg") == 1, "one entry order ever reached the broker"
-    assert len(new) == 4 and all(o["order_class"] == "simple" and o["status"] == "filled" for o in new)
-    assert {o["position_intent"] for o in new} <= {"buy_to_close", "sell_to_close"}
-    flatten = ny_ns(SESSION, 15, 10)
-    for o in new:
-        filled = pd.Timestamp(o["filled_at"]).value
-        assert flatten <= filled <= flatten + 5 * MINUTE_NS, f"{o['symbol']} closed at the flatten"
-    assert at_close == []
+    owner_tags = {strategy.rsplit("-", 1)[1] for strategy in owners}
+    assert not [o for o in new if is_entry(o) and tag(o) in owner_tags], "a package held was entered again"
+    guard = [o for o in new if "GUARD" in o["client_order_id"]]
+    assert sorted(o["symbol"] for o in guard) == symbols(held)
+    assert all(o["status"] == "filled" and o["position_intent"].endswith("_to_close") for o in guard)
+    flatten = ny_ns(day, 15, 10)
+    assert all(flatten <= pd.Timestamp(o["filled_at"]).value <= flatten + 5 * MINUTE_NS for o in guard)
 
-    # The durable state carried the day across the kill: one trade, no kill switch, and the EOD lock.
-    end = state(out)
-    assert end.trades_today == 1 and not end.kill_switch
+    # The durable state carried the day across the kill: its trades (each entry at the broker counted
+    # once), no kill switch, and the EOD lock; the strategy whose package outlived its ledger is disabled.
+    end = state(out, day)
+    assert end.trades_today == sum(map(is_entry, after)) and not end.kill_switch
     assert end.day_locked and "EOD" in end.lock_reason
-    assert "ThetaHarvester-001" in end.disabled_strategies, "its package outlived its ledger: a person reviews it"
+    assert owners <= end.disabled_strategies, "its package outlived its ledger: a person reviews it"
 
     # The restart is alerted: each reconciled leg no ledger claims, and the package it belongs to.
     lines = journal(out)
     unclaimed = [j for j in lines if j["kind"] == "alert" and j.get("about") == "unclaimed_position"]
-    assert len(unclaimed) == 4 and all(j["strategy"] == "EXTERNAL" for j in unclaimed)
-    package = unclaimed[0]["packages"][0]
-    assert all(j["packages"] == [package] for j in unclaimed)
-    entries = [j for j in lines if j["kind"] == "decision" and j["intent"]["kind"] == "entry"]
-    assert not [j for j in entries if j["decision"]["allowed"] and j["ts_ns"] > killed_at]
+    assert len(unclaimed) == len(held)
+    assert all(j["strategy"] == "EXTERNAL" and j["packages"] for j in unclaimed)
+    assert {p for j in unclaimed for p in j["packages"]} == {package for _, package in orphans}
 
     # The run's files hold the whole day, before and after the kill, and its audit passes.
     fills = pd.read_csv(out / "fills.csv", keep_default_na=False)
-    assert len(fills) == 8 and (fills["package_id"] == package).all()
-    assert list(fills["role"]) == ["entry"] * 4 + ["exit"] * 4 and set(fills["exit_kind"][4:]) == {"eod_flatten"}
-    net = (fills["quantity"] * fills["side"].map({"BUY": 1, "SELL": -1})).groupby(fills["instrument_id"]).sum()
-    assert (net == 0).all()
+    rows = set(fills.astype(str).itertuples(index=False))
+    assert set(fills_before.astype(str).itertuples(index=False)) <= rows, "the rows before the kill are kept"
+    assert open_packages(fills) == set()
+    exits = fills[fills["package_id"].isin({package for _, package in orphans}) & (fills["role"] == "exit")]
+    assert len(exits) == len(held) and set(exits["exit_kind"]) == {"eod_flatten"}
     positions = pd.read_csv(out / "positions.csv", keep_default_na=False)
-    assert list(positions["package_id"]) == [package] and positions["reviews"][0] == "RECOVERED_AFTER_RESTART"
+    recovered = positions[positions["reviews"] == "RECOVERED_AFTER_RESTART"]
+    assert set(zip(recovered["strategy_id"], recovered["package_id"], strict=True)) == orphans
     summary = json.loads((out / "summary.json").read_text())
     assert summary["audit"]["ok"] and summary["audit"]["violations"] == []
 
@@ -226,8 +259,9 @@ def test_a_node_killed_mid_position_restarts_flattens_it_and_sends_no_duplicate(
 def test_a_kill_switch_engaged_before_the_kill_still_blocks_entries_after_the_restart(workdir):
     out = workdir / "run-switch"
     with simulator(workdir) as url:
+        day = session_day(url)
         first = node(workdir, url, out, "--seconds-per-minute", "0.05")
-        until(lambda: clock_ns(url) >= ny_ns(SESSION, 9, 40), "the session under way")
+        until(lambda: clock_ns(url) >= ny_ns(day, 9, 40), "the session under way")
         with RiskStore(out / "state" / "paper.sqlite") as store:
             store.set_kill_switch(True, by="operator", reason="emergency stop before the crash")
         kill(first)
@@ -236,10 +270,33 @@ def test_a_kill_switch_engaged_before_the_kill_still_blocks_entries_after_the_re
         finish(second)
         sent = orders(url)
 
-    assert killed_at < ny_ns(SESSION, 10, 0), "killed before any entry window opened"
-    end = state(out)
+    assert killed_at < ny_ns(day, 10, 0), "killed before any entry window opened"
+    end = state(out, day)
     assert end.kill_switch and end.trades_today == 0 and end.day_locked
     assert sent == [], "no order reached the broker"
     decisions = [j for j in journal(out) if j["kind"] == "decision" and j["ts_ns"] > killed_at]
     assert decisions and {j["decision"]["code"] for j in decisions} == {"KILL_SWITCH"}, "every entry refused"
+    assert json.loads((out / "summary.json").read_text())["audit"]["ok"]
+
+
+def test_a_node_down_across_the_flatten_flattens_at_once_when_it_comes_back(workdir):
+    """A real broker's day goes on while the node is down: the restart past 15:10 owes the flatten now."""
+    import httpx
+
+    out = workdir / "run-late"
+    with simulator(workdir) as url:
+        day = session_day(url)
+        first = node(workdir, url, out, "--seconds-per-minute", "0.05")
+        until(lambda: broker(url).get_all_positions(), "a package held at the broker", every=0.5)
+        kill(first)
+        back = ny_ns(day, 15, 30)
+        httpx.post(f"{url}/sim/v1/advance", json={"to_ns": back}, headers=HEADERS).raise_for_status()
+        held = broker(url).get_all_positions()
+        assert held, "nobody flattened it while the node was down"
+        finish(node(workdir, url, out, "--seconds-per-minute", "0", "--resume"))
+        closes = [o for o in orders(url) if "GUARD" in o["client_order_id"]]
+
+    assert sorted(o["symbol"] for o in closes) == symbols(held)
+    assert all(back <= pd.Timestamp(o["filled_at"]).value <= back + 3 * MINUTE_NS for o in closes)
+    assert state(out, day).day_locked
     assert json.loads((out / "summary.json").read_text())["audit"]["ok"]

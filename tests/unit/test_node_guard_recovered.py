@@ -1,4 +1,5 @@
-"""The node guard's view of a package the run's fills hold open after a restart, and the row it writes for it.
+"""The node guard after a restart: the package the run's fills hold open, the row it writes for it, and the
+flatten it owes a session already past its flatten time.
 
 Figures from a real alpaca-sim session: the Theta Harvester's iron fly entered at 10:01 and flattened at
 15:10, whose ``positions.csv`` row the strategy's ledger wrote as entry -1.89, exit -1.13, P&L 75.52 after
@@ -7,8 +8,13 @@ Figures from a real alpaca-sim session: the Theta Harvester's iron fly entered a
 
 from __future__ import annotations
 
-from odte_nautilus.node_guard import _open_packages, _Recovered
+from datetime import date
+
+import pytest
+
+from odte_nautilus.node_guard import _open_packages, _Recovered, flatten_session
 from odte_nautilus.recorder import LegFill, PackageRecord, RunRecorder
+from odte_nautilus.risk.session import TradingCalendar, ny_ns
 
 PACKAGE = "ThetaHarvester-001-20240722-2"
 STRATEGY = "ThetaHarvester-001"
@@ -64,3 +70,19 @@ def test_the_packages_a_restarted_node_finds_open_are_those_its_run_files_hold_o
 def test_a_fresh_run_has_nothing_to_recover(tmp_path):
     assert _open_packages(RunRecorder(append_to=tmp_path)) == {}
     assert _open_packages(RunRecorder()) == {}
+
+
+@pytest.mark.parametrize(
+    ("started", "flattens"),
+    [
+        (ny_ns(date(2024, 7, 22), 9, 30), date(2024, 7, 22)),  # a fresh day: today's flatten, 15:10
+        (ny_ns(date(2024, 7, 22), 15, 10), date(2024, 7, 22)),  # at the flatten
+        (ny_ns(date(2024, 7, 22), 15, 30), date(2024, 7, 22)),  # restarted after it, before the close: at once
+        (ny_ns(date(2024, 7, 22), 16, 0), date(2024, 7, 23)),  # closed: the next session's
+        (ny_ns(date(2024, 7, 20), 12, 0), date(2024, 7, 22)),  # a Saturday: Monday's
+    ],
+)
+def test_the_flatten_a_node_owes_is_the_first_session_not_yet_closed(started, flattens):
+    session = flatten_session(TradingCalendar(), 50, started)
+    assert session is not None and session.trading_date == flattens
+    assert session.flatten_ns == ny_ns(flattens, 15, 10)
