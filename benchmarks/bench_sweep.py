@@ -182,8 +182,8 @@ def main() -> int:
         print(f"    wall {year.wall_s:.1f} s: {verdict} the target <= {TARGET_YEAR_S:.0f} s")
         print(
             f"    split: {len(year.table)} consecutive parts of {year.table['days'].min()}-{year.table['days'].max()}"
-            " sessions, each with a fresh risk book: the NAV, the loss streak and the ladder do not cross the"
-            f" {len(year.table) - 1} part boundaries ([5] carries them)"
+            " sessions, each with a fresh risk book: the NAV, the loss streak, the ladder and the breakers a person"
+            f" must reset start afresh at the {len(year.table) - 1} part boundaries ([5] carries them)"
         )
         ratio = quiet.wall_s / year.wall_s
         print(f"[2] do-nothing over the same days and parts: {quiet.line()}")
