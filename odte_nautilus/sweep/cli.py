@@ -140,20 +140,25 @@ class Tally:
 
 
 def _render(frame: Any, top: int = 20) -> Table:
+    """The best runs, a column per parameter headed by its last word (``wing_points``) when that is unique."""
+    from odte_nautilus.sweep.html import label
     from odte_nautilus.sweep.results import parameter_columns
 
     params = parameter_columns(frame)
+    keys = [p.removeprefix("param ") for p in params]
+    short = [k.rsplit(".", 1)[-1] for k in keys]
+    heads = short if len(set(short)) == len(short) else keys
     shown = frame.sort_values("pnl", ascending=False, na_position="last").head(top)
     more = f" (best {top} of {len(frame)})" if len(frame) > top else ""
     table = Table(title=f"Sweep results, best P&L first{more} (realized P&L after fees, USD)")
-    names = ("Run", *(p.removeprefix("param ") for p in params), "Dates", "Trades", "P&L", "Max DD", "Win", "Audit")
-    for name in names:
-        table.add_column(name, no_wrap=True, justify="left" if name in ("Run", "Dates") else "right")
+    for name in ("Run", *heads, "Dates", "Trades", "P&L", "Max DD", "Win", "Audit"):
+        text = name in ("Run", "Dates")
+        table.add_column(name, no_wrap=text, justify="left" if text else "right")
     for r in shown.to_dict("records"):
         ran = r["status"] in ("ok", "audit failed")
         table.add_row(
             r["run"],
-            *(str(r[p]) for p in params),
+            *(label(r[p]) for p in params),
             f"{r['start']}..{r['end']}",
             *(
                 (

@@ -76,7 +76,7 @@ def by_parameter_set(ok: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=[*params, "pnl", "trades", "max_drawdown", "win_rate", "ranges"])
     numbers = {c: pd.to_numeric(ok[c], errors="coerce").astype("float64") for c in ("pnl", "trades", "max_drawdown")}
     wins = pd.to_numeric(ok["win_rate"], errors="coerce").fillna(0.0) * numbers["trades"]
-    frame = ok.assign(**numbers, wins=wins, key=ok[params].map(_label).agg("|".join, axis=1) if params else "")
+    frame = ok.assign(**numbers, wins=wins, key=ok[params].map(label).agg("|".join, axis=1) if params else "")
     grouped = frame.groupby("key", sort=False)
     out = grouped[params].first() if params else pd.DataFrame(index=grouped.size().index)
     out["pnl"] = grouped["pnl"].sum()
@@ -168,7 +168,7 @@ def _number(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and not np.isnan(float(value))
 
 
-def _label(value: object) -> str:
+def label(value: object) -> str:
     """A parameter value as an axis label: ``none`` for a null (e.g. no take-profit), 25 for 25.0."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "none"
@@ -178,13 +178,13 @@ def _label(value: object) -> str:
 
 
 def _labels(values: pd.Series) -> list[str]:
-    return [_label(v) for v in values]
+    return [label(v) for v in values]
 
 
 def _order(values: pd.Series) -> list[str]:
     """Axis labels in order: ``none`` and other text first, then numbers by value."""
-    ordered = [_label(v) for v in sorted({float(v) for v in values if _number(v)})]
-    others = sorted({_label(v) for v in values} - set(ordered), key=lambda text: (text != "none", text))
+    ordered = [label(v) for v in sorted({float(v) for v in values if _number(v)})]
+    others = sorted({label(v) for v in values} - set(ordered), key=lambda text: (text != "none", text))
     return others + ordered
 
 
