@@ -235,8 +235,15 @@ def test_a_node_killed_mid_position_restarts_flattens_it_and_sends_no_duplicate(
     assert end.day_locked and "EOD" in end.lock_reason
     assert owners <= end.disabled_strategies, "its package outlived its ledger: a person reviews it"
 
-    # The restart is alerted: each reconciled leg no ledger claims, and the package it belongs to.
+    # The journal kept the decisions made before the kill (each entry sent, as the gate allowed it).
     lines = journal(out)
+    sent = [j for j in lines if j["kind"] == "decision" and j["source"] == "gate" and j["ts_ns"] <= killed_at]
+    assert (
+        len([j for j in sent if j["intent"]["kind"] == "entry" and j["decision"]["allowed"]])
+        == before_state.trades_today
+    )
+
+    # The restart is alerted: each reconciled leg no ledger claims, and the package it belongs to.
     unclaimed = [j for j in lines if j["kind"] == "alert" and j.get("about") == "unclaimed_position"]
     assert len(unclaimed) == len(held)
     assert all(j["strategy"] == "EXTERNAL" and j["packages"] for j in unclaimed)
