@@ -107,12 +107,27 @@ class Node:
     log: Path
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def no_node_left_running() -> Iterator[None]:
+    """A test that fails half-way must not leave its node running (it would retry its broker forever)."""
+    yield
+    while _STARTED:
+        process = _STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+
+
 def node(workdir: Path, url: str, out: Path, *extra: str) -> Node:
     args = ["live", "--broker", "alpaca-sim", "--config", "configs/paper.yaml", "--sim-url", url, "--out", str(out)]
     args += ["--control-port", "0", *extra]  # any free port: sessions run side by side in the suite
     log = workdir / f"{out.name}-{len(list(workdir.glob(f'{out.name}-*.log')))}.log"
     with log.open("w") as sink:
         process = subprocess.Popen([ODTE, *args], cwd=workdir, env=environment(), stdout=sink, stderr=subprocess.STDOUT)
+    _STARTED.append(process)
     return Node(process, log)
 
 
