@@ -28,10 +28,11 @@ package views, which the odte strategies keep from their ledgers) is therefore t
   own leg fills (``fills.csv``, durable in a live run) say it belongs to - or for every strategy of the
   node when they cannot say: that strategy enters nothing more until a person enables it again (a
   restarted strategy does not know it holds the package, and would open another on top of it);
-- at the flatten it is closed with the rest, shorts first, by a market order of the guard's own under the
-  position's strategy (through the Nautilus risk engine and the gate: an exit, derived as any other); its
-  fills are recorded under the package they close, and the package's row is written to ``positions.csv``
-  once all its legs are flat, so the run's files hold the whole day, before and after the restart.
+- at the flatten (at once for a node started again after it, before the close) it is closed with the rest,
+  shorts first, by a market order of the guard's own under the position's strategy (through the Nautilus
+  risk engine and the gate: an exit, derived as any other); its fills are recorded under the package they
+  close, and the package's row is written to ``positions.csv`` once all its legs are flat, so the run's
+  files hold the whole day, before and after the restart.
 """
 
 from __future__ import annotations
