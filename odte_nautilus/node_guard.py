@@ -78,6 +78,14 @@ UNCLAIMED = "unclaimed_position"
 RECOVERED_REVIEW = "RECOVERED_AFTER_RESTART"
 
 
+GUARD_MARK = "-GUARD-"  # in the client order id of every close the guard sends under a strategy's id
+
+
+def sent_by_node_guard(client_order_id: str) -> bool:
+    """A close the guard sent in a strategy's name: the guard books it, the strategy's ledger must not."""
+    return GUARD_MARK in client_order_id
+
+
 class NodeGuard(Actor):
     def __init__(self, gate: EngineGate) -> None:
         super().__init__(ActorConfig(component_id="OdteNodeGuard"))
@@ -187,7 +195,7 @@ class NodeGuard(Actor):
             trader_id=self.trader_id,
             strategy_id=position.strategy_id,
             instrument_id=position.instrument_id,
-            client_order_id=ClientOrderId(f"O-{stamp}-{self.trader_id.get_tag()}-GUARD-{self._sent}"),
+            client_order_id=ClientOrderId(f"O-{stamp}-{self.trader_id.get_tag()}{GUARD_MARK}{self._sent}"),
             order_side=OrderSide.BUY if position.signed_qty < 0 else OrderSide.SELL,
             quantity=Quantity.from_int(quantity),
             init_id=UUID4(),

@@ -31,6 +31,7 @@ from odte_nautilus.data.underlyings import underlying_spec
 from odte_nautilus.execution.events import BrokerEvent, Cancelled, Fill, Rejected
 from odte_nautilus.execution.fills import LedgerError, PackageLedger
 from odte_nautilus.nautilus_internals import is_leg_fill, leg_parent
+from odte_nautilus.node_guard import sent_by_node_guard
 from odte_nautilus.orders import package_tags, to_contract
 from odte_nautilus.packages import (
     AGGREGATED_SPREAD_QUOTES,
@@ -149,6 +150,7 @@ class OdteStrategy(Strategy):
         self._exit_kinds: dict[str, ExitKind | None] = {}  # client order id -> its exit kind (None: an entry)
         self._entries_today = 0
         self._sequence = 0
+        self._package_prefix = ""
         self._flattening = False
         self._flatten_ns = 0  # the EOD flatten instant of the session being flattened
         self._cooldown_until = 0
@@ -248,6 +250,8 @@ class OdteStrategy(Strategy):
         session = self.book.calendar.session_window(day, self.book.policy.eod.flatten_minutes_before_close)
         self.session = session
         self._entries_today = 0
+        self._sequence = 0
+        self._package_prefix = self._package_prefix_for(day, now)
         self._flattening = False
         self._watched.clear()  # yesterday's contracts have expired
         if session is None:
@@ -272,6 +276,15 @@ class OdteStrategy(Strategy):
             if link is not None and link.instrument_id not in self._watched:
                 self._watched.add(link.instrument_id)
                 self.subscribe_quote_ticks(InstrumentId.from_str(link.instrument_id))
+
+    def _package_prefix_for(self, day: date, now: int) -> str:
+        """``<strategy>-<day>``; a node started again mid-day (its durable state already holds entries of this
+        strategy today) adds ``-r<HHMMSS>`` of its start, so no package id of the day is ever used twice (the
+        run's files and the audit key packages by id)."""
+        prefix = f"{self.id.value}-{day:%Y%m%d}"
+        if not self.book.state(now).entry_times_ns.get(self.id.value):
+            return prefix
+        return f"{prefix}-r{datetime.fromtimestamp(now / 1e9, NEW_YORK):%H%M%S}"
 
     def _todays_chain(self, day: date, session: SessionWindow) -> OptionChain:
         symbol = InstrumentId.from_str(self.config.underlying_id).symbol.value
@@ -336,7 +349,7 @@ class OdteStrategy(Strategy):
     def _prepare(self, plan: EntryPlan, now: int) -> None:
         """Subscribe the package's aggregated quote; the entry is priced and checked on its first quote."""
         self._sequence += 1
-        package_id = f"{self.id.value}-{self.day:%Y%m%d}-{self._sequence}"
+        package_id = f"{self._package_prefix}-{self._sequence}"
         spread = ensure_spread(plan.legs, self.cache, self.structure)
         self._awaiting[spread.id] = (package_id, plan)
         self._awaiting_since = now
@@ -508,6 +521,8 @@ class OdteStrategy(Strategy):
             self._on_leg_fill(event, cid)
             return
         package_id = self._order_package.get(cid)
+        if package_id is None and sent_by_node_guard(cid):
+            return  # the node guard closing what no package of ours claims: it books the close itself
         if package_id is None:
             self._risk_event(
                 "", f"fill of {event.last_qty} on {event.instrument_id} by order {cid}, which no package sent", now

@@ -14,6 +14,7 @@ from odte_nautilus.risk.book import RiskBook
 from odte_nautilus.risk.decision import Decision, ReasonCode
 from odte_nautilus.strategies.gamma_scalper import GammaScalper
 from odte_nautilus.strategies.theta_harvester import ThetaHarvester
+from tests.kit import fly_entry
 from tests.strategy_kit import FEE, C, Days, Market, P, at, gamma_scalper, option_id, quoted_at, theta_harvester
 
 FLY = {option_id(C(5550)): -1.0, option_id(P(5550)): -1.0, option_id(C(5575)): 1.0, option_id(P(5525)): 1.0}
@@ -188,3 +189,14 @@ def test_an_entry_the_gate_denies_on_the_spot_leaves_the_strategy_flat_and_count
     assert day.book.state(at("10:05")).trades_today == 0
     gate = [d for d in day.decisions() if d["source"] == "gate"]
     assert [d["decision"]["code"] for d in gate] == [ReasonCode.KILL_SWITCH.value]
+
+
+def test_a_node_started_again_mid_day_never_reuses_a_package_id_of_the_day(days):
+    """A restarted node's durable state already holds this strategy's entries of the day: its packages get
+    ids of their own (``-r<HHMMSS>``), as fills.csv, positions.csv and the audit key packages by id."""
+    day = days(Market(), [theta_harvester(max_entries_per_day=1)])
+    earlier = fly_entry(package="ThetaHarvester-001-20240723-1", ts_ns=at("09:45"))
+    day.book.record_entry(earlier)  # what the node that died recorded before the restart
+    day.run("10:01")
+    entries = {d["intent"]["package"] for d in day.decisions() if d["intent"]["kind"] == "entry"}
+    assert entries and all(p.startswith("ThetaHarvester-001-20240723-r") for p in entries)
