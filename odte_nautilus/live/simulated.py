@@ -135,7 +135,7 @@ def _drive(
     control_port: int | None,
 ) -> tuple[PaperNode, int]:
     """The guards, then the node built on replayed clocks and driven from the simulator's current time."""
-    settings = _pointed_at(settings, urls)
+    settings = pointed_at(settings, urls)
     environment = {**(env or {}), settings.alpaca.key_env: SIM_KEY, settings.alpaca.secret_env: SIM_SECRET}
     credentials = Credentials.from_env(settings, environment)
     require(local_checks(config_path, settings, environment, simulator=True))
@@ -186,7 +186,8 @@ def node_settled(node: TradingNode) -> bool:
     return not any(queues) and not any(pending) and not subscribing and kernel.cache.orders_inflight_count() == 0
 
 
-def _pointed_at(settings: LiveSettings, urls: BrokerUrls) -> LiveSettings:
+def pointed_at(settings: LiveSettings, urls: BrokerUrls) -> LiveSettings:
+    """The settings with the simulator's loopback URLs in place of Alpaca's hosts."""
     alpaca = settings.alpaca.model_copy(
         update={
             "base_url": urls.rest,

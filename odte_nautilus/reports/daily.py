@@ -400,7 +400,7 @@ def report_after_flatten(run_dir: str | Path, day: date) -> DailyReportPaths | N
     except (DailyReportError, RunDataError, OSError) as exc:
         log.error("daily report for %s not written: %s", day, exc)
         return None
-    except Exception:
+    except Exception:  # the run's own result (its audit, its files) must never be hidden by its report
         log.exception("daily report for %s not written", day)
         return None
     log.info("daily report for %s: %s", day, paths.html)

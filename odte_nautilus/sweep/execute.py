@@ -88,7 +88,7 @@ def execute(spec: RunSpec, out: str | Path, report: Report = _ignore) -> dict[st
         record.update(status=OK, quotes=result.quotes)
     except AuditFailed as exc:
         record.update(status=AUDIT_FAILED, error=" ".join(str(exc).split()))
-    except Exception as exc:
+    except Exception as exc:  # one run's failure is reported with its traceback and never sinks the sweep
         record.update(status=FAILED, error=f"{type(exc).__name__}: {' '.join(str(exc).split())}")
         (folder / ERROR_FILE).write_text(traceback.format_exc())
     finally:

@@ -33,7 +33,7 @@ from odte_nautilus.live.preflight import Credentials
 from odte_nautilus.live.session_clock import SETTLE_LIMIT_S, advance_clocks, node_clocks, replayed_time_kernel
 from odte_nautilus.live.settings import LiveSettings, load_settings
 from odte_nautilus.live.sim_broker import SIM_ACCOUNT, SIM_KEY, SIM_SECRET, alpaca_open_interest, sample_catalog
-from odte_nautilus.live.simulated import node_settled
+from odte_nautilus.live.simulated import node_settled, pointed_at
 from odte_nautilus.packages import option_spread
 from odte_nautilus.risk.journal import read
 from odte_nautilus.risk.session import NEW_YORK
@@ -50,18 +50,6 @@ def paper_settings(root: Path) -> LiveSettings:
     settings = load_settings(REPO / "configs" / "paper.yaml")
     control = settings.control.model_copy(update={"port": 0})
     return settings.model_copy(update={"logs_dir": root / "logs", "control": control})
-
-
-def pointed_at(settings: LiveSettings, urls: BrokerUrls) -> LiveSettings:
-    alpaca = settings.alpaca.model_copy(
-        update={
-            "base_url": urls.rest,
-            "trade_stream_url": urls.trade_stream,
-            "option_stream_url": urls.option_stream,
-            "stock_stream_url": urls.stock_stream,
-        }
-    )
-    return settings.model_copy(update={"alpaca": alpaca})
 
 
 class LiveNode:
@@ -254,8 +242,9 @@ async def _no_residual_wait() -> None:
 
 
 def shared_catalog(root: Path) -> Path:
-    """The simulator's one-session SPY catalog, built once per test session under ``root``."""
-    return sample_catalog(root / "catalog" / "alpaca-sim", "SPY")
+    """The simulator's one-session SPY catalog, built once per test session under ``root``: seed 10's, on
+    which only the Theta Harvester's fly trades (these tests follow that one package)."""
+    return sample_catalog(root / "catalog" / "alpaca-sim", "SPY", seed=10)
 
 
 def copy_state(run_dir: Path, into: Path) -> Path:

@@ -41,7 +41,7 @@ class NodeBridge:
                 return  # the caller gave up waiting: do not act late
             try:
                 future.set_result(fn())
-            except BaseException as exc:
+            except BaseException as exc:  # handed to the waiting caller, which re-raises it
                 future.set_exception(exc)
 
         try:
