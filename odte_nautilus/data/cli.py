@@ -38,7 +38,7 @@ catalog_app.add_typer(import_app, name="import")
 console = Console(stderr=True)
 
 PathOption = Annotated[Path, typer.Option("--path", help="Catalog folder (a Nautilus ParquetDataCatalog).")]
-UnderlyingOption = Annotated[str, typer.Option("--underlying", help="SPX (SPXW options) or SPY.")]
+UnderlyingOption = Annotated[str, typer.Option("--underlying", help="SPX (SPXW options), SPY or QQQ.")]
 IndexOption = Annotated[
     Path,
     typer.Option(
