@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from nautilus_trader.model.identifiers import InstrumentId
@@ -72,3 +73,13 @@ def test_an_account_that_is_no_longer_paper_stops_every_new_order(catalog, tmp_p
     assert before.code is not ReasonCode.ACCOUNT_NOT_PAPER
     assert after.code is ReasonCode.ACCOUNT_NOT_PAPER and not after.allowed
     assert [a["about"] for a in _alerts(book)] == ["paper_guard"]
+
+
+def test_a_watch_pass_waits_while_the_rest_budget_is_short_so_orders_go_first(catalog, tmp_path):
+    with AlpacaSimulator(catalog, key=KEY, secret=SECRET) as sim:
+        watch, _ = _watch(tmp_path, sim)
+        bucket = watch._rest.bucket
+        while bucket.headroom():  # orders (or anything) took the budget
+            bucket.delay()
+        watch._on_timer(SimpleNamespace(ts_event=sim.now_ns))
+    assert (watch.skipped, watch.passes) == (1, 0)
