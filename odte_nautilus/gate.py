@@ -21,8 +21,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from nautilus_trader.core.uuid import UUID4
-from nautilus_trader.execution.messages import CancelOrder, ModifyOrder, SubmitOrder, SubmitOrderList
+from nautilus_trader.execution.messages import ModifyOrder, SubmitOrder, SubmitOrderList
 from nautilus_trader.model.orders import Order
 
 from odte_nautilus.nautilus_internals import (
@@ -34,7 +33,7 @@ from odte_nautilus.nautilus_internals import (
 )
 from odte_nautilus.node_books import ForeignPackages
 from odte_nautilus.node_exposure import NodeExposure, client_order_id
-from odte_nautilus.orders import MalformedTag, UnknownInstrument, order_intent, signed_price
+from odte_nautilus.orders import MalformedTag, UnknownInstrument, cancel_command, order_intent, signed_price
 from odte_nautilus.risk.book import RiskBook
 from odte_nautilus.risk.decision import Decision, ReasonCode
 from odte_nautilus.risk.exposure import derive_kind
@@ -256,17 +255,7 @@ class EngineGate:
         if strategy is not None:
             strategy.cancel_order(order)
             return
-        self._forward[EXEC_ENDPOINT](
-            CancelOrder(
-                trader_id=order.trader_id,
-                strategy_id=order.strategy_id,
-                instrument_id=order.instrument_id,
-                client_order_id=order.client_order_id,
-                venue_order_id=order.venue_order_id,
-                command_id=UUID4(),
-                ts_init=now_ns,
-            )
-        )
+        self._forward[EXEC_ENDPOINT](cancel_command(order, now_ns))
 
 
 def _pending_view(intent: Intent) -> PackageView:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from nautilus_trader.core.uuid import UUID4
+from nautilus_trader.execution.messages import CancelOrder
 from nautilus_trader.model.enums import OptionKind, OrderSide, PriceType
 from nautilus_trader.model.identifiers import InstrumentId, generic_spread_id_to_list, is_generic_spread_id
 from nautilus_trader.model.instruments import Instrument, OptionContract
@@ -129,4 +131,17 @@ def order_intent(
         price=price,
         ts_ns=now_ns,
         exit_kind=exit_kind if kind is IntentKind.EXIT else None,
+    )
+
+
+def cancel_command(order: Order, ts_ns: int) -> CancelOrder:
+    """The command that cancels ``order``, in its own strategy's name (the gate, the adapter, the tests)."""
+    return CancelOrder(
+        trader_id=order.trader_id,
+        strategy_id=order.strategy_id,
+        instrument_id=order.instrument_id,
+        client_order_id=order.client_order_id,
+        venue_order_id=order.venue_order_id,
+        command_id=UUID4(),
+        ts_init=ts_ns,
     )

@@ -18,12 +18,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.config import ActorConfig
 from nautilus_trader.common.events import TimeEvent
 
-from odte_nautilus.adapters.alpaca.http import AlpacaRest
+from odte_nautilus.adapters.alpaca.http import AlpacaRest, BrokerUnavailable
 from odte_nautilus.adapters.alpaca.symbols import instrument_id as instrument_id_of
 from odte_nautilus.live.guards import GuardCheck, PaperWatch
 from odte_nautilus.risk.book import RiskBook
@@ -74,7 +75,7 @@ class BrokerWatch(Actor):
         try:
             account = await self._rest.call(self._rest.client.get_account)
             positions = await self._rest.call(self._rest.client.get_all_positions)
-        except Exception as exc:  # a failed pass is logged and retried at the next one
+        except (APIError, BrokerUnavailable) as exc:  # a failed pass is logged and retried at the next one
             self.log.warning(f"[PAPER] broker watch: cannot read the account: {exc}")
             return
         self.passes += 1

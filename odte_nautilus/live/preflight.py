@@ -14,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import requests
+from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.requests import GetOptionContractsRequest
 
@@ -28,6 +30,9 @@ from odte_nautilus.live.guards import (
 )
 from odte_nautilus.live.settings import LiveSettings, SettingsError, load_settings
 from odte_nautilus.risk.policy import PolicyError, load_policy
+
+# What asking the broker can end in: a refusal, no answer, an answer that is not Alpaca's. Each is a failed item.
+BROKER_FAILURES = (APIError, requests.RequestException, ValueError, KeyError, TypeError)
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ def broker_checks(client: TradingClient, settings: LiveSettings, underlying: str
     try:
         account: Any = client.get_account()
         clock: Any = client.get_clock()
-    except Exception as exc:
+    except BROKER_FAILURES as exc:
         return [GuardCheck.fail("account_reachable", f"cannot read the account: {exc}")]
     checks = [
         GuardCheck.ok("account_reachable", "the keys open an account"),
@@ -84,7 +89,7 @@ def broker_checks(client: TradingClient, settings: LiveSettings, underlying: str
             GetOptionContractsRequest(underlying_symbols=[underlying], expiration_date=today, limit=10)
         )
         count = len(listed.get("option_contracts") or [])
-    except Exception as exc:
+    except BROKER_FAILURES as exc:
         return [*checks, GuardCheck.fail("0dte_contracts", f"cannot list {underlying} contracts: {exc}")]
     checks.append(
         GuardCheck.ok("0dte_contracts", f"{underlying} lists contracts expiring {today}")

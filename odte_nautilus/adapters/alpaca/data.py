@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 import pandas as pd
+from alpaca.common.exceptions import APIError
 from alpaca.data.enums import DataFeed, OptionsFeed
 from alpaca.data.live.option import OptionDataStream
 from alpaca.data.live.stock import StockDataStream
@@ -41,7 +42,7 @@ from nautilus_trader.model.identifiers import ClientId, InstrumentId, is_generic
 from nautilus_trader.model.objects import Price, Quantity
 
 from odte_nautilus.adapters.alpaca.config import AlpacaDataClientConfig
-from odte_nautilus.adapters.alpaca.http import AlpacaRest, TokenBucket, option_data_client
+from odte_nautilus.adapters.alpaca.http import AlpacaRest, BrokerUnavailable, TokenBucket, option_data_client
 from odte_nautilus.adapters.alpaca.providers import AlpacaInstrumentProvider
 from odte_nautilus.adapters.alpaca.streams import stop_stream
 from odte_nautilus.adapters.alpaca.symbols import (
@@ -228,7 +229,7 @@ class AlpacaDataClient(LiveMarketDataClient):
             raw = await self._market.call(
                 self._market.client.get_option_latest_quote, OptionLatestQuoteRequest(symbol_or_symbols=symbol)
             )
-        except Exception as exc:
+        except (APIError, BrokerUnavailable) as exc:  # the stream still brings the leg's next quote
             self._log.warning(f"{iid}: no latest quote from REST ({exc}); waiting for the stream's next one")
             return
         found = (raw.get("quotes", raw) if isinstance(raw, dict) else {}).get(symbol)

@@ -59,7 +59,7 @@ from nautilus_trader.model.objects import AccountBalance, Money
 from nautilus_trader.model.orders import Order
 
 from odte_nautilus.adapters.alpaca.config import AlpacaConfigError, AlpacaExecClientConfig
-from odte_nautilus.adapters.alpaca.http import AlpacaRest, BrokerUnavailable, error_code, error_text
+from odte_nautilus.adapters.alpaca.http import AlpacaRest, BrokerUnavailable, failure_reason
 from odte_nautilus.adapters.alpaca.parsing import (
     OPEN_STATUSES,
     UnsupportedOrder,
@@ -77,6 +77,7 @@ from odte_nautilus.adapters.alpaca.streams import stop_stream
 from odte_nautilus.adapters.alpaca.symbols import ALPACA, ALPACA_VENUE, instrument_id
 from odte_nautilus.adapters.alpaca.tracking import OrderTracker, Tracked
 from odte_nautilus.fees import fee_schedule
+from odte_nautilus.orders import cancel_command
 
 REFRESH_DELAY_SECS = 1.0  # a package update normally follows its legs' within milliseconds
 ORDERS_PAGE = 500
@@ -205,7 +206,7 @@ class AlpacaExecutionClient(LiveExecutionClient):
         except (APIError, BrokerUnavailable) as exc:
             # A retry after a lost answer meets "client_order_id must be unique" (422), and an unanswered
             # submit may have landed: the broker's record under our client order id decides, never a guess.
-            reason = f"{error_code(exc)}: {error_text(exc)}" if isinstance(exc, APIError) else f"not placed: {exc}"
+            reason = failure_reason(exc) if isinstance(exc, APIError) else f"not placed: {exc}"
             await self._settle_submit(tracked, order, reason, unanswered=isinstance(exc, BrokerUnavailable))
             return
         finally:
@@ -252,7 +253,7 @@ class AlpacaExecutionClient(LiveExecutionClient):
         try:
             wire = await self._rest.call(self._rest.client.replace_order_by_id, tracked.venue_order_id, request)
         except (APIError, BrokerUnavailable) as exc:
-            reason = f"{error_code(exc)}: {error_text(exc)}" if isinstance(exc, APIError) else str(exc)
+            reason = failure_reason(exc)
             self._modify_rejected(command, reason)
             return
         self._orders.apply_wire(tracked, wire, "new")
@@ -287,7 +288,7 @@ class AlpacaExecutionClient(LiveExecutionClient):
             await self._rest.call(self._rest.client.cancel_order_by_id, broker_id)
         except (APIError, BrokerUnavailable) as exc:
             # 422: no longer cancelable - it filled or closed; the broker's record says which.
-            reason = f"{error_code(exc)}: {error_text(exc)}" if isinstance(exc, APIError) else str(exc)
+            reason = failure_reason(exc)
             if tracked is not None:
                 await self._refresh(tracked.client_order_id, broker_id)
             order = self._cache.order(command.client_order_id)
@@ -312,17 +313,7 @@ class AlpacaExecutionClient(LiveExecutionClient):
         """One cancel per open order of the instrument: Alpaca's cancel-all would take every strategy's."""
         for order in self._cache.orders_open(venue=ALPACA_VENUE, instrument_id=command.instrument_id):
             if command.order_side in (OrderSide.NO_ORDER_SIDE, order.side):
-                await self._cancel_order(
-                    CancelOrder(
-                        trader_id=command.trader_id,
-                        strategy_id=order.strategy_id,
-                        instrument_id=order.instrument_id,
-                        client_order_id=order.client_order_id,
-                        venue_order_id=order.venue_order_id,
-                        command_id=UUID4(),
-                        ts_init=self._clock.timestamp_ns(),
-                    )
-                )
+                await self._cancel_order(cancel_command(order, self._clock.timestamp_ns()))
 
     def _held(self, instrument: InstrumentId) -> dict[InstrumentId, int]:
         """The account's net position per option the order trades (Alpaca nets one account)."""
@@ -403,7 +394,7 @@ class AlpacaExecutionClient(LiveExecutionClient):
             if exc.status_code == 404 and not (tracked is not None and (tracked.in_flight or tracked.unknown)):
                 self._log.warning(f"[PAPER] {cid}: not found at Alpaca (404)")  # the broker's authoritative answer
                 return None
-            return self._last_known(cid, f"{error_code(exc)}: {error_text(exc)}")
+            return self._last_known(cid, failure_reason(exc))
         except BrokerUnavailable as exc:
             return self._last_known(cid, str(exc))
         return await self._order_report(wire)

@@ -95,6 +95,12 @@ def error_text(error: APIError) -> str:
         return str(error)[:200]
 
 
+def failure_reason(error: APIError | BrokerUnavailable) -> str:
+    """What a refused or unanswered request says, for a rejection's reason: Alpaca's code and text, or why
+    the broker did not answer."""
+    return f"{error_code(error)}: {error_text(error)}" if isinstance(error, APIError) else str(error)
+
+
 def is_transient(error: APIError) -> bool:
     status = error.status_code
     return status is None or status == 429 or status >= 500

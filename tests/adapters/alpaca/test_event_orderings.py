@@ -15,11 +15,10 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from nautilus_trader.core.uuid import UUID4
-from nautilus_trader.execution.messages import CancelOrder
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.orders import LimitOrder
 
+from odte_nautilus.orders import cancel_command
 from odte_nautilus.risk.time_units import MINUTE_NS
 from odte_nautilus.sim.alpaca import AlpacaSimulator
 from tests.adapters.alpaca.kit import KEY, SECRET, Harness, eventually
@@ -63,7 +62,8 @@ async def _play(sim: AlpacaSimulator, script: list[tuple[str, int, dict]]) -> No
             elif action == "exit" and (held := max((abs(q) for q in sim.positions().values()), default=0)):
                 orders.append(await h.submit(fly, OrderSide.SELL, min(qty, held), h.far_touch(fly, OrderSide.SELL)))
             elif action == "cancel" and orders and not orders[-1].is_closed:
-                await h.exec._cancel_order(_cancel(h, orders[-1]))  # may race the order's fill
+                # a cancel that may race the order's fill
+                await h.exec._cancel_order(cancel_command(orders[-1], h.clock.timestamp_ns()))
             else:
                 await asyncio.to_thread(sim.step_minute)
         sim.faults.partial_fill, sim.faults.duplicate_next, sim.faults.delay_next = None, 0, 0
@@ -75,15 +75,3 @@ async def _play(sim: AlpacaSimulator, script: list[tuple[str, int, dict]]) -> No
             assert order.filled_qty <= order.quantity, f"{order.client_order_id} booked more than it asked for"
     finally:
         await h.disconnect()
-
-
-def _cancel(h: Harness, order: LimitOrder) -> CancelOrder:
-    return CancelOrder(
-        h.trader_id,
-        order.strategy_id,
-        order.instrument_id,
-        order.client_order_id,
-        order.venue_order_id,
-        UUID4(),
-        h.clock.timestamp_ns(),
-    )
