@@ -125,7 +125,7 @@ def build_paper_node(
                 api_key=credentials.key,
                 api_secret=credentials.secret,
                 base_url_http=urls.rest,
-                data_url_http=urls.data or urls.rest,
+                data_url_http=urls.data,
                 option_stream_url=urls.option_stream,
                 stock_stream_url=urls.stock_stream,
                 underlyings=underlyings,

@@ -55,7 +55,9 @@ class AlpacaDataClientConfig(LiveDataClientConfig, frozen=True, kw_only=True):
     api_key: str
     api_secret: str
     base_url_http: str | None = None
-    data_url_http: str | None = None  # market-data REST (a leg's latest quote on subscription); None: Alpaca's
+    # Market-data REST (a leg's latest quote on subscription). None: the host of ``base_url_http`` when that is
+    # given (the simulator serves both), else Alpaca's data host - so a loopback config never reaches out.
+    data_url_http: str | None = None
     option_stream_url: str | None = None
     stock_stream_url: str | None = None
     option_feed: str = "indicative"

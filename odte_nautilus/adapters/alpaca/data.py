@@ -131,7 +131,7 @@ class AlpacaDataClient(LiveMarketDataClient):
             key, secret, raw_data=True, feed=DataFeed(config.stock_feed), url_override=config.stock_stream_url
         )
         self._market = AlpacaRest(
-            option_data_client(key, secret, config.data_url_http, config.http_timeout_secs),
+            option_data_client(key, secret, config.data_url_http or config.base_url_http, config.http_timeout_secs),
             TokenBucket(config.max_requests_per_minute),  # market data has its own budget at Alpaca
             config.max_retries,
             config.retry_delay_secs,

@@ -419,3 +419,12 @@ def test_symbols_of_the_simulators_contracts_map_back(sim):
             assert alpaca_symbol(option.id) in {c for c in sim.market.contracts}
 
     drive(sim, test)
+
+
+def test_a_loopback_config_asks_the_simulator_for_latest_quotes_never_alpacas_data_host(sim):
+    """No ``data_url_http``: the market-data REST follows ``base_url_http`` (tests talk only to 127.0.0.1)."""
+
+    async def test(h: Harness) -> None:
+        assert str(h.data_client._market.client._base_url).startswith(sim.rest_url)
+
+    drive(sim, test)
