@@ -39,6 +39,27 @@ class AlpacaSettings(BaseModel):
     max_requests_per_minute: int = Field(default=190, ge=10, le=200)
 
 
+class IbSettings(BaseModel):
+    """``ib:``: the paper gateway the IB node and its watchdog connect to (brokers.md B2).
+
+    The port is not a safety guarantee (a gateway can listen anywhere), so the guards also require every
+    managed account to be a paper ``DU`` account and the traded account to be among them
+    (``odte_nautilus/live/ib_guards.py``). The account number comes from the environment variable named by
+    ``account_env`` (Nautilus's own ``TWS_ACCOUNT``). The node and the watchdog are separate API clients, so
+    they need different client ids.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=4002, ge=1, le=65535)  # IB Gateway paper; TWS paper is 7497
+    client_id: int = Field(default=11, ge=0)
+    watchdog_client_id: int = Field(default=12, ge=0)
+    account_env: str = "TWS_ACCOUNT"
+    heartbeat_seconds: float = Field(default=5.0, gt=0)  # how often the node writes its heartbeat
+    heartbeat_timeout_seconds: float = Field(default=60.0, gt=0)  # a node silent this long is hung or dead
+
+
 class AlertSettings(BaseModel):
     """``alerts:``: where the node's alerts are pushed (``odte_nautilus/live/alerts.py``), as apprise URLs.
 
@@ -78,7 +99,7 @@ class LiveSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     mode: Literal["paper", "live"]
-    broker: Literal["alpaca"] = "alpaca"
+    broker: Literal["alpaca", "ib"] = "alpaca"
     underlying: Literal["SPY", "QQQ"] = "SPY"
     risk_profile: str = "multi_strategy_paper"
     flatten_minutes_before_close: int = Field(default=50, ge=10, le=60)
@@ -88,6 +109,7 @@ class LiveSettings(BaseModel):
     live_config: Path | None = Path("configs/live.yaml")
     reconcile_every_seconds: int = Field(default=300, ge=10)
     alpaca: AlpacaSettings = Field(default_factory=AlpacaSettings)
+    ib: IbSettings = Field(default_factory=IbSettings)
     control: ControlSettings = Field(default_factory=ControlSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     strategies: list[dict[str, Any]] = Field(min_length=1)
