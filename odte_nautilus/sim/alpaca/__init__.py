@@ -6,9 +6,10 @@ them, can be tested and run with no credentials and no network but 127.0.0.1 (is
 
 Modules, one job each: ``simulator`` (the handle: server thread, clock steps, restart), ``rest`` (HTTP
 routes), ``streams`` (websockets), ``broker`` (orders, fills, positions), ``model`` (state and its wire
-shape), ``entry`` (order bodies read and refused), ``fills`` (the fill rule), ``market`` (the replayed
-catalog session), ``clock`` (manual or compressed time), ``faults``, ``ratelimit``, ``symbols`` (Alpaca's
-OCC symbols <-> catalog ids), ``wire`` (error codes, decimals, times).
+shape), ``entry`` (order bodies read and refused), ``clock`` (the simulated time on Alpaca's wire), ``faults``,
+``ratelimit``, ``symbols`` (Alpaca's OCC symbols <-> catalog ids, asset ids), ``wire`` (error codes, decimals,
+times). The replayed catalog session, the clock and the fill rule are every simulator's
+(``odte_nautilus.sim.replay``, ``.clock``, ``.fills``); the replay is keyed by Alpaca's symbols here.
 
     from odte_nautilus.sim.alpaca import AlpacaSimulator, Faults
 

@@ -31,8 +31,6 @@ from decimal import Decimal
 from odte_nautilus.risk.model import OptionRight
 from odte_nautilus.sim.alpaca import entry
 from odte_nautilus.sim.alpaca.faults import Faults
-from odte_nautilus.sim.alpaca.fills import Touch, far_touch, marketable
-from odte_nautilus.sim.alpaca.market import Market
 from odte_nautilus.sim.alpaca.model import (
     MULTIPLIER,
     BrokerState,
@@ -44,6 +42,8 @@ from odte_nautilus.sim.alpaca.model import (
     position_wire,
 )
 from odte_nautilus.sim.alpaca.wire import FORBIDDEN, MALFORMED, NOT_FOUND, UNPROCESSABLE, ApiError, iso, text
+from odte_nautilus.sim.fills import Touch, far_touch, marketable
+from odte_nautilus.sim.replay import Market
 
 Emit = Callable[[dict], None]
 

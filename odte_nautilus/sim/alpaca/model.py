@@ -16,8 +16,9 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from odte_nautilus.sim.alpaca.market import Quote, asset_id
+from odte_nautilus.sim.alpaca.symbols import asset_id
 from odte_nautilus.sim.alpaca.wire import iso, text
+from odte_nautilus.sim.replay import Quote
 
 OPEN = frozenset({"accepted", "new", "partially_filled"})
 MULTIPLIER = 100

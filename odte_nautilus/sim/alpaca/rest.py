@@ -33,11 +33,11 @@ from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from odte_nautilus.sim.alpaca.broker import Broker
-from odte_nautilus.sim.alpaca.clock import SimClock
+from odte_nautilus.sim.alpaca.clock import clock_wire
 from odte_nautilus.sim.alpaca.faults import Faults
-from odte_nautilus.sim.alpaca.market import Contract, Market, Quote, asset_id
 from odte_nautilus.sim.alpaca.ratelimit import RateLimiter
 from odte_nautilus.sim.alpaca.streams import DataHub, TradeHub
+from odte_nautilus.sim.alpaca.symbols import asset_id
 from odte_nautilus.sim.alpaca.wire import (
     FORBIDDEN,
     MALFORMED,
@@ -49,6 +49,8 @@ from odte_nautilus.sim.alpaca.wire import (
     dec,
     iso,
 )
+from odte_nautilus.sim.clock import SimClock
+from odte_nautilus.sim.replay import Contract, Market, Quote
 
 CONTROL = "/sim/v1"  # the simulator's own control API (not Alpaca's): its clock
 CONTRACTS_PAGE = 100
@@ -119,7 +121,7 @@ def build_app(venue: Venue) -> FastAPI:
 
     @app.get("/v2/clock")
     async def clock() -> dict:
-        return venue.clock.wire()
+        return clock_wire(venue.clock)
 
     # -- the simulator's own control API (not Alpaca's) -----------------------------------------------
 
@@ -207,7 +209,7 @@ def build_app(venue: Venue) -> FastAPI:
     @app.get("/v2/options/contracts/{symbol_or_id}")
     async def contract(symbol_or_id: str) -> dict:
         for c in venue.market.contracts.values():
-            if symbol_or_id in (c.symbol, c.id):
+            if symbol_or_id in (c.symbol, asset_id(c.symbol)):
                 return _contract(c, venue.market)
         raise ApiError(NOT_FOUND, f"option contract {symbol_or_id} not found")
 
@@ -327,7 +329,7 @@ def _contract_matches(c: Contract, market: Market, q: QueryParams) -> bool:
 def _contract(c: Contract, market: Market) -> dict:
     right = c.right.name.lower()
     return {
-        "id": c.id,
+        "id": asset_id(c.symbol),
         "symbol": c.symbol,
         "name": f"{c.root} {c.expiry:%b %d %Y} {c.strike} {right.capitalize()}",
         "status": "active",

@@ -33,13 +33,14 @@ import uvicorn
 
 from odte_nautilus.risk.time_units import MINUTE_NS
 from odte_nautilus.sim.alpaca.broker import Broker
-from odte_nautilus.sim.alpaca.clock import SimClock
 from odte_nautilus.sim.alpaca.faults import Faults
-from odte_nautilus.sim.alpaca.market import Market, Step
 from odte_nautilus.sim.alpaca.model import BrokerState, order_wire
 from odte_nautilus.sim.alpaca.ratelimit import RateLimiter
 from odte_nautilus.sim.alpaca.rest import Venue, build_app
 from odte_nautilus.sim.alpaca.streams import DataHub, TradeHub, option_quote, underlying_bar, underlying_quote
+from odte_nautilus.sim.alpaca.symbols import alpaca_symbol
+from odte_nautilus.sim.clock import SimClock
+from odte_nautilus.sim.replay import Market, Step
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class AlpacaSimulator:
         port: int = 0,
     ) -> None:
         """``port`` 0 takes a free one (``rest_url`` says which); a restart keeps the port either way."""
-        self.market = Market(catalog_path, underlying, session)
+        self.market = Market(catalog_path, underlying, session, key=alpaca_symbol)
         self._faults = faults if faults is not None else Faults()
         self._key, self._secret = key, secret
         self._clock = SimClock(self.market.session, speed)

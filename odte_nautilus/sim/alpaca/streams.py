@@ -28,7 +28,7 @@ from starlette.websockets import WebSocket
 
 from odte_nautilus.risk.time_units import MINUTE_NS
 from odte_nautilus.sim.alpaca.faults import Faults
-from odte_nautilus.sim.alpaca.market import Bar, Quote
+from odte_nautilus.sim.replay import Bar, Quote
 
 Outbox = asyncio.Queue[bytes | None]  # frames to send; None closes the connection
 SERVICE_RESTART = 1012  # websocket close code: the server is restarting or shedding connections

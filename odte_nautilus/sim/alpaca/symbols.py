@@ -7,7 +7,16 @@ through ``symbology``'s parser and formatter, so the two spellings cannot drift 
 
 from __future__ import annotations
 
+import uuid
+
 from odte_nautilus.data.symbology import occ_symbol, option_id, parse_occ, parse_option_id
+
+_NAMESPACE = uuid.UUID("4f0d7e55-0de7-4c1e-9a51-6c0d2a1e5a11")  # stable asset ids across runs and restarts
+
+
+def asset_id(symbol: str) -> str:
+    """A stable UUID per symbol: Alpaca gives every asset and contract one."""
+    return str(uuid.uuid5(_NAMESPACE, symbol))
 
 
 def alpaca_symbol(instrument_id: str) -> str:

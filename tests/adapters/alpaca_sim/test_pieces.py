@@ -5,11 +5,11 @@ from decimal import Decimal
 import pytest
 
 from odte_nautilus.sim.alpaca.entry import new_order
-from odte_nautilus.sim.alpaca.fills import far_touch, marketable
-from odte_nautilus.sim.alpaca.market import Quote
 from odte_nautilus.sim.alpaca.model import PositionState
 from odte_nautilus.sim.alpaca.symbols import alpaca_symbol, instrument_id
 from odte_nautilus.sim.alpaca.wire import ApiError
+from odte_nautilus.sim.fills import far_touch, marketable
+from odte_nautilus.sim.replay import Quote
 
 
 def _quote(bid: str, ask: str) -> Quote:

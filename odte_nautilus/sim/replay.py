@@ -1,18 +1,22 @@
-"""The replayed market: one catalog session of one underlying, stepped forward in time.
+"""The replayed market of every broker simulator: one catalog session of one underlying, stepped forward.
 
-The simulator must show the node exactly what the backtest shows it, so the market is read from the same
-ParquetDataCatalog (``odte catalog sample --underlying SPY``) through ``catalog_io``: the session's option
-quotes, the underlying's one-minute bars, start-of-day open interest and the sidecar's IV and greeks.
-Replay is a list of ``Step``s, one per distinct timestamp; a step carries the underlying's bar closing
-at that instant and the option quotes stamped then. As in the backtest, the bar of a minute comes before the
-option quotes of the same minute (``catalog_io.QUOTE_INIT_DELAY_NS``).
+A simulator must show the node exactly what the backtest shows it, so the market is read from the same
+ParquetDataCatalog (``odte catalog sample``) through ``catalog_io``: the session's option quotes, the
+underlying's one-minute bars, start-of-day open interest and the sidecar's IV and greeks. Replay is a list
+of ``Step``s, one per distinct timestamp; a step carries the underlying's bar closing at that instant and the
+option quotes stamped then. As in the backtest, the bar of a minute comes before the option quotes of the
+same minute (``catalog_io.QUOTE_INIT_DELAY_NS``).
+
+Contracts, quotes and greeks are keyed by the catalog's instrument ids (``SPXW  240722C05500000.CBOE``)
+unless a simulator passes ``key``, its broker's own name for a catalog id (Alpaca's unpadded OCC symbol):
+the one place a broker's spelling enters the shared replay.
 
 Prices are ``Decimal`` on the contract's tick precision, so a package's legs sum to its net price exactly.
 """
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -25,14 +29,14 @@ from odte_nautilus.data import catalog_io, sidecar
 from odte_nautilus.data.bundle import BarSeries, QuoteSeries
 from odte_nautilus.data.symbology import parse_option_id
 from odte_nautilus.risk.model import OptionRight
-from odte_nautilus.sim.alpaca.symbols import alpaca_symbol
 
-_NAMESPACE = uuid.UUID("4f0d7e55-0de7-4c1e-9a51-6c0d2a1e5a11")  # stable asset ids across runs and restarts
+Key = Callable[[str], str]
+"""A broker's name for a catalog instrument id."""
 
 
-def asset_id(symbol: str) -> str:
-    """A stable UUID per symbol: Alpaca gives every asset and contract one."""
-    return str(uuid.uuid5(_NAMESPACE, symbol))
+def catalog_id(instrument_id: str) -> str:
+    """The default key: the catalog's own id."""
+    return instrument_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +62,7 @@ class Bar:
 
 @dataclass(frozen=True, slots=True)
 class Contract:
-    symbol: str  # Alpaca's unpadded OCC symbol
+    symbol: str  # the key: the simulator's name for it
     instrument_id: str  # the catalog's id
     root: str
     expiry: date
@@ -66,16 +70,12 @@ class Contract:
     strike: Decimal
     open_interest: int | None
 
-    @property
-    def id(self) -> str:
-        return asset_id(self.symbol)
-
 
 @dataclass(frozen=True, slots=True)
 class Step:
     ts: int
     bar: Bar | None
-    quotes: dict[str, Quote]  # Alpaca symbol -> quote
+    quotes: dict[str, Quote]  # key -> quote
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +90,7 @@ class Greeks:
 class Market:
     """A session's contracts, replay steps and latest quotes; ``advance`` moves it forward."""
 
-    def __init__(self, catalog: str | Path, underlying: str, session: date | None) -> None:
+    def __init__(self, catalog: str | Path, underlying: str, session: date | None, key: Key = catalog_id) -> None:
         parts = [p for p in catalog_io.catalog_sessions(catalog) if p.spec.name == underlying.upper()]
         wanted = [p for p in parts if session is None or p.session.trading_date == session]
         if not wanted:
@@ -100,7 +100,9 @@ class Market:
         self.catalog = Path(catalog)
         self.session = part.session
         self.underlying = part.spec.symbol
-        self.contracts, self._steps, self._greeks = _replay(str(catalog), part, catalog_io.fingerprint(catalog, part))
+        self.contracts, self._steps, self._greeks = _replay(
+            str(catalog), part, catalog_io.fingerprint(catalog, part), key
+        )
         self._next = 0
         self.latest: dict[str, Quote] = {}
         self.last_bar: Bar | None = None
@@ -132,18 +134,18 @@ class Market:
         return Greeks(*(float(v) for v in rows[i]))
 
 
-def _contracts(quotes: dict[str, QuoteSeries], open_interest: dict[str, int]) -> list[Contract]:
+def _contracts(quotes: dict[str, QuoteSeries], open_interest: dict[str, int], key: Key) -> list[Contract]:
     contracts = []
     for iid in quotes:
-        key = parse_option_id(iid)
+        option = parse_option_id(iid)
         contracts.append(
             Contract(
-                symbol=alpaca_symbol(iid),
+                symbol=key(iid),
                 instrument_id=iid,
-                root=key.root,
-                expiry=key.expiry,
-                right=key.right,
-                strike=Decimal(str(key.strike)).normalize(),
+                root=option.root,
+                expiry=option.expiry,
+                right=option.right,
+                strike=Decimal(str(option.strike)).normalize(),
                 open_interest=open_interest.get(iid),
             )
         )
@@ -154,12 +156,12 @@ def _prices(values: np.ndarray, precision: int) -> list[Decimal]:
     return [Decimal(f"{v:.{precision}f}") for v in values.tolist()]
 
 
-GreeksTable = dict[str, tuple[np.ndarray, np.ndarray]]  # symbol -> (times, rows of iv, delta, gamma, theta, vega)
+GreeksTable = dict[str, tuple[np.ndarray, np.ndarray]]  # key -> (times, rows of iv, delta, gamma, theta, vega)
 
 
 @lru_cache(maxsize=4)
 def _replay(
-    catalog: str, part: catalog_io.CatalogSession, fingerprint: str
+    catalog: str, part: catalog_io.CatalogSession, fingerprint: str, key: Key
 ) -> tuple[dict[str, Contract], list[Step], GreeksTable]:
     """A session's contracts, steps and greeks, read once per process while its files stay the same
     (``fingerprint``): every simulator of a test run replays the same session, and never changes it."""
@@ -170,15 +172,17 @@ def _replay(
     except FileNotFoundError:
         bars = None
     open_interest = sidecar.load_open_interest(catalog, part.session.trading_date)
-    contracts = sorted(_contracts(quotes, open_interest), key=lambda c: c.symbol)
-    steps = _steps(quotes, bars, part.spec.ticks.price_precision, part.spec.underlying_price_precision)
-    return {c.symbol: c for c in contracts}, steps, _greeks_by_symbol(catalog, part.session.trading_date)
+    contracts = sorted(_contracts(quotes, open_interest, key), key=lambda c: c.symbol)
+    steps = _steps(quotes, bars, part.spec.ticks.price_precision, part.spec.underlying_price_precision, key)
+    return {c.symbol: c for c in contracts}, steps, _greeks_by_symbol(catalog, part.session.trading_date, key)
 
 
-def _steps(quotes: dict[str, QuoteSeries], bars: BarSeries | None, precision: int, bar_precision: int) -> list[Step]:
+def _steps(
+    quotes: dict[str, QuoteSeries], bars: BarSeries | None, precision: int, bar_precision: int, key: Key
+) -> list[Step]:
     by_ts: dict[int, dict[str, Quote]] = {}
     for iid, series in quotes.items():
-        symbol = alpaca_symbol(iid)
+        symbol = key(iid)
         bids, asks = _prices(series.bid, precision), _prices(series.ask, precision)
         sizes = zip(series.bid_size.tolist(), series.ask_size.tolist(), strict=True)
         for ts, bid, ask, (bs, az) in zip(series.ts.tolist(), bids, asks, sizes, strict=True):
@@ -191,11 +195,11 @@ def _steps(quotes: dict[str, QuoteSeries], bars: BarSeries | None, precision: in
     return [Step(ts, by_bar.get(ts), by_ts.get(ts, {})) for ts in sorted(set(by_ts) | set(by_bar))]
 
 
-def _greeks_by_symbol(catalog: str | Path, day: date) -> GreeksTable:
+def _greeks_by_symbol(catalog: str | Path, day: date, key: Key) -> GreeksTable:
     frame = sidecar.load_greeks(catalog, day)
     result = {}
     for iid, rows in frame.groupby("instrument_id"):
         rows = rows.sort_values("ts")
         values = rows[["iv", "delta", "gamma", "theta", "vega"]].to_numpy(dtype=np.float64)
-        result[alpaca_symbol(str(iid))] = (rows["ts"].to_numpy(dtype=np.uint64).astype(np.int64), values)
+        result[key(str(iid))] = (rows["ts"].to_numpy(dtype=np.uint64).astype(np.int64), values)
     return result

@@ -1,4 +1,4 @@
-"""The fill rule, the backtest's: a package fills at its far touch, every leg at its own far side.
+"""The fill rule of every broker simulator, the backtest's: a package fills at its far touch.
 
 A package's far touch is what crossing the spread costs: each bought leg at its ask, each sold leg at its
 bid, times its ratio, summed with buys positive (``packages.far_touch``). A limit order (signed net:
@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from odte_nautilus.sim.alpaca.market import Quote
+from odte_nautilus.sim.replay import Quote
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,7 @@ class Touch:
 
 
 def far_touch(legs: Sequence[tuple[str, int]], quotes: Mapping[str, Quote]) -> Touch | None:
-    """``legs`` are (symbol, signed ratio: bought > 0, sold < 0); ``None`` while any leg has no quote."""
+    """``legs`` are (the replay's key, signed ratio: bought > 0, sold < 0); ``None`` while any leg has no quote."""
     prices = []
     for symbol, ratio in legs:
         quote = quotes.get(symbol)
