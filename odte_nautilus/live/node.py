@@ -1,7 +1,8 @@
-"""The paper ``TradingNode``: the backtest's strategies, kernel and gate, on the Alpaca adapter.
+"""The paper ``TradingNode``: the backtest's strategies, kernel and gate, on a broker's adapter.
 
-``build_paper_node`` assembles the node the same way for a real paper account and for the simulator: the
-Alpaca data and execution clients, the strategies of ``configs/paper.yaml`` pointed at the run's underlying,
+``assemble_node`` builds the node the same way for every broker (Alpaca here in ``build_paper_node``,
+Interactive Brokers in ``ib_node.py``), for a real paper account and for the simulator: the broker's data and
+execution clients, the strategies of ``configs/paper.yaml`` pointed at the run's underlying,
 and the runtime (engine gate, node guard, risk book on a durable SQLite file, run recorder) attached before
 anything starts. The only differences for the simulator are its loopback URLs and, for a compressed session,
 the clocks (``session_clock.py``).
@@ -18,7 +19,15 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from nautilus_trader.config import LiveExecEngineConfig, LoggingConfig, TradingNodeConfig
+from nautilus_trader.common.actor import Actor
+from nautilus_trader.config import (
+    LiveDataClientConfig,
+    LiveExecClientConfig,
+    LiveExecEngineConfig,
+    LoggingConfig,
+    TradingNodeConfig,
+)
+from nautilus_trader.live.factories import LiveDataClientFactory, LiveExecClientFactory
 from nautilus_trader.live.node import TradingNode
 
 from odte_nautilus.adapters.alpaca.config import AlpacaDataClientConfig, AlpacaExecClientConfig
@@ -80,6 +89,20 @@ def broker_policy(settings: LiveSettings) -> RiskPolicy:
     return policy.model_copy(update={"eod": eod})
 
 
+@dataclass(frozen=True)
+class NodeClients:
+    """One broker's side of the node: its client configs and factories under one key, the venue its strategies
+    trade, and the actors that need the built node (the broker watch of Alpaca's REST budget)."""
+
+    key: str
+    venue: str
+    data_config: LiveDataClientConfig
+    exec_config: LiveExecClientConfig
+    data_factory: type[LiveDataClientFactory]
+    exec_factory: type[LiveExecClientFactory]
+    actors: Callable[[RiskBook], list[Actor]] = lambda book: []
+
+
 def build_paper_node(
     settings: LiveSettings,
     credentials: Credentials,
@@ -93,11 +116,7 @@ def build_paper_node(
     simulator: bool = False,
     open_check_seconds: float = 60.0,
 ) -> PaperNode:
-    """A built (not yet running) paper node with the risk gate on its command path."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    state_dir.mkdir(parents=True, exist_ok=True)
-    settings.logs_dir.mkdir(parents=True, exist_ok=True)
-    policy = broker_policy(settings)
+    """A built (not yet running) paper node on Alpaca with the risk gate on its command path."""
     underlyings = (underlying,)
     exec_config = AlpacaExecClientConfig(
         api_key=credentials.key,
@@ -109,6 +128,59 @@ def build_paper_node(
         max_requests_per_minute=settings.alpaca.max_requests_per_minute,
         fee_schedule=alpaca_fees(underlying).name,
     )
+    data_config = AlpacaDataClientConfig(
+        api_key=credentials.key,
+        api_secret=credentials.secret,
+        base_url_http=urls.rest,
+        data_url_http=urls.data,
+        option_stream_url=urls.option_stream,
+        stock_stream_url=urls.stock_stream,
+        underlyings=underlyings,
+        max_requests_per_minute=settings.alpaca.max_requests_per_minute,
+    )
+
+    def broker_watch(book: RiskBook) -> list[Actor]:
+        every = settings.reconcile_every_seconds
+        watch = BrokerWatchConfig(every_seconds=every, base_url=urls.rest, simulator=simulator)
+        rest = get_cached_alpaca_rest(exec_config)  # the account's one REST budget, shared with the adapter
+        return [BrokerWatch(watch, book, rest)]
+
+    clients = NodeClients(
+        ALPACA,
+        ALPACA,
+        data_config,
+        exec_config,
+        AlpacaLiveDataClientFactory,
+        AlpacaLiveExecClientFactory,
+        broker_watch,
+    )
+    return assemble_node(
+        settings,
+        clients,
+        underlying=underlying,
+        run_dir=run_dir,
+        state_dir=state_dir,
+        open_interest=open_interest,
+        open_check_seconds=open_check_seconds,
+    )
+
+
+def assemble_node(
+    settings: LiveSettings,
+    clients: NodeClients,
+    *,
+    underlying: str,
+    run_dir: Path,
+    state_dir: Path,
+    open_interest: Callable[[date], dict[str, int]] | None = None,
+    open_check_seconds: float = 60.0,
+) -> PaperNode:
+    """The node of any broker: the strategies of the config, the runtime (engine gate, node guard, durable risk
+    book, run recorder) attached before anything starts, and the broker's own actors."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    policy = broker_policy(settings)
     config = TradingNodeConfig(
         trader_id=TRADER_ID,
         logging=LoggingConfig(
@@ -120,33 +192,21 @@ def build_paper_node(
         ),
         # Nautilus re-reads open orders from the broker and books a missed fill or cancel (broker_watch.py).
         exec_engine=LiveExecEngineConfig(reconciliation=True, open_check_interval_secs=open_check_seconds),
-        data_clients={
-            ALPACA: AlpacaDataClientConfig(
-                api_key=credentials.key,
-                api_secret=credentials.secret,
-                base_url_http=urls.rest,
-                data_url_http=urls.data,
-                option_stream_url=urls.option_stream,
-                stock_stream_url=urls.stock_stream,
-                underlyings=underlyings,
-                max_requests_per_minute=settings.alpaca.max_requests_per_minute,
-            )
-        },
-        exec_clients={ALPACA: exec_config},
-        strategies=settings.importable(underlying, venue=ALPACA),
+        data_clients={clients.key: clients.data_config},
+        exec_clients={clients.key: clients.exec_config},
+        strategies=settings.importable(underlying, venue=clients.venue),
     )
     node = TradingNode(config=config)
-    node.add_data_client_factory(ALPACA, AlpacaLiveDataClientFactory)
-    node.add_exec_client_factory(ALPACA, AlpacaLiveExecClientFactory)
+    node.add_data_client_factory(clients.key, clients.data_factory)
+    node.add_exec_client_factory(clients.key, clients.exec_factory)
     node.build()
     enable_live_spread_quotes(node.kernel.data_engine, node.kernel.cache)
     book = RiskBook(
         policy, state_dir / STATE_FILE, run_dir / "decisions.jsonl", nav=settings.starting_balance, durable=True
     )
     runtime = attach(node.kernel, book, RunRecorder(append_to=run_dir), open_interest=open_interest)  # durable rows
-    watch = BrokerWatchConfig(every_seconds=settings.reconcile_every_seconds, base_url=urls.rest, simulator=simulator)
-    rest = get_cached_alpaca_rest(exec_config)  # the account's one REST budget, shared with the adapter
-    node.kernel.trader.add_actor(BrokerWatch(watch, book, rest))
+    for actor in clients.actors(book):
+        node.kernel.trader.add_actor(actor)
     return PaperNode(node, runtime, policy)
 
 

@@ -53,21 +53,31 @@ def local_checks(
     """Everything decidable without a connection: environment, files, URL, keys, the risk profile, logs."""
     credentials = Credentials.from_env(settings, env)
     alpaca = settings.alpaca
-    checks = [
+    return [
+        *config_checks(config_path, settings, env),
+        present("api_key", alpaca.key_env, credentials.key),
+        present("secret_key", alpaca.secret_env, credentials.secret),
+        paper_url(alpaca.base_url, simulator=simulator),
+        _named("paper_stream_url", paper_url(alpaca.trade_stream_url, simulator=simulator)),
+        distinct_keys(credentials.key, credentials.live_key),
+        *limit_checks(settings),
+    ]
+
+
+def config_checks(config_path: Path, settings: LiveSettings, env: Mapping[str, str]) -> list[GuardCheck]:
+    """Every broker's first items: BROKER_MODE, and a paper config kept apart from the live one."""
+    return [
         broker_mode(env),
         GuardCheck.ok("config_mode", f"{config_path} is a paper config")
         if settings.mode == "paper"
         else GuardCheck.fail("config_mode", f"{config_path} says mode: {settings.mode}; the node runs paper only"),
         separate_configs(config_path, settings.live_config),
-        _present("api_key", alpaca.key_env, credentials.key),
-        _present("secret_key", alpaca.secret_env, credentials.secret),
-        paper_url(alpaca.base_url, simulator=simulator),
-        _named("paper_stream_url", paper_url(alpaca.trade_stream_url, simulator=simulator)),
-        distinct_keys(credentials.key, credentials.live_key),
-        *_risk_checks(settings.risk_profile),
-        _log_file(settings.logs_dir),
     ]
-    return checks
+
+
+def limit_checks(settings: LiveSettings) -> list[GuardCheck]:
+    """Every broker's last local items: the risk profile's limits and the paper log."""
+    return [*_risk_checks(settings.risk_profile), _log_file(settings.logs_dir)]
 
 
 def broker_checks(client: TradingClient, settings: LiveSettings, underlying: str) -> list[GuardCheck]:
@@ -132,7 +142,8 @@ def paper_client(key: str, secret: str, base_url: str) -> TradingClient:
     return client
 
 
-def _present(name: str, variable: str, value: str) -> GuardCheck:
+def present(name: str, variable: str, value: str) -> GuardCheck:
+    """A required environment variable is set."""
     if not value:
         return GuardCheck.fail(name, f"{variable} is not set (in the environment or .env.local)")
     return GuardCheck.ok(name, f"{variable} is set")

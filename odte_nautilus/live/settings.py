@@ -55,9 +55,14 @@ class IbSettings(BaseModel):
     port: int = Field(default=4002, ge=1, le=65535)  # IB Gateway paper; TWS paper is 7497
     client_id: int = Field(default=11, ge=0)
     watchdog_client_id: int = Field(default=12, ge=0)
+    preflight_client_id: int = Field(default=13, ge=0)  # odte preflight's one read-only connection
     account_env: str = "TWS_ACCOUNT"
     heartbeat_seconds: float = Field(default=5.0, gt=0)  # how often the node writes its heartbeat
     heartbeat_timeout_seconds: float = Field(default=60.0, gt=0)  # a node silent this long is hung or dead
+    # IB does not liquidate expiring options early as Alpaca does: the profile's own flatten (close - 15 min).
+    flatten_minutes_before_close: int = Field(default=15, ge=10, le=60)
+    # The strategies on SPXW ($5 strikes), as in configs/backtest.yaml; empty: the top-level list.
+    strategies: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class AlertSettings(BaseModel):
@@ -100,7 +105,7 @@ class LiveSettings(BaseModel):
 
     mode: Literal["paper", "live"]
     broker: Literal["alpaca", "ib"] = "alpaca"
-    underlying: Literal["SPY", "QQQ"] = "SPY"
+    underlying: Literal["SPY", "QQQ", "SPX"] = "SPY"
     risk_profile: str = "multi_strategy_paper"
     flatten_minutes_before_close: int = Field(default=50, ge=10, le=60)
     starting_balance: float = Field(default=100_000.0, gt=0)
@@ -121,6 +126,16 @@ class LiveSettings(BaseModel):
             ImportableStrategyConfig(**{**s, "config": {**s["config"], "underlying_id": f"{name}.{venue}"}})
             for s in self.strategies
         ]
+
+
+def on_ib(settings: LiveSettings) -> LiveSettings:
+    """The settings as the IB node reads them: SPXW, the ``ib:`` flatten and the ``ib:`` strategies."""
+    ib = settings.ib
+    update: dict[str, Any] = {"broker": "ib", "underlying": "SPX"}
+    update["flatten_minutes_before_close"] = ib.flatten_minutes_before_close
+    if ib.strategies:
+        update["strategies"] = ib.strategies
+    return settings.model_copy(update=update)
 
 
 def load_settings(path: str | Path = PAPER_CONFIG) -> LiveSettings:

@@ -1,0 +1,67 @@
+"""The exec client factory of the IB node: Nautilus's own, building the project's execution client.
+
+Nautilus caches one IB API client per (host, port, client id) and one instrument provider per config, and the
+data and execution clients share them; this factory reuses both caches so the node still opens one API
+connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from nautilus_trader.adapters.interactive_brokers.common import IB_VENUE
+from nautilus_trader.adapters.interactive_brokers.config import InteractiveBrokersExecClientConfig
+from nautilus_trader.adapters.interactive_brokers.factories import (
+    get_cached_ib_client,
+    get_cached_interactive_brokers_instrument_provider,
+)
+from nautilus_trader.cache.cache import Cache
+from nautilus_trader.common.component import LiveClock, MessageBus
+from nautilus_trader.live.factories import LiveExecClientFactory
+from nautilus_trader.model.identifiers import AccountId
+
+from odte_nautilus.adapters.ib.execution import OdteInteractiveBrokersExecutionClient
+
+
+class OdteInteractiveBrokersExecClientFactory(LiveExecClientFactory):
+    @staticmethod
+    def create(  # type: ignore[override]
+        loop: asyncio.AbstractEventLoop,
+        name: str,
+        config: InteractiveBrokersExecClientConfig,
+        msgbus: MessageBus,
+        cache: Cache,
+        clock: LiveClock,
+    ) -> OdteInteractiveBrokersExecutionClient:
+        client = get_cached_ib_client(
+            loop=loop,
+            msgbus=msgbus,
+            cache=cache,
+            clock=clock,
+            host=config.ibg_host,
+            port=config.ibg_port,
+            client_id=config.ibg_client_id,
+            dockerized_gateway=config.dockerized_gateway,
+            fetch_all_open_orders=config.fetch_all_open_orders,
+            request_timeout_secs=config.request_timeout_secs,
+        )
+        provider = get_cached_interactive_brokers_instrument_provider(
+            client=client, clock=clock, config=config.instrument_provider
+        )
+        account = config.account_id or os.environ.get("TWS_ACCOUNT")
+        if not account:
+            raise ValueError("the IB execution client needs an account: set account_id or TWS_ACCOUNT")
+        return OdteInteractiveBrokersExecutionClient(
+            loop=loop,
+            client=client,
+            account_id=AccountId(f"{name or IB_VENUE.value}-{account}"),
+            msgbus=msgbus,
+            cache=cache,
+            clock=clock,
+            instrument_provider=provider,
+            config=config,
+            name=name,
+            connection_timeout=config.connection_timeout,
+            track_option_exercise_from_position_update=config.track_option_exercise_from_position_update,
+        )
