@@ -129,6 +129,11 @@ def data_client(kernel: NautilusKernel, name: str) -> object | None:
     return kernel.data_engine._clients.get(ClientId(name))
 
 
+def exec_client(kernel: NautilusKernel, name: str) -> object | None:
+    """A live node's execution client by name (the engine's ``_clients``, readable from Python)."""
+    return kernel.exec_engine._clients.get(ClientId(name))
+
+
 def enable_live_spread_quotes(data_engine: LiveDataEngine, cache: Cache) -> None:
     """Let the live data engine deliver aggregated package quotes (see the module docstring)."""
     queue, setup = data_engine.process, data_engine._setup_spread_quote_aggregator

@@ -219,7 +219,7 @@ def write_run_folder(
     paper: PaperNode,
     run_dir: Path,
     days: list[date],
-    underlying: str,
+    fees: FeeSchedule,
     assumptions: Mapping[str, str],
     catalog: Path | None = None,
 ) -> dict:
@@ -229,7 +229,6 @@ def write_run_folder(
     flatten = paper.policy.eod.flatten_minutes_before_close
     windows = [w for w in (paper.book.calendar.session_window(d, flatten) for d in days) if w is not None]
     rules = AuditRules.from_policy(paper.policy, windows)
-    fees = alpaca_fees(underlying)
     # A broker stamps its fills with its own clock, at which that minute's quotes are already out.
     summary, _ = write_run_outputs(run_dir, rules, assumptions, fees, catalog=catalog, quote_delay_ns=0)
     return summary

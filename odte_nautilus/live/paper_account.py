@@ -17,7 +17,7 @@ from pathlib import Path
 from odte_nautilus.live.alerts import attach_alerts
 from odte_nautilus.live.control import serve_control
 from odte_nautilus.live.guards import require
-from odte_nautilus.live.node import BrokerUrls, PaperNode, build_paper_node, write_run_folder
+from odte_nautilus.live.node import BrokerUrls, PaperNode, alpaca_fees, build_paper_node, write_run_folder
 from odte_nautilus.live.preflight import Credentials, broker_checks, local_checks, paper_client
 from odte_nautilus.live.settings import LiveSettings
 from odte_nautilus.reports.daily import report_after_flatten
@@ -62,7 +62,7 @@ def run_paper_account(
     with serve_control(paper, settings, env=env, port=control_port):
         _run_until_after_close(paper)
     try:
-        return write_run_folder(paper, run_dir, [today], underlying, ASSUMPTIONS)
+        return write_run_folder(paper, run_dir, [today], alpaca_fees(underlying), ASSUMPTIONS)
     finally:
         report_after_flatten(run_dir, today)  # a day whose audit fails still gets its report
 

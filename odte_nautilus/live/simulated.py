@@ -26,7 +26,7 @@ from odte_nautilus.data.catalog_io import catalog_sessions
 from odte_nautilus.live.alerts import attach_alerts
 from odte_nautilus.live.control import serve_control
 from odte_nautilus.live.guards import require
-from odte_nautilus.live.node import BrokerUrls, PaperNode, build_paper_node, write_run_folder
+from odte_nautilus.live.node import BrokerUrls, PaperNode, alpaca_fees, build_paper_node, write_run_folder
 from odte_nautilus.live.preflight import Credentials, broker_checks, local_checks, paper_client
 from odte_nautilus.live.remote_session import RemoteSession, RemoteSessionError
 from odte_nautilus.live.session_clock import ReplayedSession, SessionDriver, node_clocks, replayed_time_kernel
@@ -39,7 +39,7 @@ from odte_nautilus.live.sim_broker import (
     alpaca_open_interest,
     sample_catalog,
 )
-from odte_nautilus.nautilus_internals import data_client
+from odte_nautilus.nautilus_internals import data_client, exec_client
 from odte_nautilus.reports.daily import report_after_flatten
 from odte_nautilus.runtime import detach
 from odte_nautilus.sim.alpaca import AlpacaSimulator
@@ -153,13 +153,15 @@ def _drive(
             simulator=True,
             open_check_seconds=max(1.0, 5 * seconds_per_minute),
         )
-    driver = SessionDriver(
-        session, lambda: node_clocks(paper.node), seconds_per_minute, on_minute, lambda: node_settled(paper.node)
-    )
+
+    def settled() -> bool:
+        return node_settled(paper.node, ALPACA)
+
+    driver = SessionDriver(session, lambda: node_clocks(paper.node), seconds_per_minute, on_minute, settled)
     driver.start_at(session.now_ns)
     attach_alerts(paper, settings, environment)
     with serve_control(paper, settings, env=environment, port=control_port):
-        _run_until_session_end(paper, driver)
+        run_until_session_end(paper, driver)
     return paper, driver.minutes
 
 
@@ -169,21 +171,23 @@ def _finish(
     paper, minutes = driven
     days = [part.session.trading_date for part in catalog_sessions(catalog)]
     try:
-        summary = write_run_folder(paper, run_dir, days, underlying, SIM_ASSUMPTIONS, catalog=catalog)
+        summary = write_run_folder(paper, run_dir, days, alpaca_fees(underlying), SIM_ASSUMPTIONS, catalog=catalog)
     finally:
         report_after_flatten(run_dir, session)  # a day whose audit fails still gets its report
     return SimulatedRun(run_dir, summary, minutes, session)
 
 
-def node_settled(node: TradingNode) -> bool:
+def node_settled(node: TradingNode, client: str) -> bool:
     """Nothing left to do for the node: every engine queue empty, no subscription in progress (a leg's
-    latest quote on its way) and no order waiting on the broker."""
+    latest quote on its way), no cancel being confirmed against executions, no order waiting on the broker."""
     kernel = node.kernel
     data, risk, execution = kernel.data_engine, kernel.risk_engine, kernel.exec_engine
     queues = (data.data_qsize(), data.cmd_qsize(), risk.cmd_qsize(), risk.evt_qsize())
     pending = (execution.cmd_qsize(), execution.evt_qsize())
-    subscribing = getattr(data_client(kernel, ALPACA), "busy", 0)
-    return not any(queues) and not any(pending) and not subscribing and kernel.cache.orders_inflight_count() == 0
+    subscribing = getattr(data_client(kernel, client), "busy", 0)
+    confirming = getattr(exec_client(kernel, client), "confirming", 0)
+    idle = not any(queues) and not any(pending) and not subscribing and not confirming
+    return idle and kernel.cache.orders_inflight_count() == 0
 
 
 def pointed_at(settings: LiveSettings, urls: BrokerUrls) -> LiveSettings:
@@ -199,7 +203,7 @@ def pointed_at(settings: LiveSettings, urls: BrokerUrls) -> LiveSettings:
     return settings.model_copy(update={"alpaca": alpaca})
 
 
-def _run_until_session_end(paper: PaperNode, driver: SessionDriver) -> None:
+def run_until_session_end(paper: PaperNode, driver: SessionDriver) -> None:
     node: TradingNode = paper.node
     loop = node.get_event_loop()
     assert loop is not None

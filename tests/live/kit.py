@@ -27,7 +27,7 @@ from nautilus_trader.model.objects import Price, Quantity
 from nautilus_trader.model.orders import LimitOrder
 from nautilus_trader.trading.strategy import Strategy
 
-from odte_nautilus.adapters.alpaca.symbols import instrument_id
+from odte_nautilus.adapters.alpaca.symbols import ALPACA, instrument_id
 from odte_nautilus.live.node import BrokerUrls, PaperNode, build_paper_node
 from odte_nautilus.live.preflight import Credentials
 from odte_nautilus.live.session_clock import SETTLE_LIMIT_S, advance_clocks, node_clocks, replayed_time_kernel
@@ -166,7 +166,7 @@ class LiveNode:
         waited, quiet = 0.0, 0
         await asyncio.sleep(0.01)
         while quiet < 3 and waited < SETTLE_LIMIT_S:
-            quiet = quiet + 1 if node_settled(self.paper.node) else 0
+            quiet = quiet + 1 if node_settled(self.paper.node, ALPACA) else 0
             await asyncio.sleep(0.005)
             waited += 0.005
 
