@@ -278,3 +278,6 @@ def register(app: typer.Typer) -> None:
     app.command()(live)
     app.command()(preflight)
     app.add_typer(sim_app, name="sim")
+    from odte_nautilus.live.watchdog_cli import watchdog_app  # it imports this module's options
+
+    app.add_typer(watchdog_app, name="watchdog")
