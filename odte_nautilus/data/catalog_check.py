@@ -26,16 +26,19 @@ class CatalogCheck:
     reread: int  # sessions read and checked this time (the others were unchanged since they passed)
 
 
-def validate_catalog(path: str | Path, use_cache: bool = True) -> CatalogCheck:
-    """Run every check on every session of an on-disk catalog; raise the first failure.
+def validate_catalog(
+    path: str | Path, parts: list[catalog_io.CatalogSession] | None = None, use_cache: bool = True
+) -> CatalogCheck:
+    """Run every check on every session of an on-disk catalog (or on ``parts``); raise the first failure.
 
-    Call it at every backtest load: a catalog may have been written by another tool or edited by hand.
-    A session whose files (names, sizes, modification times) are unchanged since it last passed is not
-    re-read (``<catalog>/odte/checked.json``); ``use_cache=False`` re-reads everything.
+    Call it at every backtest load, on the sessions the backtest replays: a catalog may have been written
+    by another tool or edited by hand. A session whose files (names, sizes, modification times) are
+    unchanged since it last passed is not re-read (``<catalog>/odte/checked.json``); ``use_cache=False``
+    re-reads everything.
     """
     checked = sidecar.read_checked(path) if use_cache else {}
     sessions = options = quotes = reread = 0
-    for part in catalog_io.catalog_sessions(path):
+    for part in catalog_io.catalog_sessions(path) if parts is None else parts:
         key = _checked_key(part.spec.name, part.session.trading_date)
         stamp = catalog_io.fingerprint(path, part)
         record = checked.get(key)

@@ -305,7 +305,13 @@ def read_bars(root: str | Path, bar_type: str, start_ns: int | None = None, end_
 
 def _file_span(file: Path) -> tuple[int, int]:
     """(first, last) ts_init of a catalog file, from its name."""
-    start, _, end = file.stem.partition("_")
+    return _name_span(file.stem)
+
+
+@cache
+def _name_span(stem: str) -> tuple[int, int]:
+    """Parsed once per name: every session's fingerprint judges the same year of index-bar file names."""
+    start, _, end = stem.partition("_")
     return pd.Timestamp(_iso_from_stamp(start)).value, pd.Timestamp(_iso_from_stamp(end)).value
 
 
@@ -319,6 +325,23 @@ def _iso_from_stamp(stamp: str) -> str:
 def _overlaps(file: Path, start_ns: int | None, end_ns: int | None) -> bool:
     first, last = _file_span(file)
     return (end_ns is None or first <= end_ns) and (start_ns is None or last >= start_ns)
+
+
+def read_tables(root: str | Path, data_cls: type, ids: list[str], start_ns: int, end_ns: int) -> list[pa.Table]:
+    """Each identifier's rows with ``ts_init`` in [start, end], one table per identifier in ``ids`` order.
+
+    Only the files whose names overlap the span are opened, in parallel: a session costs its own files.
+    """
+    files = {iid: [f for f in _files(data_dir(root, data_cls, iid)) if _overlaps(f, start_ns, end_ns)] for iid in ids}
+    tables = iter(_read_many([f for iid in ids for f in files[iid]]))
+    found = []
+    for iid in ids:
+        if not files[iid]:
+            continue
+        table = pa.concat_tables([next(tables) for _ in files[iid]])
+        ts_init = table.column("ts_init").to_numpy()
+        found.append(table.filter((ts_init >= start_ns) & (ts_init <= end_ns)))
+    return found
 
 
 def read_instruments(root: str | Path, data_cls: type, ids: list[str] | None = None) -> list:
@@ -361,16 +384,23 @@ class CatalogSession:
     instrument_ids: tuple[str, ...]  # options with quotes in the session
 
 
-def catalog_sessions(root: str | Path) -> list[CatalogSession]:
+def catalog_sessions(root: str | Path, start: date | None = None, end: date | None = None) -> list[CatalogSession]:
     """The (underlying, session) pairs that have option quotes, from file names only; sorted by day.
 
+    ``start`` and ``end`` keep the sessions between them and look only at the options expiring between
+    them: in a 0DTE catalog an option is quoted only in the session it expires in (``checks`` refuses
+    anything else), so a backtest of a month lists a month of folders, not the catalog's year.
     Option quotes on a day the exchange is closed are refused here (``OutsideSessionError``).
     """
     found: dict[tuple[date, str], list[str]] = {}
     for iid in identifiers(root, QuoteTick):
-        spec = underlying_spec(parse_option_id(iid).root)
+        key = parse_option_id(iid)
+        if not _between(key.expiry, start, end):
+            continue
+        spec = underlying_spec(key.root)
         for day in {d for f in _files(data_dir(root, QuoteTick, iid)) for d in _span_days(f)}:
-            found.setdefault((day, spec.name), []).append(iid)
+            if _between(day, start, end):
+                found.setdefault((day, spec.name), []).append(iid)
     result = []
     calendar = TradingCalendar()
     for (day, name), ids in sorted(found.items()):
@@ -381,6 +411,10 @@ def catalog_sessions(root: str | Path) -> list[CatalogSession]:
             )
         result.append(CatalogSession(underlying_spec(name), session, tuple(ids)))
     return result
+
+
+def _between(day: date, start: date | None, end: date | None) -> bool:
+    return (start is None or day >= start) and (end is None or day <= end)
 
 
 def read_session(root: str | Path, part: CatalogSession) -> SessionData:
@@ -422,9 +456,11 @@ def session_files(root: str | Path, part: CatalogSession) -> list[Path]:
 def fingerprint(root: str | Path, part: CatalogSession) -> str:
     """Names, sizes and modification times of a session's files: any rewrite of a file changes it."""
     digest = hashlib.sha256()
+    base = str(Path(root))
+    cut = 0 if base == "." else len(base) + 1  # every file is Path(root) / ...: its name past the root's
     for f in session_files(root, part):
-        stat = f.stat()
-        digest.update(f"{f.relative_to(root)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+        stat = os.stat(f)
+        digest.update(f"{str(f)[cut:]}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 

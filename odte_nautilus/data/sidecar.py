@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -72,9 +73,12 @@ def _read_json(root: str | Path, name: str) -> dict:
 
 
 def _write_json(root: str | Path, name: str, content: dict) -> None:
+    """Written aside and renamed into place: a sweep's runs read the catalog's files while one writes them."""
     path = _path(root, name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+    aside = path.with_name(f".{path.name}.{os.getpid()}")
+    aside.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+    os.replace(aside, path)
 
 
 def read_manifest(root: str | Path) -> dict:

@@ -102,8 +102,6 @@ def execute(spec: RunSpec, out: str | Path, report: Report = _ignore) -> dict[st
 def write_configs(spec: RunSpec, folder: Path) -> Path:
     """The run's ``backtest.yaml`` (and its own ``risk_profile.yaml``), as run and kept beside its results."""
     backtest = dict(spec.backtest)
-    if spec.catalog_view is not None:
-        backtest["catalog"] = spec.catalog_view  # the same files, its sessions only (catalog_view.py)
     if spec.risk is not None:
         profile = folder / "risk_profile.yaml"
         profile.write_text(yaml.safe_dump(spec.risk, sort_keys=False))

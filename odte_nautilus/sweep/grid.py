@@ -37,7 +37,6 @@ class RunSpec:
     days: int  # sessions with option quotes in [start, end]
     backtest: dict[str, Any]  # the run's backtest config (its backtest.yaml)
     risk: dict[str, Any] | None  # the run's own risk profile, when a risk.* parameter changed it
-    catalog_view: str | None = None  # the view of the catalog the run reads (catalog_view.py), set by run_sweep
 
     def label(self) -> str:
         params = " ".join(f"{k}={v}" for k, v in self.params.items())

@@ -1,21 +1,20 @@
 """A sweep from start to table: expand the runs, skip the finished ones, run the rest, gather and render.
 
-Each run reads a view of the catalog holding only its own sessions (``catalog_view.py``), built here once
-per date range. The table and the comparison page are written whatever happens to the runs, after an
-interrupt too, with a row for every run of the sweep (``not run`` for those it did not reach), so the
-output folder always says where the sweep stands; rerunning the same command picks up from there.
+The table and the comparison page are written whatever happens to the runs, after an interrupt too, with a
+row for every run of the sweep (``not run`` for those it did not reach), so the output folder always says
+where the sweep stands; rerunning the same command picks up from there. Each run reads the catalog itself:
+``run_backtest`` lists, checks and reads only its own date range.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from odte_nautilus.sweep.catalog_view import build_views
 from odte_nautilus.sweep.config import Sweep
 from odte_nautilus.sweep.execute import record_of
 from odte_nautilus.sweep.grid import Expansion, RunSpec, expand
@@ -67,9 +66,7 @@ def run_sweep(
 
     try:
         if planned.todo:
-            views = build_views(sweep.base.catalog, {(s.start, s.end) for s in planned.todo}, out)
-            todo = [replace(s, catalog_view=str(views[(s.start, s.end)])) for s in planned.todo]
-            runner.run(todo, out, on_run_event)
+            runner.run(planned.todo, out, on_run_event)
     finally:
         files = gather(sweep, out, planned.expansion.runs, rows)
     return SweepOutcome(out, pd.read_parquet(files[0]), files, len(planned.done))

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
 
-from odte_nautilus.backtest import load_backtest_config, run_backtest
 from odte_nautilus.cli import app
-from odte_nautilus.data.catalog_io import catalog_sessions
 from odte_nautilus.sweep.config import load_sweep_config
 from odte_nautilus.sweep.pool import PoolRunner
 from odte_nautilus.sweep.results import ERROR_FILE, RECORD_FILE, read_table
@@ -115,18 +112,3 @@ def test_a_worker_that_dies_is_reported_and_the_runs_after_it_still_run(sweep_ca
     assert list(table["status"]) == ["failed", "ok"]
     assert "worker process died" in table.loc[0, "error"]
     assert table.loc[1, "trades"] == 0 and table.loc[1, "audit_ok"]
-
-
-def test_a_run_reads_a_view_of_its_own_sessions_and_gets_what_the_whole_catalog_gives(swept, sweep_catalog, tmp_path):
-    _, out, _ = swept
-    run = read_table(out).query("status == 'ok'").iloc[0]
-    config = yaml.safe_load((out / run["run_dir"] / "backtest.yaml").read_text())
-    view = Path(config["catalog"])
-    assert view.parent == out / "catalogs"
-    assert [s.session.trading_date.isoformat() for s in catalog_sessions(view)] == [DAYS[0]]
-    links = [p for p in (view / "data").rglob("*") if p.is_file()]
-    assert links and all(p.is_symlink() and p.resolve().is_relative_to(sweep_catalog.resolve()) for p in links)
-    whole = run_backtest(load_backtest_config(out / run["run_dir"] / "backtest.yaml", catalog=sweep_catalog), tmp_path)
-    seen = json.loads((out / run["run_dir"] / "summary.json").read_text())
-    for key in ("strategies", "fees", "cost_split", "daily_pnl"):
-        assert seen[key] == whole.summary[key], key

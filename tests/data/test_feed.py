@@ -1,0 +1,56 @@
+"""The backtest's own session reader gives the engine exactly what Nautilus's catalog queries give it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from nautilus_trader.persistence.catalog import ParquetDataCatalog
+
+from odte_nautilus.data.catalog_io import catalog_sessions
+from odte_nautilus.data.feed import session_feed
+from odte_nautilus.data.instruments import load_option_instruments
+from odte_nautilus.data.sample import SampleConfig, build_sample
+from odte_nautilus.risk.time_units import MINUTE_NS
+
+DAYS = (date(2024, 7, 22), date(2024, 7, 23), date(2024, 7, 24))
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory):
+    path = tmp_path_factory.mktemp("feed") / "catalog"
+    build_sample(path, SampleConfig(days=len(DAYS), strikes_each_side=6))
+    return path
+
+
+def _quote_fields(q) -> tuple:
+    return (q.instrument_id.value, q.ts_event, q.ts_init, q.bid_price.raw, q.ask_price.raw, q.bid_size.raw,
+            q.ask_size.raw, q.bid_price.precision, q.bid_size.precision)  # fmt: skip
+
+
+def test_a_session_reads_what_the_catalog_queries_read(catalog):
+    part = catalog_sessions(catalog)[1]
+    ids = list(part.instrument_ids)
+    start, end = part.session.open_ns - MINUTE_NS, part.session.close_ns
+    nautilus = ParquetDataCatalog(str(catalog))
+    feed = session_feed(catalog, part, start, end)
+
+    expected = nautilus.quote_ticks(instrument_ids=ids, start=start, end=end)
+    assert sorted(map(_quote_fields, feed.quotes)) == sorted(map(_quote_fields, expected))
+    assert len(feed.quotes) == len(expected) > 0  # the 16:00 quotes (ts_init 1 ns past the close) left out alike
+    assert feed.bars == nautilus.bars(bar_types=[part.spec.bar_type], start=start, end=end)
+    assert [(b.ts_event, b.ts_init) for b in feed.bars] == [
+        (b.ts_event, b.ts_init) for b in nautilus.bars(bar_types=[part.spec.bar_type], start=start, end=end)
+    ]
+    as_dicts = sorted((o.to_dict(o) for o in load_option_instruments(nautilus, ids)), key=lambda d: d["id"])
+    assert sorted((o.to_dict(o) for o in feed.options), key=lambda d: d["id"]) == as_dicts
+    assert all(o.tick_scheme_name for o in feed.options)
+
+
+def test_a_date_range_lists_only_its_sessions_and_their_options(catalog):
+    every = catalog_sessions(catalog)
+    middle = catalog_sessions(catalog, DAYS[1], DAYS[1])
+    assert [p.session.trading_date for p in every] == list(DAYS)
+    assert middle == [every[1]]
+    assert catalog_sessions(catalog, start=DAYS[1]) == every[1:]
+    assert catalog_sessions(catalog, end=DAYS[0]) == every[:1]
