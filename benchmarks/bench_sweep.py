@@ -21,8 +21,7 @@ catalog views, the table and the page, all inside the wall time), over the same 
     clocks it (the engine's replay, the catalog reads around it, the set-up, audit and reports).
 [5] the year as ONE run in one process (pool of 1): state carried honestly from the first day to the last,
     and the peak resident memory of that process after 20 and after 252 days (``sweep_run.json`` keeps the
-    peak after each day). Slow, because the runner's daily catalog read grows with the sessions it can see:
-    the reason [1] cuts the year into parts.
+    peak after each day). One core: the days of one run are sequential (docs/decisions/0010).
 
 The catalog is built once (``--catalog`` reuses one: ``odte catalog sample --days 252 --strikes 40``).
 """
@@ -44,7 +43,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks.* 
 from benchmarks.bench_backtest import STRIKES, sample_catalog, strategies_of, timed_run
 from benchmarks.budget import machine_load
 from odte_nautilus.backtest import DEFAULT_CONFIG, load_backtest_config
-from odte_nautilus.sweep.catalog_view import build_views
 from odte_nautilus.sweep.config import load_sweep_config
 from odte_nautilus.sweep.pool import PoolRunner
 from odte_nautilus.sweep.ray_runner import LOCAL, RayRunner
@@ -118,18 +116,16 @@ def peaks_by_day(swept: Swept) -> list[float]:
     return read_record(run_dir(swept.out, swept.table.loc[0, "run"]))["rss_mb_by_day"]
 
 
-def breakdown(catalog: Path, scratch: Path, days: int, view: bool) -> str:
-    """Where one run's time goes over the first ``days`` sessions (bench_backtest's clocks), reading a view
-    of those sessions (as a sweep's run does) or the whole catalog (as ``odte backtest`` does)."""
+def breakdown(catalog: Path, scratch: Path, days: int) -> str:
+    """Where one run's time goes over the first ``days`` sessions of the catalog (bench_backtest's clocks)."""
     every = sorted(set(_session_days(catalog)))
     first, last = every[0], every[: min(days, len(every))][-1]
-    source = build_views(catalog, [(first, last)], scratch)[(first, last)] if view else catalog
-    config = load_backtest_config(DEFAULT_CONFIG, catalog=source, start=first, end=last)
-    t = timed_run(config, strategies_of(config), scratch / f"breakdown-{days}-{view}")
+    config = load_backtest_config(DEFAULT_CONFIG, catalog=catalog, start=first, end=last)
+    t = timed_run(config, strategies_of(config), scratch / f"breakdown-{days}")
     per_day = 1000 / t.days
-    what = f"a view of its {t.days} sessions" if view else f"the whole catalog ({len(every)} sessions)"
     return (
-        f"    {t.days} sessions reading {what}: {t.wall_s:.1f} s; engine replay {t.replay_s:.1f} s"
+        f"    the first {t.days} of the catalog's {len(every)} sessions: {t.wall_s:.1f} s;"
+        f" engine replay {t.replay_s:.1f} s"
         f" ({t.replay_s * per_day:.0f} ms a day, cpu {t.replay_cpu_s * per_day:.0f} ms), catalog reads and clears"
         f" {t.loop_s - t.replay_s:.1f} s ({(t.loop_s - t.replay_s) * per_day:.0f} ms a day), set-up, end of run,"
         f" audit and reports {t.wall_s - t.loop_s:.1f} s"
@@ -169,7 +165,7 @@ def main() -> int:
             for workers in (1, args.workers):
                 ray_runs.append(sweep(strategies, scratch / f"ray-{workers}", RayRunner(LOCAL, workers), "ray"))
         print("\n[4] where the time goes", flush=True)
-        where = [breakdown(catalog, scratch, 20, view=True), breakdown(catalog, scratch, 5, view=False)]
+        where = [breakdown(catalog, scratch, 20)]
         whole = None
         if not args.no_year_run:
             print("\n[5] the year as one run, in one process", flush=True)

@@ -9,6 +9,7 @@ resumed run starts from nothing (its risk book included).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import resource
@@ -23,6 +24,8 @@ import yaml
 
 from odte_nautilus.backtest import load_backtest_config, run_backtest
 from odte_nautilus.reports import AuditFailed
+from odte_nautilus.reports.frames import DECISIONS_FILE
+from odte_nautilus.risk.session import trading_date
 from odte_nautilus.sweep.grid import RunSpec
 from odte_nautilus.sweep.results import (
     AUDIT_FAILED,
@@ -57,6 +60,7 @@ def record_of(spec: RunSpec) -> dict[str, Any]:
         "start": spec.start.isoformat(),
         "end": spec.end.isoformat(),
         "days": spec.days,
+        "part": spec.part,
         "status": "running",
     }
 
@@ -85,7 +89,7 @@ def execute(spec: RunSpec, out: str | Path, report: Report = _ignore) -> dict[st
     logging.getLogger().addHandler(log)
     try:
         result = run_backtest(load_backtest_config(write_configs(spec, folder)), folder, on_day=on_day)
-        record.update(status=OK, quotes=result.quotes)
+        record.update(status=OK, quotes=result.quotes, risk_off_from=risk_off_from(folder))
     except AuditFailed as exc:
         record.update(status=AUDIT_FAILED, error=" ".join(str(exc).split()))
     except Exception as exc:  # one run's failure is reported with its traceback and never sinks the sweep
@@ -97,6 +101,17 @@ def execute(spec: RunSpec, out: str | Path, report: Report = _ignore) -> dict[st
     record.update(wall_s=round(time.perf_counter() - started, 2), peak_rss_mb=peak_rss_mb(), rss_mb_by_day=rss_by_day)
     write_record(folder, record)
     return row(out, record)
+
+
+def risk_off_from(folder: Path) -> str | None:
+    """The trading day the run's global breaker tripped, if it did: it needs a person's reset, so in one
+    continuous run nothing would trade after it. Beside a split's parts (each a fresh account) it shows
+    which later parts a continuous run would never have traded (docs/decisions/0010)."""
+    with (folder / DECISIONS_FILE).open() as journal:
+        for line in journal:
+            if '"breaker"' in line and (entry := json.loads(line)).get("breaker") == "global":
+                return trading_date(entry["ts_ns"]).isoformat()
+    return None
 
 
 def write_configs(spec: RunSpec, folder: Path) -> Path:

@@ -37,6 +37,7 @@ class RunSpec:
     days: int  # sessions with option quotes in [start, end]
     backtest: dict[str, Any]  # the run's backtest config (its backtest.yaml)
     risk: dict[str, Any] | None  # the run's own risk profile, when a risk.* parameter changed it
+    part: str | None = None  # "3/12": a part of a split range, which starts as a fresh account (decision 0010)
 
     def label(self) -> str:
         params = " ".join(f"{k}={v}" for k, v in self.params.items())
@@ -58,14 +59,14 @@ def expand(sweep: Sweep) -> Expansion:
     seen: set[str] = set()
     for params in parameter_sets(sweep):
         values = {key: params[key] if key in params else current_value(sweep, key) for key in sweep.parameters}
-        for start, end, days in ranges:
+        for start, end, days, part in ranges:
             backtest, risk = apply(base, params)
             backtest.update(start=start.isoformat(), end=end.isoformat())
             key = run_key(backtest, risk)
             if key in seen:
                 continue
             seen.add(key)
-            runs.append(RunSpec(key, len(runs), values, start, end, days, backtest, risk))
+            runs.append(RunSpec(key, len(runs), values, start, end, days, backtest, risk, part))
     total = len(ranges) * len(parameter_sets(sweep))
     return Expansion(runs, total - len(runs))
 
@@ -78,8 +79,9 @@ def parameter_sets(sweep: Sweep) -> list[dict[str, Any]]:
     return sets or [{}]
 
 
-def date_ranges(sweep: Sweep) -> list[tuple[date, date, int]]:
-    """(first session, last session, sessions) of each date range, a ``split`` cut into consecutive parts."""
+def date_ranges(sweep: Sweep) -> list[tuple[date, date, int, str | None]]:
+    """(first session, last session, sessions, part) of each date range, a ``split`` cut into consecutive
+    parts named ``k/N``; each part is its own run and starts as a fresh account (docs/decisions/0010)."""
     catalog = sweep.base.catalog
     try:
         days = sorted({s.session.trading_date for s in catalog_sessions(catalog)})
@@ -102,7 +104,7 @@ def date_ranges(sweep: Sweep) -> list[tuple[date, date, int]]:
         at = 0
         for part in range(parts):
             n = size + (part < extra)
-            out.append((chosen[at], chosen[at + n - 1], n))
+            out.append((chosen[at], chosen[at + n - 1], n, f"{part + 1}/{parts}" if parts > 1 else None))
             at += n
     return out
 

@@ -51,7 +51,7 @@ def write_comparison(frame: pd.DataFrame, out: Path, title: str = "sweep") -> Pa
     varied = [c for c in parameter_columns(per_set) if len(set(_labels(per_set[c]))) > 1]
     counts = frame["status"].value_counts().to_dict()
     head = ", ".join(f"{n} {escape(str(s))}" for s, n in counts.items())
-    sections = [("Runs", f"<p>{len(frame)} runs: {head}.</p>")]
+    sections = [("Runs", f"<p>{len(frame)} runs: {head}.</p>{_split_note(frame)}")]
     sections += _pictures(per_set, varied, len(ok))
     bad = frame[frame["status"] != OK]
     if not bad.empty:
@@ -67,6 +67,19 @@ def write_comparison(frame: pd.DataFrame, out: Path, title: str = "sweep") -> Pa
     path = out / HTML_FILE
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _split_note(frame: pd.DataFrame) -> str:
+    """What a split's parts are, said where their figures are read (docs/decisions/0010)."""
+    if frame["part"].isna().all():
+        return ""
+    return (
+        "<p>Runs with a <em>part</em> (3/12) are consecutive pieces of one date range, run side by side. Each part"
+        " starts as a fresh account: the starting balance, no loss streak, the ladder at its first step, every"
+        " breaker clear, and the strategies' own memory (the IV history) empty. A continuous run would carry all"
+        " of these across; <em>risk_off_from</em> is the day a part's global breaker tripped, which needs a"
+        " person's reset: after it a continuous run trades nothing.</p>"
+    )
 
 
 def by_parameter_set(ok: pd.DataFrame) -> pd.DataFrame:
@@ -197,8 +210,9 @@ def _img(fig: Figure, alt: str) -> str:
 
 def _table(frame: pd.DataFrame, with_error: bool = False) -> str:
     params = parameter_columns(frame)
-    columns = [*params, "start", "end", "days", "status"]
+    columns = [*params, "start", "end", "days", "part", "status"]
     columns += ["error"] if with_error else ["trades", "pnl", "max_drawdown", "win_rate", "fees", "audit_ok"]
+    columns += [] if with_error else ["risk_off_from"]
     head = "".join(f"<th>{escape(_name(c))}</th>" for c in columns) + "<th>run</th>"
     lines = []
     for record in frame.to_dict("records"):

@@ -26,7 +26,10 @@ TABLE_CSV = "sweep.csv"
 OK, FAILED, AUDIT_FAILED, NOT_RUN = "ok", "failed", "audit failed", "not run"
 METRICS = ("trades", "pnl", "max_drawdown", "win_rate", "fees", "audit_ok")
 COLUMNS_BEFORE = ("run", "index", "status", "error")
-COLUMNS_AFTER = ("start", "end", "days", "quotes", *METRICS, "wall_s", "peak_rss_mb", "run_dir")
+COLUMNS_AFTER = (
+    *("start", "end", "days", "part", "quotes", *METRICS),
+    *("risk_off_from", "wall_s", "peak_rss_mb", "run_dir"),
+)
 
 
 def run_dir(out: Path, key: str) -> Path:
@@ -66,7 +69,9 @@ def row(out: Path, record: dict[str, Any]) -> dict[str, Any]:
         "start": record["start"],
         "end": record["end"],
         "days": record["days"],
+        "part": record.get("part"),
         "quotes": record.get("quotes"),
+        "risk_off_from": record.get("risk_off_from"),
         "wall_s": record.get("wall_s"),
         "peak_rss_mb": record.get("peak_rss_mb"),
         "run_dir": str(folder.relative_to(out)),

@@ -73,6 +73,7 @@ def test_the_runs_are_the_grid_product_then_the_listed_runs_over_each_date_range
     assert expansion.duplicates == 2  # the last listed run, over both days
     assert len(runs) == (4 + 1) * 2
     assert [(str(r.start), str(r.end), r.days) for r in runs[:2]] == [(DAYS[0], DAYS[0], 1), (DAYS[1], DAYS[1], 1)]
+    assert [r.part for r in runs[:2]] == ["1/2", "2/2"]  # each part a fresh account, and the table says so
     first = runs[0]
     assert first.params == {
         "ThetaHarvester.wing_points": 20,

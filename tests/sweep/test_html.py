@@ -50,3 +50,11 @@ def test_the_page_draws_each_pair_and_lists_the_failed_runs(tmp_path):
     assert "ThetaHarvester.take_profit_full_pct by ThetaHarvester.wing_points" in page
     assert "Runs that did not finish cleanly" in page and "Expected `float`" in page
     assert 'href="runs/r5/error.txt"' in page and 'href="runs/r1/report.html"' in page
+
+
+def test_a_split_is_said_to_start_each_part_afresh_with_the_day_risk_went_off(tmp_path):
+    parts = [row(0, 20, 40, pnl=-3000.0, trades=4) | {"part": "1/2", "risk_off_from": "2024-07-22"}]
+    parts.append(row(1, 20, 40, pnl=10.0, trades=1, start="2024-07-23") | {"part": "2/2"})
+    page = write_comparison(table(parts), tmp_path).read_text()
+    assert "starts as a fresh account" in page and "2024-07-22" in page
+    assert "fresh account" not in write_comparison(table([row(0, 20, 40)]), tmp_path).read_text()
