@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 JOURNAL_FILE = "watchdog.jsonl"
 WATCHDOG = "watchdog"  # ``by`` of the kill switch it sets
+GATEWAY = "gateway"  # the pre-flight item "a gateway answers"
 CONNECT_TIMEOUT_S = 10.0
 GATEWAY_TIMEOUT_S = 5.0  # a gateway that does not say its time this fast is answered with "unknown"
 
@@ -127,9 +128,12 @@ class Watchdog:
         return checks
 
     async def connect(self) -> list[GuardCheck]:
-        """Pre-flight, or ``GuardFailed`` naming every refusal (nothing was sent)."""
+        """Pre-flight, or ``GuardFailed`` naming every refusal (nothing was sent); ``ConnectionError`` when
+        no gateway answers (not a refusal: the run loop tries again)."""
         checks = await self.preflight()
         failed = [c for c in checks if not c.passed]
+        if [c.name for c in failed] == [GATEWAY]:
+            raise ConnectionError(failed[0].reason)
         if failed:
             self.journal.append("watchdog", about="refused", reason="; ".join(f"{c.name}: {c.reason}" for c in failed))
             raise GuardFailed(failed)
@@ -141,7 +145,7 @@ class Watchdog:
 
     async def _connect(self) -> GuardCheck:
         if self.ib.isConnected():
-            return GuardCheck.ok("gateway", f"connected to {self.host}:{self.port}")
+            return GuardCheck.ok(GATEWAY, f"connected to {self.host}:{self.port}")
         try:
             await self.ib.connectAsync(
                 self.host,
@@ -151,8 +155,8 @@ class Watchdog:
                 fetchFields=ibi.StartupFetchNONE,
             )
         except (OSError, TimeoutError, ConnectionError) as exc:
-            return GuardCheck.fail("gateway", f"no IB gateway answers on {self.host}:{self.port} ({exc!r})")
-        return GuardCheck.ok("gateway", f"{self.host}:{self.port} as client id {self.client_id}")
+            return GuardCheck.fail(GATEWAY, f"no IB gateway answers on {self.host}:{self.port} ({exc!r})")
+        return GuardCheck.ok(GATEWAY, f"{self.host}:{self.port} as client id {self.client_id}")
 
     def heartbeat_status(self) -> str:
         """Where the watchdog listens for the node, and what it last heard (pre-flight's last line)."""
@@ -177,8 +181,8 @@ class Watchdog:
                 await self.check()
             except GuardFailed:
                 raise
-            except (ConnectionError, OSError, TimeoutError, sqlite3.Error) as exc:
-                log.error("watchdog pass failed, retried in %.1f s: %r", self.check_seconds, exc)
+            except Exception:  # a watchdog that dies on one bad pass (a gateway gone, a busy file) guards nothing
+                log.exception("watchdog pass failed; the next one in %.1f s", self.check_seconds)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.check_seconds)
 

@@ -2,7 +2,7 @@
 
 Each command is its own process with its own event loop (ib_async binds to the first loop it runs on) and
 its own IB client id, so it works whatever state the node is in. Exit codes: 0 done (flat), 1 a flatten
-that did not end flat, 2 a usage error, 3 a paper guard refused (nothing was sent).
+that did not end flat, 2 a usage error or no gateway answering, 3 a paper guard refused (nothing was sent).
 """
 
 from __future__ import annotations
@@ -228,6 +228,8 @@ async def _connect(watchdog: Watchdog) -> None:
         await watchdog.connect()
     except GuardFailed as exc:
         _refuse(str(exc), GUARD_EXIT)
+    except ConnectionError as exc:
+        _refuse(str(exc), 2)
 
 
 def _settings(config: Path) -> LiveSettings:
