@@ -58,12 +58,23 @@ def validate_catalog(
 
 def record_passed(path: str | Path, data: SessionData) -> None:
     """Note that a session just written passed ``check_session`` (the next load need not re-read it)."""
-    checked = sidecar.read_checked(path)
-    checked[_checked_key(data.spec.name, data.session.trading_date)] = {
+    record_entries(path, [passed_entry(path, data)])
+
+
+def passed_entry(path: str | Path, data: SessionData) -> tuple[str, dict]:
+    """The ``checked.json`` entry of a session just written that passed ``check_session``: made where the
+    session was written (a sample's worker process), recorded by ``record_entries`` in one process."""
+    entry = {
         "fingerprint": catalog_io.fingerprint(path, catalog_io.written_part(data)),
         "options": len(data.options),
         "quotes": data.quote_count,
     }
+    return _checked_key(data.spec.name, data.session.trading_date), entry
+
+
+def record_entries(path: str | Path, entries: list[tuple[str, dict]]) -> None:
+    checked = sidecar.read_checked(path)
+    checked.update(entries)
     sidecar.write_checked(path, checked)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from odte_nautilus.data import catalog_io
+from odte_nautilus.data import catalog_check, catalog_io
 from odte_nautilus.data.sample import SampleConfig, SampleConflictError, build_sample, sample_sessions
 from odte_nautilus.data.symbology import parse_option_id
 from odte_nautilus.risk.session import ny_ns
@@ -27,6 +27,18 @@ def test_same_seed_gives_byte_identical_files(tmp_path, tiny_catalog):
     build_sample(again, TINY)
     assert _digests(again) == _digests(tiny_catalog)
     assert (again / "odte" / "manifest.json").read_bytes() == (tiny_catalog / "odte" / "manifest.json").read_bytes()
+
+
+def test_worker_processes_write_the_same_bytes_and_every_day_is_checked(tmp_path):
+    """A year is written on every core (sample.py); the days land in any order, the files do not change."""
+    config = replace(TINY, days=3)
+    build_sample(tmp_path / "one", config, workers=1)
+    landed: list[int] = []
+    report = build_sample(tmp_path / "two", config, on_quotes=landed.append, workers=2)
+    assert _digests(tmp_path / "two") == _digests(tmp_path / "one")
+    assert report.written == 3 and len(landed) == 3 and sum(landed) == report.quotes
+    checked = catalog_check.validate_catalog(tmp_path / "two")
+    assert checked.sessions == 3 and checked.reread == 0  # each worker's checked.json entry was recorded
 
 
 def test_another_seed_gives_another_market(session_data):
