@@ -117,6 +117,15 @@ class Market:
             self._next += 1
         return self._steps[start : self._next]
 
+    def replayed_bars(self) -> list[Bar]:
+        """The underlying's bars replayed so far, oldest first (a history request's answer)."""
+        return [step.bar for step in self._steps[: self._next] if step.bar is not None]
+
+    @property
+    def last_bar_ts(self) -> int | None:
+        """When the session's last bar closes (``None`` without bars)."""
+        return next((step.ts for step in reversed(self._steps) if step.bar is not None), None)
+
     @property
     def next_ts(self) -> int | None:
         """When the next step happens (``None`` once the session is replayed)."""

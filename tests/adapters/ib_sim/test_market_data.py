@@ -1,0 +1,50 @@
+"""Market data replayed from the catalog: ticks per replayed minute, the index, 1-minute bars."""
+
+import ib_async as ibi
+
+from odte_nautilus.risk.time_units import MINUTE_NS, NS_PER_SECOND
+from tests.adapters.ib_sim.kit import atm_strike, connected, eventually, option, quote
+
+
+def test_option_quotes_arrive_at_once_and_with_every_replayed_minute(sim):
+    with connected(sim) as ib:
+        call = ib.qualifyContracts(option(sim, "C", atm_strike(sim)))[0]
+        ticker = ib.reqMktData(call)
+        for _ in range(3):
+            q = quote(sim, call)
+            want = (float(q.bid), float(q.ask), float(q.bid_size), float(q.ask_size))
+            eventually(ib, lambda w=want: (ticker.bid, ticker.ask, ticker.bidSize, ticker.askSize) == w, "the quote")
+            sim.step_minute()
+
+
+def test_the_index_ticks_its_last_at_each_replayed_bar(sim):
+    with connected(sim) as ib:
+        ticker = ib.reqMktData(ibi.Index("SPX", "CBOE", conId=416904))
+        for _ in range(2):
+            close = float(sim.market.last_bar.close)
+            eventually(ib, lambda c=close: ticker.last == c, "the index's last")
+            sim.step_minute()
+
+
+def test_minute_bars_keep_up_to_date_stamped_at_their_open(sim):
+    sim.step_minute()
+    with connected(sim) as ib:
+        bars = ib.reqHistoricalData(ibi.Index("SPX", "CBOE", conId=416904), "", "1 D", "1 min", "TRADES", True, 2, True)
+        replayed = sim.market.replayed_bars()
+        assert [b.close for b in bars] == [float(b.close) for b in replayed]
+        assert [b.date.timestamp() for b in bars] == [(b.ts - MINUTE_NS) // NS_PER_SECOND for b in replayed]
+        sim.step_minute()
+        new = sim.market.last_bar
+        eventually(ib, lambda: len(bars) == len(replayed) + 2, "the finished bar and the next one's first update")
+        done, started = bars[-2], bars[-1]
+        ohlc = [float(v) for v in (new.open, new.high, new.low, new.close)]
+        assert [done.open, done.high, done.low, done.close] == ohlc
+        assert done.date.timestamp() == (new.ts - MINUTE_NS) // NS_PER_SECOND
+        assert started.date.timestamp() == new.ts // NS_PER_SECOND and started.open == started.close == done.close
+
+
+def test_a_snapshot_answers_once_and_ends(sim):
+    with connected(sim) as ib:
+        call = ib.qualifyContracts(option(sim, "C", atm_strike(sim)))[0]
+        [ticker] = ib.reqTickers(call)
+        assert (ticker.bid, ticker.ask) == (float(quote(sim, call).bid), float(quote(sim, call).ask))
