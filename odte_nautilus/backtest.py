@@ -190,10 +190,11 @@ def run_backtest(
     LegFillPricer(engine.kernel).install()
     for strategy in strategies if strategies is not None else [StrategyFactory.create(c) for c in config.importable()]:
         engine.add_strategy(strategy)
+    reach = strike_reach(engine.trader.strategies())
     quotes = 0
     try:
         for part in sessions:
-            quotes += _run_day(engine, config.catalog, part)
+            quotes += _run_day(engine, config.catalog, part, reach)
             if on_day is not None:
                 on_day(part.session.trading_date, quotes)
         engine.end()
@@ -208,13 +209,20 @@ def run_backtest(
     return RunResult(run_dir, summary, len(sessions), quotes)
 
 
-def _run_day(engine: BacktestEngine, catalog: Path, part: CatalogSession) -> int:
+def strike_reach(strategies: list) -> float | None:
+    """The farthest any of the run's strategies reaches from spot (``None`` when one does not say: every
+    strike is then replayed). Quotes beyond it are never read (``data/feed.py``)."""
+    reaches = [getattr(s, "strike_reach_points", lambda: None)() for s in strategies]
+    return None if not reaches or None in reaches else max(reaches)
+
+
+def _run_day(engine: BacktestEngine, catalog: Path, part: CatalogSession, reach: float | None) -> int:
     """Add one session's options, load its quotes and index bars, run it, and clear the data (streaming).
 
     The quotes go in unsorted, then the bars sorted: one stable sort of the day by ``ts_init`` instead of two.
     """
     start, end = part.session.open_ns - MINUTE_NS, part.session.close_ns
-    feed = session_feed(catalog, part, start, end)
+    feed = session_feed(catalog, part, start, end, reach)
     for option in feed.options:
         engine.add_instrument(option)
     engine.add_data(feed.quotes, sort=False)

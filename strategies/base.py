@@ -171,6 +171,16 @@ class OdteStrategy(Strategy):
     def on_session_start(self, day: date) -> None:
         """A new trading day began (its chain and session are set)."""
 
+    def strike_reach_points(self) -> float | None:
+        """How far from spot, in index points, a package of this strategy can reach (``None``: anywhere).
+
+        Every leg is snapped to the listed strike nearest to spot +/- at most this; the at-the-money IV reads
+        the nearest strikes either side of spot. A backtest replays the quotes of the strikes within reach of
+        the day's index range only (``data/feed.py``, docs/decisions/0010): a strategy that leaves this
+        ``None`` gets every strike.
+        """
+        return None
+
     # -- lifecycle -----------------------------------------------------------------------------------
 
     def on_start(self) -> None:

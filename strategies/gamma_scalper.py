@@ -56,6 +56,9 @@ class GammaScalper(OdteStrategy):
         self.open_interest = self.runtime.open_interest(day)
         self.strength = None
 
+    def strike_reach_points(self) -> float:
+        return max(self.config.call_offset_points, self.config.put_offset_points)
+
     def entry_plan(self, now_ns: int) -> EntryPlan | None:
         spot, chain = self.spot, self.chain
         if spot is None or chain is None or not self.open_interest:  # the base plans only once both are known

@@ -42,6 +42,9 @@ class ThetaHarvester(OdteStrategy):
         self.sizing = SizeLadder(config.iv_thresholds, config.iv_sizes)
         self.iv_history = IvPercentile(window=config.iv_window_days, min_history=config.iv_min_history)
 
+    def strike_reach_points(self) -> float:
+        return self.config.wing_points  # the fly's shorts at the money, its wings this far out
+
     def entry_plan(self, now_ns: int) -> EntryPlan | None:
         spot, chain, day = self.spot, self.chain, self.day
         if spot is None or chain is None or day is None:  # the base plans only once all three are known

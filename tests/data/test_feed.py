@@ -8,9 +8,10 @@ import pytest
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from odte_nautilus.data.catalog_io import catalog_sessions
-from odte_nautilus.data.feed import session_feed
+from odte_nautilus.data.feed import session_feed, within_reach
 from odte_nautilus.data.instruments import load_option_instruments
 from odte_nautilus.data.sample import SampleConfig, build_sample
+from odte_nautilus.data.symbology import parse_option_id
 from odte_nautilus.risk.time_units import MINUTE_NS
 
 DAYS = (date(2024, 7, 22), date(2024, 7, 23), date(2024, 7, 24))
@@ -54,3 +55,23 @@ def test_a_date_range_lists_only_its_sessions_and_their_options(catalog):
     assert middle == [every[1]]
     assert catalog_sessions(catalog, start=DAYS[1]) == every[1:]
     assert catalog_sessions(catalog, end=DAYS[0]) == every[:1]
+
+
+def test_within_reach_keeps_every_strike_a_nearest_pick_can_land_on():
+    ids = [f"SPXW  240722{right}0{strike * 1000:07d}.CBOE" for strike in range(5400, 5605, 5) for right in "CP"]
+    kept = {parse_option_id(i).strike for i in within_reach(ids, low=5481.0, high=5517.0, reach=25.0)}
+    assert kept == set(range(5455, 5550, 5))  # 5456 is bracketed from 5455 and 5542 to 5545, both kept
+    assert len(within_reach(ids, low=5300.0, high=5700.0, reach=25.0)) == len(ids)  # past the chain's ends
+
+
+def test_a_reach_reads_only_the_quotes_of_the_strikes_in_it(catalog):
+    part = catalog_sessions(catalog)[0]
+    start, end = part.session.open_ns - MINUTE_NS, part.session.close_ns
+    every = session_feed(catalog, part, start, end)
+    near = session_feed(catalog, part, start, end, reach=5.0)
+    low, high = min(b.low.as_double() for b in every.bars), max(b.high.as_double() for b in every.bars)
+    wanted = set(within_reach(list(part.instrument_ids), low, high, 5.0))
+    assert {q.instrument_id.value for q in near.quotes} == wanted
+    kept = [_quote_fields(q) for q in every.quotes if q.instrument_id.value in wanted]
+    assert [_quote_fields(q) for q in near.quotes] == kept
+    assert len(near.options) == len(every.options)  # every definition: the chain and GEX list them all

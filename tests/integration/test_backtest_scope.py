@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 from nautilus_trader.model.data import QuoteTick
 
+from odte_nautilus import backtest
 from odte_nautilus.backtest import DEFAULT_CONFIG, load_backtest_config, run_backtest
 from odte_nautilus.data.catalog_io import catalog_sessions, data_dir
 from odte_nautilus.data.sample import SampleConfig, build_sample
@@ -42,3 +43,16 @@ def test_a_damaged_session_outside_the_range_is_never_opened_and_inside_it_is_re
     assert after.summary["strategies"] == before.summary["strategies"] and after.summary["audit"]["ok"]
     with pytest.raises(pa.ArrowInvalid):
         _run(catalog, SECOND, tmp_path / "second")
+
+
+def test_quotes_beyond_the_strategies_reach_change_nothing(tmp_path, monkeypatch):
+    """The strategies' reach (data/feed.py) leaves out most of a +-40-strike day; every run file is the same."""
+    wide = tmp_path / "wide"
+    build_sample(wide, SampleConfig(days=2, strikes_each_side=40))
+    near = _run(wide, SECOND, tmp_path / "near")
+    monkeypatch.setattr(backtest, "strike_reach", lambda strategies: None)
+    every = _run(wide, SECOND, tmp_path / "every")
+    assert near.quotes < every.quotes / 2
+    assert near.summary["strategies"][-1]["trades"] > 0, "no trade: this proves nothing"
+    for name in ("fills.csv", "positions.csv", "decisions.jsonl"):
+        assert (near.run_dir / name).read_bytes() == (every.run_dir / name).read_bytes(), name
