@@ -346,11 +346,15 @@ def read_tables(root: str | Path, data_cls: type, ids: list[str], start_ns: int,
 
 def read_instruments(root: str | Path, data_cls: type, ids: list[str] | None = None) -> list:
     """Instruments of one class, decoded in one batch (``catalog.instruments`` queries file by file)."""
+    table = read_instrument_table(root, data_cls, ids)
+    return [] if table is None else ArrowSerializer.deserialize(data_cls, table)
+
+
+def read_instrument_table(root: str | Path, data_cls: type, ids: list[str] | None = None) -> pa.Table | None:
+    """The definitions of one class as one Arrow table (``None`` when there are none)."""
     wanted = ids if ids is not None else identifiers(root, data_cls)
     files = [f for iid in wanted for f in _files(data_dir(root, data_cls, iid))]
-    if not files:
-        return []
-    return ArrowSerializer.deserialize(data_cls, pa.concat_tables(_read_many(files)))
+    return pa.concat_tables(_read_many(files)) if files else None
 
 
 def read_underlyings(root: str | Path) -> dict[str, object]:

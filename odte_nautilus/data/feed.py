@@ -31,14 +31,14 @@ from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.instruments import OptionContract
 from nautilus_trader.serialization.arrow.serializer import ArrowSerializer
 
-from odte_nautilus.data.catalog_io import CatalogSession, decode_fixed, read_instruments, read_tables
-from odte_nautilus.data.instruments import with_tick_scheme
+from odte_nautilus.data.catalog_io import CatalogSession, decode_fixed, read_instrument_table, read_tables
+from odte_nautilus.data.instruments import decode_options
 from odte_nautilus.data.symbology import parse_option_id
 
 
 @dataclass(frozen=True)
 class SessionFeed:
-    options: list[OptionContract]  # with their tick scheme re-attached (instruments.with_tick_scheme)
+    options: list[OptionContract]  # with their tick scheme named (instruments.decode_options)
     quotes: list[QuoteTick]  # instrument by instrument, each in time order
     bars: list[Bar]
 
@@ -49,7 +49,8 @@ def session_feed(
     """The session's options, the index bars with ``ts_init`` in [start, end], and the quotes of the strikes
     within ``reach`` points of the bars' range (all of them when ``reach`` is ``None``)."""
     ids = list(part.instrument_ids)
-    options = [with_tick_scheme(o) for o in read_instruments(root, OptionContract, ids)]
+    table = read_instrument_table(root, OptionContract, ids)
+    options = [] if table is None else decode_options(table)
     bars = [b for table in read_tables(root, Bar, [part.spec.bar_type], start_ns, end_ns) for b in _bars(table)]
     if reach is not None and bars:
         ids = within_reach(ids, min(b.low.as_double() for b in bars), max(b.high.as_double() for b in bars), reach)
