@@ -27,15 +27,32 @@ GUARD_EXIT = 3  # a guard refused: nothing was sent
 class Broker(StrEnum):
     ALPACA = "alpaca"
     ALPACA_SIM = "alpaca-sim"
+    IB = "ib"
+    IB_SIM = "ib-sim"
+
+    @property
+    def is_ib(self) -> bool:
+        return self in (Broker.IB, Broker.IB_SIM)
+
+    @property
+    def is_sim(self) -> bool:
+        return self in (Broker.ALPACA_SIM, Broker.IB_SIM)
 
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", dir_okay=False, help="Paper config (YAML); live settings stay in their own file.")
 ]
 BrokerOption = Annotated[
-    Broker, typer.Option("--broker", help="alpaca: the paper account; alpaca-sim: the project's simulator on loopback.")
+    Broker,
+    typer.Option(
+        "--broker",
+        help="alpaca / ib: the paper account (ib: a paper IB Gateway or TWS); alpaca-sim / ib-sim: the project's"
+        " simulator on loopback.",
+    ),
 ]
-UnderlyingOption = Annotated[str | None, typer.Option("--underlying", help="SPY or QQQ (default: the config's).")]
+UnderlyingOption = Annotated[
+    str | None, typer.Option("--underlying", help="Alpaca: SPY or QQQ (default: the config's); IB trades SPXW.")
+]
 
 
 def live(
@@ -44,11 +61,16 @@ def live(
     underlying: UnderlyingOption = None,
     out: Annotated[Path | None, typer.Option("--out", help="Run folder (default runs/live-<UTC time>).")] = None,
     seconds_per_minute: Annotated[
-        float, typer.Option("--seconds-per-minute", min=0.0, help="alpaca-sim: wall seconds per replayed minute.")
+        float, typer.Option("--seconds-per-minute", min=0.0, help="-sim: wall seconds per replayed minute.")
     ] = 0.25,
     catalog: Annotated[
-        Path, typer.Option("--catalog", help="alpaca-sim: where the sample session is built (<dir>/<underlying>).")
-    ] = Path("catalog/alpaca-sim"),
+        Path | None,
+        typer.Option(
+            "--catalog",
+            help="-sim: where the sample session is built (<dir>/<underlying>-seed<N>; default"
+            " catalog/alpaca-sim or catalog/ib-sim).",
+        ),
+    ] = None,
     sim_url: Annotated[
         str | None,
         typer.Option("--sim-url", help="alpaca-sim: drive a simulator already running (odte sim alpaca) at this URL."),
@@ -65,7 +87,7 @@ def live(
         ),
     ] = None,
 ) -> None:
-    """Run the paper node: both strategies, under the kernel, through the Alpaca adapter.
+    """Run the paper node: both strategies, under the kernel, on Alpaca (SPY, QQQ) or IB (SPXW).
 
     --broker alpaca-sim (no credentials, nothing to start) replays a compressed sample SPY session (QQQ with
     --underlying QQQ) against the project's Alpaca simulator, exits when the session is over, and writes a
@@ -73,7 +95,10 @@ def live(
     alpaca) and outlives the node: a node killed mid-session is started again with --resume --out <same
     folder>, reconciles from the broker and continues from the simulator's current time. --broker alpaca
     runs against the paper account named by configs/paper.yaml, with keys from the environment or
-    .env.local. Every paper guard runs first; one refusal and nothing is sent (exit 3).
+    .env.local. --broker ib-sim replays a compressed sample SPX session against the project's TWS simulator
+    through Nautilus's own IB client (SPXW flies and strangles as BAG combos); --broker ib runs against a
+    paper IB Gateway or TWS (the ib: section of the config; the DU account in TWS_ACCOUNT). Every paper
+    guard runs first; one refusal and nothing is sent (exit 3).
     """
     from odte_nautilus.live.control import ControlConfigError
     from odte_nautilus.live.guards import GuardFailed
@@ -85,13 +110,19 @@ def live(
         settings = load_settings(config)
     except SettingsError as exc:
         _refuse(str(exc), 2)
-    name = (underlying or settings.underlying).upper()
-    if name not in ("SPY", "QQQ"):
-        _refuse(f"--underlying {name}: Alpaca lists SPY and QQQ options here (no index options)", 2)
+    name = _underlying(broker, underlying or ("SPX" if broker.is_ib else settings.underlying))
     run_dir = out or Path("runs") / f"live-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     _check_run_folder(broker, run_dir, sim_url, resume)
+    catalog = catalog or Path("catalog") / ("ib-sim" if broker.is_ib else "alpaca-sim")
     try:
-        if broker is Broker.ALPACA:
+        if broker is Broker.IB:
+            from odte_nautilus.live.ib_account import run_ib_paper_account
+            from odte_nautilus.live.settings import environment
+
+            console.print(f"paper node on IB at {settings.ib.host}:{settings.ib.port} (SPXW); Ctrl-C stops it")
+            summary = run_ib_paper_account(settings, config, run_dir, env=environment(), control_port=control_port)
+            replayed = ""
+        elif broker is Broker.ALPACA:
             from odte_nautilus.live.paper_account import run_paper_account
 
             console.print(f"paper node on {settings.alpaca.base_url} ({name}); Ctrl-C stops it")
@@ -100,7 +131,9 @@ def live(
             )
             replayed = ""
         else:
-            result = _run_simulated(settings, config, run_dir, name, catalog, seconds_per_minute, sim_url, control_port)
+            result = _run_simulated(
+                broker, settings, config, run_dir, name, catalog, seconds_per_minute, sim_url, control_port
+            )
             summary = result.summary
             replayed = f"{name} session {result.session}: {result.minutes} minutes replayed"
     except GuardFailed as exc:
@@ -117,13 +150,24 @@ def live(
     console.print(f"run folder: {run_dir} (report: {run_dir / 'report.html'}; paper log in {settings.logs_dir})")
 
 
+def _underlying(broker: Broker, name: str) -> str:
+    name = name.upper()
+    if broker.is_ib and name not in ("SPX", "SPXW"):
+        _refuse(f"--underlying {name}: the IB node trades SPXW (SPX index options)", 2)
+    if not broker.is_ib and name not in ("SPY", "QQQ"):
+        _refuse(f"--underlying {name}: Alpaca lists SPY and QQQ options here (no index options)", 2)
+    return "SPX" if broker.is_ib else name
+
+
 def _check_run_folder(broker: Broker, run_dir: Path, sim_url: str | None, resume: bool) -> None:
     """A simulated session starts from a fresh run folder (its state holds the day lock), unless resumed;
     a resume continues a folder that has the durable state of the run it continues."""
-    if broker is Broker.ALPACA and sim_url is not None:
-        _refuse("--sim-url drives the project's simulator: it goes with --broker alpaca-sim", 2)
+    if broker is not Broker.ALPACA_SIM and sim_url is not None:
+        _refuse("--sim-url drives the project's Alpaca simulator: it goes with --broker alpaca-sim", 2)
+    if resume and broker is Broker.IB_SIM:
+        _refuse("--resume: the ib-sim session's simulator runs in this process and died with the node", 2)
     if not resume:
-        if broker is Broker.ALPACA_SIM and run_dir.exists() and any(run_dir.iterdir()):
+        if broker.is_sim and run_dir.exists() and any(run_dir.iterdir()):
             _refuse(
                 f"--out {run_dir} is not empty: a simulated session starts from a fresh state (its day lock);"
                 " --resume continues it after a crash",
@@ -143,6 +187,7 @@ def _check_run_folder(broker: Broker, run_dir: Path, sim_url: str | None, resume
 
 
 def _run_simulated(
+    broker: Broker,
     settings: LiveSettings,
     config: Path,
     run_dir: Path,
@@ -154,11 +199,25 @@ def _run_simulated(
 ) -> SimulatedRun:
     """The simulated session with a progress bar over the replayed minutes."""
     from odte_nautilus.live.settings import environment
-    from odte_nautilus.live.simulated import run_simulated_session
 
-    columns = [TextColumn("[bold]alpaca-sim"), BarColumn(), TextColumn("{task.fields[at]}"), TimeElapsedColumn()]
+    columns = [TextColumn(f"[bold]{broker}"), BarColumn(), TextColumn("{task.fields[at]}"), TimeElapsedColumn()]
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("session", total=390, at="")
+        if broker is Broker.IB_SIM:
+            from odte_nautilus.live.ib_simulated import run_ib_simulated_session
+
+            return run_ib_simulated_session(
+                settings,
+                config,
+                run_dir,
+                catalog_root=catalog,
+                seconds_per_minute=seconds_per_minute,
+                env=environment(),
+                on_minute=lambda ts: progress.update(task, advance=1, at=_ny(ts)),
+                control_port=control_port,
+            )
+        from odte_nautilus.live.simulated import run_simulated_session
+
         return run_simulated_session(
             settings,
             config,
@@ -183,12 +242,17 @@ def preflight(
     Local items first (BROKER_MODE, the paper config, keys set and distinct from the live key, the paper
     URL, risk limits, the paper log); the broker is asked (account, buying power, options level, today's
     0DTE contracts) only when all of them passed. --broker alpaca-sim checks against the project's simulator.
+    --broker ib: BROKER_MODE, the paper config, TWS_ACCOUNT set, a paper port (4002/7497), risk limits, the
+    paper log; then one read-only connection: every managed account a paper DU account, the traded one
+    among them, its net liquidation, today's SPXW contracts. --broker ib-sim checks the TWS simulator.
     """
     from odte_nautilus.live.preflight import run_preflight
     from odte_nautilus.live.settings import environment
 
     env = environment()
-    if broker is Broker.ALPACA_SIM:
+    if broker.is_ib:
+        checks = _ib_preflight(config, env, simulated=broker is Broker.IB_SIM)
+    elif broker is Broker.ALPACA_SIM:
         from odte_nautilus.live.settings import load_settings
         from odte_nautilus.live.sim_broker import SIM_KEY, SIM_SECRET, sample_catalog, simulator
 
@@ -261,6 +325,73 @@ def sim_alpaca(
     except OSError as exc:
         _refuse(f"the simulator cannot serve on 127.0.0.1:{port}: {exc}", 2)
     console.print("alpaca-sim stopped")
+
+
+@sim_app.command("ib")
+def sim_ib(
+    catalog: Annotated[
+        Path, typer.Option("--catalog", help="Where the SPX sample session is built (<dir>/spx-seed<n>).")
+    ] = Path("catalog/ib-sim"),
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TWS port on 127.0.0.1 (0: a free one).")] = 0,
+    control_port: Annotated[
+        int, typer.Option("--control-port", min=0, max=65535, help="Control API port on 127.0.0.1 (0: a free one).")
+    ] = 0,
+    account: Annotated[str, typer.Option("--account", help="The managed account it reports (U... looks live).")] = (
+        "DU1234567"
+    ),
+) -> None:
+    """Run the TWS simulator alone on 127.0.0.1, on a manual clock, until Ctrl-C or SIGTERM.
+
+    It replays one sample SPX session and speaks the TWS socket protocol (server version 178) to ib_async
+    and Nautilus's IB client on its port, plus its own control API under /sim/v1 (GET /sim/v1/clock, POST
+    /sim/v1/advance {"to_ns": ...}, positions, orders, executions, POST /sim/v1/disconnect, PATCH
+    /sim/v1/faults; loopback only) through which a node or a test drives and inspects it. Orders,
+    positions and executions outlive any client.
+    """
+    import signal
+    import threading
+
+    from odte_nautilus.live.sim_broker import sample_catalog
+    from odte_nautilus.sim.ib import TwsSimulator
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        gateway = TwsSimulator(
+            sample_catalog(catalog, "SPX"), accounts=(account,), port=port, control_port=control_port
+        )
+        with gateway as sim:
+            console.print(f"ib-sim {sim.host}:{sim.port} account {sim.account}", highlight=False, soft_wrap=True)
+            console.print(
+                f"SPX session {sim.trading_date} (manual clock at {_ny(sim.now_ns)} ET); control API"
+                f" {sim.control_url}/sim/v1; Ctrl-C stops it",
+                highlight=False,
+                soft_wrap=True,
+            )
+            sys.stdout.flush()
+            stop.wait()
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        _refuse(f"the TWS simulator cannot serve on 127.0.0.1:{port} / {control_port}: {exc}", 2)
+    console.print("ib-sim stopped")
+
+
+def _ib_preflight(config: Path, env: dict[str, str], *, simulated: bool) -> list:
+    from odte_nautilus.live.ib_preflight import run_ib_preflight
+
+    if not simulated:
+        return run_ib_preflight(config, env, simulator=False)
+    from odte_nautilus.live.ib_simulated import SIM_IB_ACCOUNT, SIM_IB_SEED, SIM_UNDERLYING
+    from odte_nautilus.live.settings import load_settings
+    from odte_nautilus.live.sim_broker import sample_catalog
+    from odte_nautilus.sim.ib import TwsSimulator
+
+    settings = load_settings(config)
+    catalog = sample_catalog(Path("catalog/ib-sim"), SIM_UNDERLYING, SIM_IB_SEED)
+    with TwsSimulator(catalog, accounts=(SIM_IB_ACCOUNT,)) as sim:
+        env = {**env, settings.ib.account_env: SIM_IB_ACCOUNT}
+        return run_ib_preflight(config, env, simulator=True, port=sim.port)
 
 
 def _ny(ts_ns: int) -> str:

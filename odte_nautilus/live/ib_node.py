@@ -22,6 +22,7 @@ from odte_nautilus.adapters.ib.config import CHAIN_EXCHANGE, IB, ib_client_confi
 from odte_nautilus.adapters.ib.factories import OdteInteractiveBrokersExecClientFactory
 from odte_nautilus.data.symbology import index_symbol
 from odte_nautilus.fees import FeeSchedule, fee_schedule
+from odte_nautilus.live.heartbeat import HEARTBEAT_FILE, HeartbeatTask, start_heartbeat
 from odte_nautilus.live.node import NodeClients, PaperNode, assemble_node
 from odte_nautilus.live.settings import LiveSettings, on_ib
 
@@ -60,3 +61,17 @@ def build_ib_node(
 def ib_fees() -> FeeSchedule:
     """IBKR Pro's published schedule for SPXW (``fees.py``)."""
     return fee_schedule(IB_FEES)
+
+
+def start_node_heartbeat(paper: PaperNode, settings: LiveSettings, state_dir: Path) -> HeartbeatTask:
+    """The node's heartbeat to the watchdog, from the node's own loop: its open positions per leg."""
+    node = paper.node
+    loop = node.get_event_loop()
+    assert loop is not None
+    cache, clock = node.kernel.cache, node.kernel.clock
+
+    def positions() -> dict[str, int]:
+        return {str(p.instrument_id): int(p.signed_qty) for p in cache.positions_open()}
+
+    every = settings.ib.heartbeat_seconds
+    return start_heartbeat(loop, state_dir / HEARTBEAT_FILE, positions, clock.timestamp_ns, every)

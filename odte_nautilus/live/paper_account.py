@@ -57,22 +57,22 @@ def run_paper_account(
         account_id=str(account["account_number"]),  # type: ignore[index]
         open_check_seconds=settings.reconcile_every_seconds,
     )
-    today = _today(paper)
+    today = today_of(paper)
     attach_alerts(paper, settings, env)
     with serve_control(paper, settings, env=env, port=control_port):
-        _run_until_after_close(paper)
+        run_until_after_close(paper)
     try:
         return write_run_folder(paper, run_dir, [today], alpaca_fees(underlying), ASSUMPTIONS)
     finally:
         report_after_flatten(run_dir, today)  # a day whose audit fails still gets its report
 
 
-def _run_until_after_close(paper: PaperNode) -> None:
+def run_until_after_close(paper: PaperNode) -> None:
     """Run the node until the session's close plus a grace period (or Ctrl-C: Nautilus stops it)."""
     node = paper.node
     loop = node.get_event_loop()
     assert loop is not None
-    window = paper.book.calendar.session_window(_today(paper))
+    window = paper.book.calendar.session_window(today_of(paper))
 
     async def stop_after_close() -> None:
         if window is not None:
@@ -90,5 +90,5 @@ def _run_until_after_close(paper: PaperNode) -> None:
         paper.book.close()
 
 
-def _today(paper: PaperNode) -> date:
+def today_of(paper: PaperNode) -> date:
     return datetime.fromtimestamp(paper.node.kernel.clock.timestamp_ns() / 1e9, NEW_YORK).date()

@@ -203,6 +203,17 @@ def pointed_at(settings: LiveSettings, urls: BrokerUrls) -> LiveSettings:
     return settings.model_copy(update={"alpaca": alpaca})
 
 
+def end_leftover_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is still scheduled on a stopped node's loop and let it finish: a client's timers (IB's bar
+    completion timeouts), the heartbeat, Nautilus's executor workers, none left to be destroyed pending."""
+    if loop.is_running() or loop.is_closed():
+        return
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in tasks:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+
+
 def run_until_session_end(paper: PaperNode, driver: SessionDriver) -> None:
     node: TradingNode = paper.node
     loop = node.get_event_loop()
@@ -221,6 +232,7 @@ def run_until_session_end(paper: PaperNode, driver: SessionDriver) -> None:
     finally:
         if not task.done():
             task.cancel()
+        end_leftover_tasks(loop)
         node.dispose()
         detach(node.kernel)
         paper.book.close()

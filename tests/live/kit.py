@@ -17,23 +17,24 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.model.data import Bar, BarType
-from nautilus_trader.model.enums import OrderSide, TimeInForce
+from nautilus_trader.model.enums import OptionKind, OrderSide, TimeInForce
 from nautilus_trader.model.events import OrderDenied
+from nautilus_trader.model.instruments import OptionContract
 from nautilus_trader.model.objects import Price, Quantity
 from nautilus_trader.model.orders import LimitOrder
 from nautilus_trader.trading.strategy import Strategy
 
-from odte_nautilus.adapters.alpaca.symbols import ALPACA, instrument_id
+from odte_nautilus.adapters.alpaca.symbols import ALPACA
 from odte_nautilus.live.node import BrokerUrls, PaperNode, build_paper_node
 from odte_nautilus.live.preflight import Credentials
 from odte_nautilus.live.session_clock import SETTLE_LIMIT_S, advance_clocks, node_clocks, replayed_time_kernel
 from odte_nautilus.live.settings import LiveSettings, load_settings
 from odte_nautilus.live.sim_broker import SIM_ACCOUNT, SIM_KEY, SIM_SECRET, alpaca_open_interest, sample_catalog
-from odte_nautilus.live.simulated import node_settled, pointed_at
+from odte_nautilus.live.simulated import end_leftover_tasks, node_settled, pointed_at
 from odte_nautilus.packages import option_spread
 from odte_nautilus.risk.journal import read
 from odte_nautilus.risk.session import NEW_YORK
@@ -42,6 +43,7 @@ from odte_nautilus.runtime import detach
 from odte_nautilus.sim.alpaca import AlpacaSimulator
 
 REPO = Path(__file__).resolve().parents[2]
+CALL, PUT = OptionKind.CALL, OptionKind.PUT
 START_TIMEOUT_S = 60.0
 
 
@@ -52,28 +54,36 @@ def paper_settings(root: Path) -> LiveSettings:
     return settings.model_copy(update={"logs_dir": root / "logs", "control": control})
 
 
-class LiveNode:
+class SimulatedNode:
     """One simulated session's node: ``start`` it, move it with ``advance``/``run_until``, ``stop`` it.
 
-    ``run_dir`` and its ``state/`` may be reused by a second ``LiveNode`` (a restart: the same durable store).
+    A broker's kit says how to open its simulator (``open_simulator``), build the node on it (``build``) and
+    which client name the node's settle check reads (``client``). ``run_dir`` and its ``state/`` may be reused by
+    a second node (a restart: the same durable store).
     """
+
+    client: str
 
     def __init__(self, catalog: Path, run_dir: Path, settings: LiveSettings) -> None:
         self.catalog = catalog
         self.run_dir = run_dir
         self.settings = settings
-        self.sim: AlpacaSimulator | None = None
+        self.sim: Any = None
         self.paper: PaperNode | None = None
         self.manual: ManualTrader
         self._thread: threading.Thread | None = None
         self.now_ns = 0
 
+    def open_simulator(self) -> Any:
+        raise NotImplementedError
+
+    def build(self, sim: Any) -> PaperNode:
+        raise NotImplementedError
+
     # -- lifecycle ----------------------------------------------------------------------------------
 
-    def start(self) -> LiveNode:
-        sim = AlpacaSimulator(
-            self.catalog, underlying="SPY", key=SIM_KEY, secret=SIM_SECRET, account_number=SIM_ACCOUNT
-        ).__enter__()
+    def start(self) -> Self:
+        sim = self.open_simulator()
         self.sim = sim
         self.now_ns = sim.now_ns
         with _no_running_loop():
@@ -88,22 +98,9 @@ class LiveNode:
         self.on_loop(lambda: None)
         return self
 
-    def _build(self, sim: AlpacaSimulator) -> PaperNode:
-        urls = BrokerUrls(sim.rest_url, sim.trade_stream_url, sim.option_stream_url, sim.stock_stream_url)
-        with replayed_time_kernel(urls.rest):
-            paper = build_paper_node(
-                pointed_at(self.settings, urls),
-                Credentials(SIM_KEY, SIM_SECRET, None),
-                urls,
-                underlying="SPY",
-                run_dir=self.run_dir,
-                state_dir=self.run_dir / "state",
-                account_id=SIM_ACCOUNT,
-                open_interest=alpaca_open_interest(self.catalog),
-                simulator=True,
-                open_check_seconds=1.0,
-            )
-        self.manual = ManualTrader()
+    def _build(self, sim: Any) -> PaperNode:
+        paper = self.build(sim)
+        self.manual = self.manual_trader()
         paper.node.trader.add_strategy(self.manual)
         paper.node.kernel._await_trader_residuals = _no_residual_wait  # type: ignore[method-assign]
         for clock in node_clocks(paper.node):
@@ -118,9 +115,9 @@ class LiveNode:
                 asyncio.run_coroutine_threadsafe(paper.node.stop_async(), loop).result(timeout=30)
             if self._thread is not None:
                 self._thread.join(timeout=30)
-            if loop is not None and not loop.is_running() and not loop.is_closed():
+            if loop is not None:
                 with _no_running_loop():
-                    loop.run_until_complete(_cancel_pending())  # Nautilus's executor workers end quietly
+                    end_leftover_tasks(loop)  # Nautilus's executor workers end quietly
             paper.node.dispose()
             detach(paper.node.kernel)
             paper.book.close()
@@ -129,7 +126,7 @@ class LiveNode:
             sim.__exit__(None, None, None)
             self.sim = None
 
-    def __enter__(self) -> LiveNode:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -166,7 +163,7 @@ class LiveNode:
         waited, quiet = 0.0, 0
         await asyncio.sleep(0.01)
         while quiet < 3 and waited < SETTLE_LIMIT_S:
-            quiet = quiet + 1 if node_settled(self.paper.node, ALPACA) else 0
+            quiet = quiet + 1 if node_settled(self.paper.node, self.client) else 0
             await asyncio.sleep(0.005)
             waited += 0.005
 
@@ -216,6 +213,39 @@ class LiveNode:
 
         return self.on_loop(working)
 
+    def manual_trader(self) -> ManualTrader:
+        raise NotImplementedError
+
+
+class LiveNode(SimulatedNode):
+    """The paper node on the Alpaca simulator (SPY)."""
+
+    client = ALPACA
+
+    def open_simulator(self) -> AlpacaSimulator:
+        return AlpacaSimulator(
+            self.catalog, underlying="SPY", key=SIM_KEY, secret=SIM_SECRET, account_number=SIM_ACCOUNT
+        ).__enter__()
+
+    def build(self, sim: AlpacaSimulator) -> PaperNode:
+        urls = BrokerUrls(sim.rest_url, sim.trade_stream_url, sim.option_stream_url, sim.stock_stream_url)
+        with replayed_time_kernel(urls.rest):
+            return build_paper_node(
+                pointed_at(self.settings, urls),
+                Credentials(SIM_KEY, SIM_SECRET, None),
+                urls,
+                underlying="SPY",
+                run_dir=self.run_dir,
+                state_dir=self.run_dir / "state",
+                account_id=SIM_ACCOUNT,
+                open_interest=alpaca_open_interest(self.catalog),
+                simulator=True,
+                open_check_seconds=1.0,
+            )
+
+    def manual_trader(self) -> ManualTrader:
+        return ManualTrader("SPY.ALPACA-1-MINUTE-LAST-EXTERNAL", strike_step=1, wing=3)
+
 
 @contextmanager
 def _no_running_loop() -> Iterator[None]:
@@ -228,13 +258,6 @@ def _no_running_loop() -> Iterator[None]:
         yield
     finally:
         asyncio._set_running_loop(running)
-
-
-async def _cancel_pending() -> None:
-    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _no_residual_wait() -> None:
@@ -257,15 +280,17 @@ class ManualTrader(Strategy):
     gate books its packages (``node_books.py``). The test calls ``rest_iron_fly`` on the node's loop to leave
     an entry working (a limit below the market's credit, which the simulator will not fill)."""
 
-    def __init__(self) -> None:
+    def __init__(self, bar_type: str, strike_step: int, wing: int) -> None:
         # The id maps to the profile's theta_harvester limits (risk/policy.py: strategy_key).
         super().__init__(StrategyConfig(strategy_id="ThetaHarvester-099", order_id_tag="099"))
+        self.bar_type = BarType.from_str(bar_type)
+        self.strike_step, self.wing = strike_step, wing
         self.spot: float | None = None
         self.orders: list[LimitOrder] = []
         self.denied: list[str] = []
 
     def on_start(self) -> None:
-        self.subscribe_bars(BarType.from_str("SPY.ALPACA-1-MINUTE-LAST-EXTERNAL"))
+        self.subscribe_bars(self.bar_type)
 
     def on_bar(self, bar: Bar) -> None:
         self.spot = bar.close.as_double()
@@ -274,22 +299,32 @@ class ManualTrader(Strategy):
         self.denied.append(event.reason)
 
     def rest_iron_fly(self, credit: float = 9.00) -> LimitOrder:
-        """Buy +wings -body at a credit the market does not pay: an entry that rests."""
+        """Buy +wings -body at a credit the market does not pay: an entry that rests (a credit the market
+        pays, as low as 0.05, is marketable and fills)."""
         assert self.spot is not None, "a bar first"
-        k = round(self.spot)
-        day = next(i for i in self.cache.instruments() if i.id.symbol.value.startswith("SPY ")).id.symbol.value
-        yymmdd = day.replace(" ", "")[3:9]
+        k, w = round(self.spot / self.strike_step) * self.strike_step, self.wing
+        legs = [(self.leg(CALL, k), -1), (self.leg(PUT, k), -1), (self.leg(CALL, k + w), 1), (self.leg(PUT, k - w), 1)]
+        return self.submit_package(legs, "IRON_BUTTERFLY", Price(-credit, 2))
 
-        def leg(right: str, strike: int) -> Any:
-            return self.cache.instrument(instrument_id(f"SPY{yymmdd}{right}{strike * 1000:08d}"))
-
-        legs = [(leg("C", k), -1), (leg("P", k), -1), (leg("C", k + 3), 1), (leg("P", k - 3), 1)]
-        spread = option_spread(legs, "IRON_BUTTERFLY")
+    def submit_package(self, legs: list[tuple[OptionContract, int]], structure: str, price: Price) -> LimitOrder:
+        """Buy one package of ``legs`` at the signed net ``price`` (credit negative), a DAY limit."""
+        spread = option_spread(legs, structure)
         if self.cache.instrument(spread.id) is None:
             self.cache.add_instrument(spread)
         order = self.order_factory.limit(
-            spread.id, OrderSide.BUY, Quantity.from_int(1), Price(-credit, 2), time_in_force=TimeInForce.DAY
+            spread.id, OrderSide.BUY, Quantity.from_int(1), price, time_in_force=TimeInForce.DAY
         )
         self.orders.append(order)
         self.submit_order(order)
         return order
+
+    def leg(self, kind: OptionKind, strike: float) -> OptionContract:
+        """Today's listed contract of ``kind`` at ``strike`` (whatever the venue's symbology)."""
+        for instrument in self.cache.instruments():
+            if (
+                isinstance(instrument, OptionContract)
+                and instrument.option_kind == kind
+                and instrument.strike_price.as_double() == strike
+            ):
+                return instrument
+        raise LookupError(f"no {kind.name} at {strike} in the cache")

@@ -10,6 +10,9 @@ seed 000's phantom position and the design's execution rules (§8) require of it
   a ``Cancelled`` for an order with quantity left is held for ``cancel_confirm_seconds``; then the broker is
   asked for the order's executions (``reqExecutions``) and its open orders, the executions it reports are
   booked, an order the broker still works stays working, and only what is left is cancelled. Filled wins.
+- **Filled is not the fill.** IB's fills are its executions; ``orderStatus Filled`` can come before them (late
+  executions). Nautilus forgets the package's average on Filled, so executions arriving after it were never
+  booked; here a Filled ahead of its executions only records the average, and the executions book the fill.
 - **A package fill is booked at the package's price, before its legs.** Nautilus's combo fill carries the
   price of the leg execution that triggered it (its average in ``info``); the package ledger and the gate
   read ``last_px``, so the combo fill is re-priced at the package's own average from IB's ``orderStatus``.
@@ -103,6 +106,10 @@ class OdteInteractiveBrokersExecutionClient(InteractiveBrokersExecutionClient):
             return
         if order is not None and order_status == "Filled":
             self._drop_tentative(order.client_order_id)
+            self._update_order_avg_price(order, avg_fill_price, Decimal(filled))
+            if order.filled_qty < Decimal(filled):
+                # The executions are late: keep the package's average for them (Nautilus drops it on Filled).
+                return
         super()._on_order_status(
             order_ref, order_status, avg_fill_price, filled, remaining, reason, venue_order_id, why_held
         )

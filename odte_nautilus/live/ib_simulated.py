@@ -1,0 +1,95 @@
+"""``odte live --broker ib-sim``: the IB paper node against the project's TWS simulator, one compressed session.
+
+Nothing to start and no gateway: the simulator (a TWS-protocol server on loopback replaying a sample SPX
+session, ``odte_nautilus/sim/ib``) and the node run in this process, the node talking to it through
+Nautilus's own IB client exactly as to IB Gateway. The same guards as against a real paper gateway run first
+(the simulator is declared, so its loopback port passes; its managed accounts must still be paper). The
+session is replayed a minute at a time on the node's replayed clocks (``session_clock.py``), the node beats
+its heartbeat for the watchdog, and when the session is over the run folder is written and audited as after
+a backtest, the fill check included (the simulator's catalog is the backtest's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from odte_nautilus.adapters.ib.config import IB
+from odte_nautilus.data.catalog_io import catalog_sessions
+from odte_nautilus.data.sidecar import load_open_interest
+from odte_nautilus.live.alerts import attach_alerts
+from odte_nautilus.live.control import serve_control
+from odte_nautilus.live.guards import require
+from odte_nautilus.live.ib_node import build_ib_node, ib_fees, start_node_heartbeat
+from odte_nautilus.live.ib_preflight import run_ib_preflight
+from odte_nautilus.live.node import write_run_folder
+from odte_nautilus.live.session_clock import SessionDriver, node_clocks, replayed_time_kernel
+from odte_nautilus.live.settings import LiveSettings
+from odte_nautilus.live.sim_broker import sample_catalog
+from odte_nautilus.live.simulated import SimulatedRun, node_settled, run_until_session_end
+from odte_nautilus.reports.daily import report_after_flatten
+from odte_nautilus.sim.ib import Faults, TwsSimulator
+
+SIM_IB_ACCOUNT = "DU1234567"
+SIM_UNDERLYING = "SPX"
+SIM_IB_SEED = 14
+"""The sample seed of the session: a day on which both strategies trade on SPXW (a fly and two strangles; on
+seed 11, the Alpaca session's seed, the Gamma Scalper stands aside on SPX)."""
+SIM_ASSUMPTIONS = {
+    "broker": "the project's TWS simulator on loopback, through Nautilus's own IB client",
+    "orders": "one BAG combo per package at its signed net limit (credit negative)",
+    "fills": "a BAG limit fills at the package's far touch, every leg at its own far side",
+    "session": "a sample session replayed a minute at a time; the node's clocks follow the replay",
+}
+
+
+def run_ib_simulated_session(
+    settings: LiveSettings,
+    config_path: Path,
+    run_dir: Path,
+    *,
+    catalog_root: Path,
+    seconds_per_minute: float = 0.5,
+    env: Mapping[str, str] | None = None,
+    on_minute: Callable[[int], None] | None = None,
+    control_port: int | None = None,
+    seed: int = SIM_IB_SEED,
+    faults: Faults | None = None,
+) -> SimulatedRun:
+    """One SPX session against a TWS simulator started here."""
+    catalog = sample_catalog(catalog_root, SIM_UNDERLYING, seed)
+    environment = {**(env or {}), settings.ib.account_env: SIM_IB_ACCOUNT}
+    with TwsSimulator(catalog, accounts=(SIM_IB_ACCOUNT,), faults=faults) as sim:
+        require(run_ib_preflight(config_path, environment, simulator=True, port=sim.port))
+        with replayed_time_kernel(f"tcp://{sim.host}:{sim.port}"):
+            paper = build_ib_node(
+                settings,
+                host=sim.host,
+                port=sim.port,
+                account=SIM_IB_ACCOUNT,
+                session=sim.trading_date,
+                run_dir=run_dir,
+                state_dir=run_dir / "state",
+                open_interest=lambda day: load_open_interest(catalog, day),
+                open_check_seconds=max(1.0, 5 * seconds_per_minute),
+            )
+
+        def settled() -> bool:
+            return node_settled(paper.node, IB)
+
+        driver = SessionDriver(sim, lambda: node_clocks(paper.node), seconds_per_minute, on_minute, settled)
+        driver.start_at(sim.now_ns)
+        heartbeat = start_node_heartbeat(paper, settings, run_dir / "state")
+        attach_alerts(paper, settings, environment)
+        try:
+            with serve_control(paper, settings, env=environment, port=control_port):
+                run_until_session_end(paper, driver)
+        finally:
+            heartbeat.stop()
+        session = sim.trading_date
+    days = [part.session.trading_date for part in catalog_sessions(catalog)]
+    try:
+        summary = write_run_folder(paper, run_dir, days, ib_fees(), SIM_ASSUMPTIONS, catalog=catalog)
+    finally:
+        report_after_flatten(run_dir, session)
+    return SimulatedRun(run_dir, summary, driver.minutes, session)
