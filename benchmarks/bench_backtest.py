@@ -6,8 +6,9 @@ Targets: the strategies run at >= 0.8 of the do-nothing rate (the engine is the 
 and one trading day of 1-minute quotes over +-40 strikes takes <= 2 s.
 
 Both sides go through the same ``odte_nautilus.backtest.run_backtest`` as ``odte backtest``: the same
-engine, venue, fee model, catalog loading (every option quote of every session), risk book and engine
-gate; only the ``strategies=`` list differs. The do-nothing strategy subscribes to the same index bars
+engine, venue, fee model, catalog loading (every option definition, and the quotes of the strikes within
+the strategies' reach: the do-nothing strategy reaches as far), risk book and engine gate; only the
+``strategies=`` list differs. The do-nothing strategy subscribes to the same index bars
 and does nothing with them, so the ratio isolates what our strategies cost (signals, kernel checks,
 package quotes, stops, orders and fills, the journal).
 
@@ -59,10 +60,18 @@ warnings.filterwarnings("ignore", message="Timestamp.utcnow is deprecated")
 
 class IdleConfig(StrategyConfig, frozen=True):
     underlying_id: str = "^SPX.CBOE"
+    strike_reach_points: float | None = None  # the strategies' reach: both sides replay the same quotes
 
 
 class Idle(Strategy):
-    """Subscribes to the index bars the strategies subscribe to, and does nothing: the engine's own cost."""
+    """Subscribes to the index bars the strategies subscribe to, and does nothing: the engine's own cost.
+
+    It reaches as far as the strategies it stands in for (``backtest.strike_reach``), so both sides of a
+    ratio replay the same quotes (data/feed.py reads only the strikes within reach).
+    """
+
+    def strike_reach_points(self) -> float | None:
+        return self.config.strike_reach_points
 
     def on_start(self) -> None:
         self.subscribe_bars(BarType.from_str(underlying_bar_type(self.config.underlying_id)))
@@ -118,8 +127,10 @@ def strategies_of(config: BacktestConfig) -> Callable[[], list]:
     return lambda: [StrategyFactory.create(c) for c in config.importable()]
 
 
-def idle() -> list:
-    return [Idle(IdleConfig(order_id_tag="900"))]
+def idle_like(config: BacktestConfig) -> Callable[[], list]:
+    """The do-nothing strategy, reaching as far as ``config``'s strategies."""
+    reach = backtest.strike_reach(strategies_of(config)())
+    return lambda: [Idle(IdleConfig(order_id_tag="900", strike_reach_points=reach))]
 
 
 def timed_run(config: BacktestConfig, make: Callable[[], list], run_dir: Path) -> Timing:
@@ -150,8 +161,8 @@ def sample_catalog(root: Path, days: int) -> Path:
 
 def compare(config: BacktestConfig, runs: int, scratch: Path) -> tuple[Timing, Timing]:
     """Strategies and idle, alternating, ``runs`` times each after an untimed warm-up; their medians."""
-    sides = {"strategies": strategies_of(config), "idle": idle}
-    timed_run(config, idle, scratch / "warm-up")  # imports, the exchange calendar, first catalog reads
+    sides = {"strategies": strategies_of(config), "idle": idle_like(config)}
+    timed_run(config, sides["idle"], scratch / "warm-up")  # imports, the exchange calendar, first catalog reads
     results: dict[str, list[Timing]] = {name: [] for name in sides}
     for i in range(runs):
         for name, make in sides.items():
