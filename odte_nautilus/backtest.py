@@ -138,7 +138,7 @@ class RunResult:
     run_dir: Path
     summary: dict
     days: int
-    quotes: int
+    quotes: int  # option quotes replayed: those of the strikes within the strategies' reach (data/feed.py)
 
 
 def selected_sessions(config: BacktestConfig) -> list[CatalogSession]:

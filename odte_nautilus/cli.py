@@ -93,7 +93,7 @@ def backtest(
     )
     audit = result.summary["audit"]
     verdict = "passed" if audit["ok"] else "FAILED"
-    console.print(f"invariant audit and fill check: {verdict}; {result.days} days, {result.quotes:,} quotes")
+    console.print(f"invariant audit and fill check: {verdict}; {result.days} days, {result.quotes:,} quotes replayed")
     console.print(f"run folder: {run_dir} (report: {run_dir / 'report.html'})")
 
 
