@@ -200,6 +200,11 @@ def _with_watchdog(
     simulator = broker is IbBroker.IB_SIM
     if simulator and port is None:
         _refuse("--broker ib-sim needs --port: the port `odte sim ib` printed", 2)
+    env = environment()
+    if simulator and not (account or env.get(settings.ib.account_env)):
+        from odte_nautilus.sim.ib.simulator import PAPER_ACCOUNT
+
+        account = PAPER_ACCOUNT  # what `odte sim ib` reports unless told otherwise
 
     async def session() -> None:
         watchdog = Watchdog(
@@ -210,7 +215,7 @@ def _with_watchdog(
             simulator=simulator,
             account=account,
             client_id=client_id,
-            env=environment(),
+            env=env,
             eod_grace_minutes=eod_grace_minutes,
         )
         try:

@@ -1,18 +1,39 @@
-"""One event loop per test process for everything ib_async (brokers.md B1: it binds to the first loop it runs
-on, so ``asyncio.run`` per test ends in "Event loop is closed"); each xdist worker is its own process."""
+"""The event loop ib_async runs on, one SPX sample catalog per test process, and a simulator per test.
+
+ib_async 2.0.1 caches the loop its ``util.getLoop()`` first returns and makes every connection on it
+(brokers.md B1: "binds to the first event loop"), so the tests run the watchdog, the node stand-in and
+ib_async's sync calls all on that one loop, never on a loop of their own (``asyncio.run`` per test ends in
+"Event loop is closed"). Each pytest-xdist worker is a process of its own, with its own loop and catalog.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
+import ib_async as ibi
 import pytest
+
+from odte_nautilus.live.sim_broker import sample_catalog
+from odte_nautilus.sim.ib import TwsSimulator
 
 
 @pytest.fixture(scope="session")
-def ib_loop() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield loop
-    loop.run_until_complete(loop.shutdown_asyncgens())
-    loop.close()
+def ib_loop() -> asyncio.AbstractEventLoop:
+    return ibi.util.getLoop()
+
+
+@pytest.fixture(scope="session")
+def catalog_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``odte sim ib --catalog`` finds its session here, built once."""
+    root = tmp_path_factory.mktemp("ib-sim")
+    sample_catalog(root, "SPX")
+    return root
+
+
+@pytest.fixture
+def sim(catalog_root: Path) -> Iterator[TwsSimulator]:
+    with TwsSimulator(sample_catalog(catalog_root, "SPX")) as simulator:
+        simulator.step_minute()  # the first minute's quotes
+        yield simulator
