@@ -62,9 +62,12 @@ GATEWAY_TIMEOUT_S = 5.0  # a gateway that does not say its time this fast is ans
 class Watchdog:
     """One account's watchdog; ``await run()`` until ``stop()``, or ``await flatten_all()`` once.
 
-    Build and use it on one event loop (ib_async binds to the loop it first runs on). ``host``/``port``
-    default to the ``ib:`` settings; ``simulator`` declares the project's TWS simulator on loopback;
-    ``account`` defaults to the environment variable ``ib.account_env`` names.
+    The loop: ib_async 2.0.1 opens every connection on the loop its ``util.getLoop()`` first returned in the
+    process (cached), so run the watchdog there: ``asyncio.run`` in a process of its own (the CLI) does, a
+    test in a shared process runs it on ``ib_async.util.getLoop()``. ``host``/``port`` default to the
+    ``ib:`` settings; ``simulator`` declares the project's TWS simulator on loopback; ``account`` defaults
+    to the environment variable ``ib.account_env`` names; ``risk_state`` (where the kill switch goes) to
+    the node's ``<state_dir>/paper.sqlite``.
     """
 
     def __init__(

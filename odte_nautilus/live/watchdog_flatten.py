@@ -31,7 +31,7 @@ import copy
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +55,7 @@ class FlattenConfig:
     quote_timeout_seconds: float = 2.0  # a snapshot that takes longer counts as no quote
     priced_attempts: int = 3  # marketable limits per leg, one tick further each; then a market order
     rounds: int = 2  # close-and-verify passes
+    request_timeout_seconds: float = 10.0  # a positions, orders or executions request unanswered this long fails
     poll_seconds: float = 0.05
 
 
@@ -120,16 +121,6 @@ def leg_name(contract: ibi.Contract) -> str:
     return contract.localSymbol or f"conId {contract.conId}"
 
 
-async def option_positions(ib: ibi.IB, account: str) -> dict[int, ibi.Position]:
-    """The account's open option positions by conId, asked afresh (the cache can hold a closed leg)."""
-    rows = await ib.reqPositionsAsync()
-    return {
-        p.contract.conId: p
-        for p in rows
-        if p.account == account and p.contract.secType in OPTION_TYPES and round(p.position) != 0
-    }
-
-
 def signed(position: ibi.Position) -> int:
     return round(position.position)
 
@@ -151,8 +142,19 @@ class Flattener:
         self._positions_lock = asyncio.Lock()  # ib_async keys a positions request by name: one at a time
 
     async def positions(self) -> dict[int, ibi.Position]:
+        """The account's open option positions by conId, asked afresh (the cache can hold a closed leg)."""
         async with self._positions_lock:
-            return await option_positions(self.ib, self.account)
+            rows = await self._ask(self.ib.reqPositionsAsync())
+        return {
+            p.contract.conId: p
+            for p in rows
+            if p.account == self.account and p.contract.secType in OPTION_TYPES and round(p.position) != 0
+        }
+
+    async def _ask[T](self, request: Awaitable[T]) -> T:
+        """A request to the gateway that must answer: a gateway gone silent fails the flatten (the watchdog
+        logs it and tries again) instead of hanging it."""
+        return await asyncio.wait_for(request, self.config.request_timeout_seconds)
 
     async def flatten_all(self, reason: str) -> FlattenReport:
         report = FlattenReport(reason, self._wall_ns())
@@ -179,7 +181,7 @@ class Flattener:
     # -- 1. cancel ----------------------------------------------------------------------------------
 
     async def _cancel_everything(self, report: FlattenReport) -> None:
-        known = {f.execution.execId for f in await self.ib.reqExecutionsAsync()}
+        known = {f.execution.execId for f in await self._ask(self.ib.reqExecutionsAsync())}
         working = await self._working_orders()
         report.working_orders = len(working)
         self.ib.reqGlobalCancel()
@@ -193,7 +195,7 @@ class Flattener:
             log.error("%d orders still working %.0f s after the global cancel", len(working), timeout)
         await asyncio.sleep(self.config.settle_seconds)  # a fill that won the race may still be on its way
         raced: Counter[str] = Counter()
-        for fill in await self.ib.reqExecutionsAsync():
+        for fill in await self._ask(self.ib.reqExecutionsAsync()):
             e = fill.execution
             if e.execId in known or fill.contract.secType not in OPTION_TYPES or e.acctNumber != self.account:
                 continue
@@ -202,7 +204,7 @@ class Flattener:
 
     async def _working_orders(self) -> list[ibi.Trade]:
         """Every client's working orders of the account, as the gateway lists them now."""
-        trades = await self.ib.reqAllOpenOrdersAsync()
+        trades = await self._ask(self.ib.reqAllOpenOrdersAsync())
         return [t for t in trades if t.order.account in ("", self.account)]
 
     # -- 2-3. close ---------------------------------------------------------------------------------

@@ -76,7 +76,7 @@ def node_with_fly(host: str, port: int, state: Path, client_id: int) -> Iterator
     node = None
     try:
         node = Node(ib, buy_fly(ib, *at_the_money(ib)), state)
-        eventually(ib, lambda: len(node.positions()) == 4, "the node's positions")  # type: ignore[union-attr]
+        eventually(ib, lambda: len(node.positions()) == 4, "the node's positions")
         yield node
     finally:
         if node is not None and node.heartbeat is not None:

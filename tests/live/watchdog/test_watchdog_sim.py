@@ -64,7 +64,9 @@ def test_a_hung_node_holding_a_fly_is_flattened_shorts_first_and_locked_out(sim,
 
 
 def test_the_eod_deadline_passing_with_positions_open_flattens_a_node_that_still_beats(sim, ib_loop, tmp_path):
-    flatten_ns = TradingCalendar().session_window(sim.trading_date, SETTINGS.flatten_minutes_before_close).flatten_ns
+    window = TradingCalendar().session_window(sim.trading_date, SETTINGS.flatten_minutes_before_close)
+    assert window is not None
+    flatten_ns = window.flatten_ns
     with node_with_fly(sim.host, sim.port, tmp_path, NODE) as node:
         fly = sim.positions()
         node.beat(ib_loop, SETTINGS.ib.heartbeat_seconds)
