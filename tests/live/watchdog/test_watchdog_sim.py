@@ -9,6 +9,7 @@ import ib_async as ibi
 import pytest
 
 from odte_nautilus.live.guards import GuardFailed
+from odte_nautilus.live.heartbeat import start_heartbeat
 from odte_nautilus.live.watchdog import JOURNAL_FILE
 from odte_nautilus.risk.journal import read
 from odte_nautilus.risk.session import TradingCalendar
@@ -130,3 +131,27 @@ def test_a_working_order_that_fills_while_the_flatten_cancels_it_is_counted_and_
     assert report.working_orders == 1 and report.filled_while_cancelling == {put.localSymbol: 2}
     assert report.flat and sim.positions() == {}
     assert ("SLD", put.localSymbol) in watchdog_executions(sim)
+
+
+def test_the_broker_is_reconciled_against_the_nodes_beat_by_instrument_id(sim, ib_loop, tmp_path):
+    """The node beats Nautilus ids (``<localSymbol>.CBOE``), the broker answers IB local symbols: one leg
+    each. A leg the node does not know of is alerted once it persists; the watchdog does not flatten for it."""
+    with node_with_fly(sim.host, sim.port, tmp_path, NODE) as node:
+        fly = node.positions()
+        call = node.legs[0].localSymbol  # the short call
+        node_view = {f"{leg}.CBOE": qty for leg, qty in fly.items() if leg != call}
+        node.heartbeat = start_heartbeat(ib_loop, node.heartbeat_path, lambda: node_view, lambda: 0, 0.05)
+        dog = watchdog(SETTINGS, tmp_path, sim.host, sim.port, sim.account)
+        try:
+            ib_loop.run_until_complete(dog.connect())
+            node.ib.sleep(0.1)
+            assert ib_loop.run_until_complete(dog.reconcile()) == []  # seen once
+            node.ib.sleep(2 * SETTINGS.ib.heartbeat_seconds)
+            [mismatch] = ib_loop.run_until_complete(dog.reconcile())
+            node_view.update({f"{call}.CBOE": fly[call]})
+            node.ib.sleep(0.1)
+            assert ib_loop.run_until_complete(dog.reconcile()) == []  # the node caught up
+        finally:
+            dog.close()
+    assert (mismatch.leg, mismatch.broker, mismatch.node) == (call.replace(" ", ""), -1, 0)
+    assert sim.positions() == fly and dog.reports == []
