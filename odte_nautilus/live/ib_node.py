@@ -16,10 +16,11 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from nautilus_trader.adapters.interactive_brokers.factories import InteractiveBrokersLiveDataClientFactory
-
 from odte_nautilus.adapters.ib.config import CHAIN_EXCHANGE, IB, ib_client_configs
-from odte_nautilus.adapters.ib.factories import OdteInteractiveBrokersExecClientFactory
+from odte_nautilus.adapters.ib.factories import (
+    OdteInteractiveBrokersDataClientFactory,
+    OdteInteractiveBrokersExecClientFactory,
+)
 from odte_nautilus.data.symbology import index_symbol
 from odte_nautilus.fees import FeeSchedule, fee_schedule
 from odte_nautilus.live.heartbeat import HEARTBEAT_FILE, HeartbeatTask, start_heartbeat
@@ -45,7 +46,7 @@ def build_ib_node(
     settings = on_ib(settings)
     ib = settings.ib
     data, execution = ib_client_configs(host or ib.host, port, ib.client_id, account, session)
-    factories = (InteractiveBrokersLiveDataClientFactory, OdteInteractiveBrokersExecClientFactory)
+    factories = (OdteInteractiveBrokersDataClientFactory, OdteInteractiveBrokersExecClientFactory)
     clients = NodeClients(IB, CHAIN_EXCHANGE, data, execution, *factories)
     return assemble_node(
         settings,

@@ -14,7 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from nautilus_trader.common.component import TestClock
+
 from odte_nautilus.adapters.ib.config import IB
+from odte_nautilus.adapters.ib.data import OdteInteractiveBrokersDataClient
 from odte_nautilus.data.catalog_io import catalog_sessions
 from odte_nautilus.data.sidecar import load_open_interest
 from odte_nautilus.live.alerts import attach_alerts
@@ -27,6 +30,7 @@ from odte_nautilus.live.session_clock import SessionDriver, node_clocks, replaye
 from odte_nautilus.live.settings import LiveSettings
 from odte_nautilus.live.sim_broker import sample_catalog
 from odte_nautilus.live.simulated import SimulatedRun, node_settled, run_until_session_end
+from odte_nautilus.nautilus_internals import data_client
 from odte_nautilus.reports.daily import report_after_flatten
 from odte_nautilus.sim.ib import Faults, TwsSimulator
 
@@ -77,7 +81,13 @@ def run_ib_simulated_session(
         def settled() -> bool:
             return node_settled(paper.node, IB)
 
-        driver = SessionDriver(sim, lambda: node_clocks(paper.node), seconds_per_minute, on_minute, settled)
+        data = data_client(paper.node.kernel, IB)
+        assert isinstance(data, OdteInteractiveBrokersDataClient)
+
+        def clocks() -> list[TestClock]:
+            return node_clocks(paper.node)
+
+        driver = SessionDriver(sim, clocks, seconds_per_minute, on_minute, settled, data.delivered)
         driver.start_at(sim.now_ns)
         heartbeat = start_node_heartbeat(paper, settings, run_dir / "state")
         attach_alerts(paper, settings, environment)

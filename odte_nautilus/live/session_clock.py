@@ -16,7 +16,7 @@ the simulator's declared session").
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlparse
@@ -101,12 +101,14 @@ class SessionDriver:
         seconds_per_minute: float = 1.0,
         on_minute: Callable[[int], None] | None = None,
         settled: Callable[[], bool] = lambda: True,
+        delivered: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._session = session
         self._clocks = clocks
         self._pause = seconds_per_minute
         self._on_minute = on_minute
         self._settled = settled
+        self._delivered = delivered
         self.minutes = 0
         self.unsettled = 0  # minutes the node had not settled within SETTLE_LIMIT_S
 
@@ -122,6 +124,8 @@ class SessionDriver:
             now = now - now % MINUTE_NS + MINUTE_NS
             advance_clocks(self._clocks(), now)
             await asyncio.to_thread(self._session.advance_to, now)
+            if self._delivered is not None:
+                await self._delivered()  # the minute has reached the node's engines (a broker client's barrier)
             await self._settle()
             self.minutes += 1
             if self._on_minute is not None:

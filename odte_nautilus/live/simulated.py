@@ -203,15 +203,21 @@ def pointed_at(settings: LiveSettings, urls: BrokerUrls) -> LiveSettings:
     return settings.model_copy(update={"alpaca": alpaca})
 
 
+LEFTOVER_GRACE_SECONDS = 2.0  # a stopping client's own shutdown (IB's) finishes before the rest is cancelled
+
+
 def end_leftover_tasks(loop: asyncio.AbstractEventLoop) -> None:
     """Cancel what is still scheduled on a stopped node's loop and let it finish: a client's timers (IB's bar
     completion timeouts), the heartbeat, Nautilus's executor workers, none left to be destroyed pending."""
     if loop.is_running() or loop.is_closed():
         return
     tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
-    for task in tasks:
+    if not tasks:
+        return
+    _, pending = loop.run_until_complete(asyncio.wait(tasks, timeout=LEFTOVER_GRACE_SECONDS))  # a client's stop
+    for task in pending:
         task.cancel()
-    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 def run_until_session_end(paper: PaperNode, driver: SessionDriver) -> None:

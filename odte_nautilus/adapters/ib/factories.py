@@ -1,4 +1,4 @@
-"""The exec client factory of the IB node: Nautilus's own, building the project's execution client.
+"""The client factories of the IB node: Nautilus's own, building the project's data and execution clients.
 
 Nautilus caches one IB API client per (host, port, client id) and one instrument provider per config, and the
 data and execution clients share them; this factory reuses both caches so the node still opens one API
@@ -11,17 +11,59 @@ import asyncio
 import os
 
 from nautilus_trader.adapters.interactive_brokers.common import IB_VENUE
-from nautilus_trader.adapters.interactive_brokers.config import InteractiveBrokersExecClientConfig
+from nautilus_trader.adapters.interactive_brokers.config import (
+    InteractiveBrokersDataClientConfig,
+    InteractiveBrokersExecClientConfig,
+)
 from nautilus_trader.adapters.interactive_brokers.factories import (
     get_cached_ib_client,
     get_cached_interactive_brokers_instrument_provider,
 )
 from nautilus_trader.cache.cache import Cache
 from nautilus_trader.common.component import LiveClock, MessageBus
-from nautilus_trader.live.factories import LiveExecClientFactory
+from nautilus_trader.live.factories import LiveDataClientFactory, LiveExecClientFactory
 from nautilus_trader.model.identifiers import AccountId
 
+from odte_nautilus.adapters.ib.data import OdteInteractiveBrokersDataClient
 from odte_nautilus.adapters.ib.execution import OdteInteractiveBrokersExecutionClient
+
+
+class OdteInteractiveBrokersDataClientFactory(LiveDataClientFactory):
+    @staticmethod
+    def create(  # type: ignore[override]
+        loop: asyncio.AbstractEventLoop,
+        name: str,
+        config: InteractiveBrokersDataClientConfig,
+        msgbus: MessageBus,
+        cache: Cache,
+        clock: LiveClock,
+    ) -> OdteInteractiveBrokersDataClient:
+        client = get_cached_ib_client(
+            loop=loop,
+            msgbus=msgbus,
+            cache=cache,
+            clock=clock,
+            host=config.ibg_host,
+            port=config.ibg_port,
+            client_id=config.ibg_client_id,
+            dockerized_gateway=config.dockerized_gateway,
+            request_timeout_secs=config.request_timeout_secs,
+        )
+        provider = get_cached_interactive_brokers_instrument_provider(
+            client=client, clock=clock, config=config.instrument_provider
+        )
+        return OdteInteractiveBrokersDataClient(
+            loop=loop,
+            client=client,
+            msgbus=msgbus,
+            cache=cache,
+            clock=clock,
+            instrument_provider=provider,
+            ibg_client_id=config.ibg_client_id,
+            config=config,
+            name=name,
+            connection_timeout=config.connection_timeout,
+        )
 
 
 class OdteInteractiveBrokersExecClientFactory(LiveExecClientFactory):
