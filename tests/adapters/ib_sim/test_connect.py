@@ -7,7 +7,7 @@ import pytest
 
 from odte_nautilus.risk.time_units import NS_PER_SECOND
 from odte_nautilus.sim.ib import TwsSimulator
-from tests.adapters.ib_sim.kit import TIMEOUT, connected, wait_disconnected
+from tests.adapters.ib_sim.kit import connected, wait_disconnected
 
 
 def test_ib_async_connects_at_server_version_178_with_every_startup_sync_answered(sim):
@@ -32,7 +32,7 @@ def test_a_second_connection_with_a_client_id_in_use_is_refused(sim):
     with connected(sim, client_id=3):
         other = ibi.IB()
         with pytest.raises((ConnectionError, TimeoutError)):
-            other.connect(sim.host, sim.port, clientId=3, timeout=TIMEOUT, raiseSyncErrors=True)
+            other.connect(sim.host, sim.port, clientId=3, timeout=1, raiseSyncErrors=True)
         assert sim.clients() == [3]
 
 

@@ -81,6 +81,11 @@ class Nautilus:
         except TimeoutError:
             raise AssertionError(f"timed out after {WAIT_S} s waiting for {what}") from None
 
+    async def barrier(self) -> None:
+        """A request answered after everything sent before it (TWS answers a socket in order): once it is,
+        the simulator has read every earlier request, say the subscription a step must feed."""
+        await self.client.get_contract_details(IBContract(secType="IND", symbol="SPX", exchange="CBOE"))
+
     def stop(self) -> None:
         self.client.stop()
 
@@ -140,6 +145,7 @@ def test_nautilus_gets_quotes_at_once_and_minute_bars_as_they_are_replayed(sim):
         bar_type = BarType.from_str("^SPX.CBOE-1-MINUTE-LAST-EXTERNAL")
         spx = InstrumentId.from_str("^SPX.CBOE")
         await n.client.subscribe_historical_bars(bar_type, n.provider.contract[spx], False, False, {})
+        await n.barrier()
         for _ in range(2):
             await n.step()
             replayed = sim.market.last_bar
