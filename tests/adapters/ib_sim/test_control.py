@@ -53,10 +53,8 @@ def test_a_compressed_clock_runs_the_session_by_itself_and_cannot_be_advanced(ca
         assert fast.now_ns == deadline
 
 
-def test_odte_sim_ib_runs_the_simulator_as_its_own_process(tmp_path: Path, catalog: Path):
-    root = tmp_path / "ib-sim"
-    root.mkdir()
-    (root / "spx-seed11").symlink_to(catalog)  # the session's catalog, not built again
+def test_odte_sim_ib_runs_the_simulator_as_its_own_process(tmp_path: Path):
+    root = tmp_path / "ib-sim"  # it builds its sample session here
     odte = Path(sys.executable).parent / "odte"
     command = [str(odte), "sim", "ib", "--catalog", str(root), "--account", "DU7"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
