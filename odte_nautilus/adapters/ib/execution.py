@@ -24,7 +24,8 @@ seed 000's phantom position and the design's execution rules (§8) require of it
   contract of a spread id only when asked, so it is asked before the order is sent.
 
 Duplicated executions (the same ``execId`` twice) are already dropped by Nautilus for spread orders; this
-client drops them for single-leg orders too.
+client drops them for single-leg orders too. Every order line is logged with ``[PAPER]`` (seed 003): the
+client order id, IB's order id, each execution's id, price and size, every cancel and its reason.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from decimal import Decimal
 from typing import Any
 
 from nautilus_trader.adapters.interactive_brokers.execution import InteractiveBrokersExecutionClient
-from nautilus_trader.execution.messages import SubmitOrder
+from nautilus_trader.execution.messages import CancelOrder, ModifyOrder, SubmitOrder
 from nautilus_trader.model.identifiers import (
     ClientOrderId,
     InstrumentId,
@@ -83,7 +84,21 @@ class OdteInteractiveBrokersExecutionClient(InteractiveBrokersExecutionClient):
         instrument_id = command.order.instrument_id
         if is_generic_spread_id(instrument_id) and instrument_id not in self.instrument_provider.contract:
             await self.instrument_provider.load_async(instrument_id)
+        order = command.order
+        price = getattr(order, "price", None)
+        self._log.info(
+            f"[PAPER] submit {order.client_order_id} {order.side_string()} {order.quantity} {instrument_id}"
+            f" at {price if price is not None else 'market'} paper=true"
+        )
         await super()._submit_order(command)
+
+    async def _modify_order(self, command: ModifyOrder) -> None:
+        self._log.info(f"[PAPER] modify {command.client_order_id} price={command.price} paper=true")
+        await super()._modify_order(command)
+
+    async def _cancel_order(self, command: CancelOrder) -> None:
+        self._log.info(f"[PAPER] cancel {command.client_order_id} broker_order_id={command.venue_order_id} paper=true")
+        await super()._cancel_order(command)
 
     # -- a cancel is tentative ------------------------------------------------------------------------------
 
@@ -159,6 +174,7 @@ class OdteInteractiveBrokersExecutionClient(InteractiveBrokersExecutionClient):
             if await self._still_working(order):
                 self._log.warning(f"{client_order_id} is still working at the broker: its Cancelled was not final")
                 return
+            self._log.info(f"[PAPER] cancelled {client_order_id} ({reason or 'by IB'}), confirmed paper=true")
             super()._on_order_status(client_order_id.value, "Cancelled", reason=reason)
         finally:
             self._tentative_cancels.pop(client_order_id, None)
@@ -171,9 +187,14 @@ class OdteInteractiveBrokersExecutionClient(InteractiveBrokersExecutionClient):
 
     def _on_exec_details(self, order_ref: str, execution: Any, commission_report: Any, contract: Any) -> None:
         if execution.execId in self._seen_exec_ids:
-            self._log.info(f"execution {execution.execId} already booked: duplicate dropped")
+            self._log.info(f"[PAPER] execution {execution.execId} already booked: duplicate dropped")
             return
         self._seen_exec_ids.add(execution.execId)
+        self._log.info(
+            f"[PAPER] fill {order_ref} broker_order_id={execution.orderId} execution_id={execution.execId}"
+            f" {contract.localSymbol or contract.secType} {execution.side} {execution.shares} at {execution.price}"
+            f" paper=true"
+        )
         super()._on_exec_details(order_ref, execution, commission_report, contract)
 
     def _generate_combo_fill(
