@@ -24,8 +24,8 @@ from decimal import Decimal
 from odte_nautilus.risk.session import NEW_YORK
 from odte_nautilus.risk.time_units import MINUTE_NS, NS_PER_SECOND
 from odte_nautilus.sim.ib import outgoing
-from odte_nautilus.sim.ib.contracts import IbContract
 from odte_nautilus.sim.ib.outgoing import Message
+from odte_nautilus.sim.ib.wire import Value
 from odte_nautilus.sim.replay import Bar, Quote, Step
 
 BID, ASK, LAST = 1, 2, 4
@@ -127,7 +127,7 @@ def index_tick(req_id: int, bar: Bar) -> Message:
 
 def history(req_id: int, bars: list[Bar], format_date: int, end_ns: int) -> Message:
     """``historicalData``: every bar closing by ``end_ns``, stamped at its open."""
-    rows = [
+    rows: list[list[Value]] = [
         [bar_date(b.ts - MINUTE_NS, format_date), b.open, b.high, b.low, b.close, b.volume, b.close, 1]
         for b in bars
         if b.ts <= end_ns
@@ -154,7 +154,3 @@ def step_ticks(step: Step, tickers: dict[int, QuoteTicker], latest: dict[str, Qu
         if any(key in step.quotes for key, _ in ticker.legs):
             messages += ticker.ticks(latest)
     return messages
-
-
-def legs_of(contract: IbContract) -> list[tuple[str, int]]:
-    return [(contract.key or "", 1)]

@@ -23,14 +23,13 @@ from zoneinfo import ZoneInfo
 
 from odte_nautilus.risk.time_units import NS_PER_SECOND
 from odte_nautilus.sim.ib import incoming, outgoing
-from odte_nautilus.sim.ib.contracts import INDEX_CONID, IbContract
+from odte_nautilus.sim.ib.contracts import INDEX_CONID, MULTIPLIER, IbContract
 from odte_nautilus.sim.ib.marketdata import (
     BarFeed,
     QuoteTicker,
     TickByTick,
     history,
     index_tick,
-    legs_of,
     step_ticks,
 )
 from odte_nautilus.sim.ib.messages import In
@@ -195,6 +194,7 @@ class Connection:
         if self.venue.faults.paced("reqMktData"):
             self.send(outgoing.error(req_id, 100, PACING))
             return
+        contract = None
         if not combo:
             found = self.venue.chain.find(spec)
             if len(found) != 1:
@@ -202,8 +202,8 @@ class Connection:
                 return
             contract = found[0]
         self.send(outgoing.market_data_type(req_id, self._data_type))
-        if combo or contract.sec_type == "OPT":
-            ticker = QuoteTicker(req_id, combo or legs_of(contract))
+        if contract is None or contract.sec_type == "OPT":
+            ticker = QuoteTicker(req_id, combo if contract is None else [(contract.key or "", 1)])
             self.send(outgoing.tick_req_params(req_id, Decimal("0.05")))
             for message in ticker.ticks(self.venue.market.latest):
                 self.send(message)
@@ -376,12 +376,12 @@ class Connection:
 
     def _send_account_updates(self) -> None:
         broker = self.venue.broker
-        for key, value, currency in broker.account_values():
-            self.send(outgoing.account_value(key, value, currency, broker.account))
+        for key, text, currency in broker.account_values():
+            self.send(outgoing.account_value(key, text, currency, broker.account))
         for held in broker.holdings.values():
             mark = broker.mark(held.contract)
-            value = mark * held.qty * 100
-            cost = held.avg_price * 100
+            value = mark * held.qty * MULTIPLIER
+            cost = held.avg_price * MULTIPLIER
             unrealized = value - cost * held.qty
             self.send(
                 outgoing.portfolio_value(held.contract, "CBOE", held.qty, mark, value, cost, unrealized, broker.account)
@@ -444,7 +444,7 @@ class Connection:
             contract: IbContract | None = held.contract if held is not None else self.venue.chain.get(con_id)
             if contract is None:
                 continue
-            cost = held.avg_price * 100 if held is not None else Decimal(0)
+            cost = held.avg_price * MULTIPLIER if held is not None else Decimal(0)
             self.send(outgoing.position(broker.account, contract, "", qty, cost))
         self.subs.positions_sent = now
         if end:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from typing import Any
 
 import ib_async as ibi
 
@@ -104,7 +105,7 @@ class Wire:
             wrapper.error,
         )
 
-        def on_status(order_id: int, state: str, filled: float, *rest: object) -> None:
+        def on_status(order_id: int, state: str, filled: float, *rest: Any) -> None:
             self.items.append(("status", order_id, state, filled))
             status(order_id, state, filled, *rest)
 
@@ -116,14 +117,17 @@ class Wire:
             self.items.append(("commission", report.execId, report.commission))
             commission(report)
 
-        def on_error(req_id: int, code: int, text: str, *rest: object) -> None:
+        def on_error(req_id: int, code: int, text: str, *rest: Any) -> None:
             self.items.append(("error", req_id, code, text))
             error(req_id, code, text, *rest)
 
-        wrapper.orderStatus = on_status
-        wrapper.execDetails = on_execution
-        wrapper.commissionReport = on_commission
-        wrapper.error = on_error
+        for name, recorder in (
+            ("orderStatus", on_status),
+            ("execDetails", on_execution),
+            ("commissionReport", on_commission),
+            ("error", on_error),
+        ):
+            setattr(wrapper, name, recorder)  # the decoder looks its callbacks up on the instance
 
     def kinds(self, order_id: int) -> list[str]:
         """The order's messages as short labels: ``Submitted``, ``exec BAG``, ``error 104`` ..."""

@@ -13,7 +13,9 @@ def test_the_index_and_spxw_options_qualify_as_on_a_real_gateway(sim):
     day = f"{sim.trading_date:%y%m%d}"
     with connected(sim) as ib:
         spx, call, put = ib.qualifyContracts(ibi.Index("SPX", "CBOE"), option(sim, "C", k), option(sim, "P", k))
+        assert spx is not None and call is not None and put is not None
         by_root = ib.qualifyContracts(ibi.Option("SPXW", call.lastTradeDateOrContractMonth, k, "C", "SMART"))[0]
+        assert by_root is not None
     assert (spx.conId, spx.secType, spx.exchange) == (416904, "IND", "CBOE")
     assert call.localSymbol == f"SPXW  {day}C{k * 1000:08d}" and put.localSymbol == f"SPXW  {day}P{k * 1000:08d}"
     assert (call.tradingClass, call.multiplier, call.exchange, call.currency) == ("SPXW", "100", "SMART", "USD")
@@ -38,7 +40,7 @@ def test_an_expiry_alone_lists_the_whole_chain_with_its_session_hours(sim):
     with connected(sim) as ib:
         details = ib.reqContractDetails(ibi.Contract(secType="OPT", symbol="SPX", lastTradeDateOrContractMonth=expiry))
     assert len(details) == len(sim.market.contracts) == 82
-    assert {d.contract.localSymbol + ".CBOE" for d in details} == set(sim.market.contracts)
+    assert {f"{d.contract.localSymbol}.CBOE" for d in details if d.contract} == set(sim.market.contracts)
     facts = {(d.underConId, d.underSecType, d.minTick, d.timeZoneId) for d in details}
     assert facts == {(416904, "IND", 0.05, "US/Eastern")}
     assert {d.tradingHours for d in details} == {f"{expiry}:0930-{expiry}:1600"}

@@ -149,7 +149,12 @@ def test_nautilus_gets_quotes_at_once_and_minute_bars_as_they_are_replayed(sim):
         for _ in range(2):
             await n.step()
             replayed = sim.market.last_bar
-            await n.until(lambda r=replayed: n.of(Bar) and n.of(Bar)[-1].close.as_decimal() == r.close, "the bar")
+            assert replayed is not None
+
+            def published(close: Decimal = replayed.close) -> bool:
+                return bool(n.of(Bar)) and n.of(Bar)[-1].close.as_decimal() == close
+
+            await n.until(published, "the bar")
             assert n.of(Bar)[-1].ts_event == replayed.ts - MINUTE_NS  # IB dates a bar at its open
             latest = sim.market.latest[str(call_id)]
             assert n.of(QuoteTick)[-1].bid_price.as_decimal() == latest.bid

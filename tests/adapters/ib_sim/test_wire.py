@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import ib_async.decoder
 import pytest
@@ -53,7 +53,7 @@ def decoded(message: list[Value]) -> tuple[list[tuple[str, tuple]], list[tuple[s
     official = IbapiRecorder()
     IbapiDecoder(official, SERVER_VERSION).interpret(tuple(t.encode() for t in texts[1:]), int(texts[0]))
     reloaded = AsyncRecorder()
-    ib_async.decoder.Decoder(reloaded, SERVER_VERSION).handlers[int(texts[0])](texts)
+    ib_async.decoder.Decoder(cast(Any, reloaded), SERVER_VERSION).handlers[int(texts[0])](texts)
     return official.calls, reloaded.calls
 
 
@@ -214,10 +214,10 @@ def test_positions_portfolio_bars_and_chains_read_the_same_in_both_clients(chain
             0.5,
             2,
         )
-    rows = [["1721655000", Decimal(1), Decimal(3), Decimal("0.5"), Decimal(2), 0, Decimal(2), 1]]
-    official, reloaded = decoded(outgoing.historical_data(4, "a", "b", rows))
-    assert [c[0] for c in official] == [c[0] for c in reloaded] == ["historicalData", "historicalDataEnd"]
-    assert official[0][1][1].close == reloaded[0][1][1].close == 2
+    rows: list[list[Value]] = [["1721655000", Decimal(1), Decimal(3), Decimal("0.5"), Decimal(2), 0, Decimal(2), 1]]
+    by_ibapi, by_ib_async = decoded(outgoing.historical_data(4, "a", "b", rows))
+    assert [c[0] for c in by_ibapi] == [c[0] for c in by_ib_async] == ["historicalData", "historicalDataEnd"]
+    assert by_ibapi[0][1][1].close == by_ib_async[0][1][1].close == 2
     strikes = [Decimal(5500), Decimal("5505")]
     (official,), (reloaded,) = decoded(outgoing.option_parameter(4, "SMART", 416904, "SPXW", ["20240722"], strikes))
     for name, (req_id, exchange, con_id, trading_class, multiplier, expiries, got) in (official, reloaded):
@@ -231,6 +231,5 @@ def test_positions_portfolio_bars_and_chains_read_the_same_in_both_clients(chain
         )
         assert sorted(expiries) == ["20240722"] and sorted(got) == [5500.0, 5505.0]
     ticks = outgoing.tick_by_tick_bid_ask(4, 1721655000, Decimal("1.1"), Decimal("1.2"), 5, 6)
-    official, reloaded = decoded(ticks)
-    assert official[0][0] == "tickByTickBidAsk" and official[0][1][:6] == (4, 1721655000, 1.1, 1.2, 5, 6)
-    assert reloaded[0][0] == "tickByTickBidAsk" and reloaded[0][1][:6] == (4, 1721655000, 1.1, 1.2, 5, 6)
+    for calls in decoded(ticks):
+        assert calls[0][0] == "tickByTickBidAsk" and calls[0][1][:6] == (4, 1721655000, 1.1, 1.2, 5, 6)
