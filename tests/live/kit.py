@@ -298,21 +298,23 @@ class ManualTrader(Strategy):
     def on_order_denied(self, event: OrderDenied) -> None:
         self.denied.append(event.reason)
 
-    def rest_iron_fly(self, credit: float = 9.00) -> LimitOrder:
+    def rest_iron_fly(self, credit: float = 9.00, quantity: int = 1) -> LimitOrder:
         """Buy +wings -body at a credit the market does not pay: an entry that rests (a credit the market
         pays, as low as 0.05, is marketable and fills)."""
         assert self.spot is not None, "a bar first"
         k, w = round(self.spot / self.strike_step) * self.strike_step, self.wing
         legs = [(self.leg(CALL, k), -1), (self.leg(PUT, k), -1), (self.leg(CALL, k + w), 1), (self.leg(PUT, k - w), 1)]
-        return self.submit_package(legs, "IRON_BUTTERFLY", Price(-credit, 2))
+        return self.submit_package(legs, "IRON_BUTTERFLY", Price(-credit, 2), quantity)
 
-    def submit_package(self, legs: list[tuple[OptionContract, int]], structure: str, price: Price) -> LimitOrder:
-        """Buy one package of ``legs`` at the signed net ``price`` (credit negative), a DAY limit."""
+    def submit_package(
+        self, legs: list[tuple[OptionContract, int]], structure: str, price: Price, quantity: int = 1
+    ) -> LimitOrder:
+        """Buy ``quantity`` packages of ``legs`` at the signed net ``price`` (credit negative), a DAY limit."""
         spread = option_spread(legs, structure)
         if self.cache.instrument(spread.id) is None:
             self.cache.add_instrument(spread)
         order = self.order_factory.limit(
-            spread.id, OrderSide.BUY, Quantity.from_int(1), price, time_in_force=TimeInForce.DAY
+            spread.id, OrderSide.BUY, Quantity.from_int(quantity), price, time_in_force=TimeInForce.DAY
         )
         self.orders.append(order)
         self.submit_order(order)
@@ -328,3 +330,14 @@ class ManualTrader(Strategy):
             ):
                 return instrument
         raise LookupError(f"no {kind.name} at {strike} in the cache")
+
+    def close_package(self, entry: LimitOrder) -> LimitOrder:
+        """Sell what ``entry`` bought, at any price the market pays (a limit far through the far touch)."""
+        spread = self.cache.instrument(entry.instrument_id)
+        price = Price(-abs(spread.price_increment.as_double()) * 2000, 2)  # sell down to -100 a package
+        order = self.order_factory.limit(
+            entry.instrument_id, OrderSide.SELL, entry.filled_qty, price, time_in_force=TimeInForce.DAY
+        )
+        self.orders.append(order)
+        self.submit_order(order)
+        return order

@@ -19,6 +19,11 @@ seed 000's phantom position and the design's execution rules (§8) require of it
   Nautilus also emits leg fills as soon as each leg executes, before the combo fill that covers them; the
   node's exposure counts a package fill's legs as held until their leg fills arrive (``node_exposure.py``),
   so a leg fill is held here until a booked package fill covers it, as the Alpaca adapter does.
+- **An order IB never took is rejected; a refused change leaves the order working.** IB drops a message over
+  its rate (error 100, pacing) and keeps nothing: Nautilus only logged it and the order stayed SUBMITTED
+  for ever, counted by the gate as working. Here 100 on an order IB has not acknowledged rejects it. And a
+  rejection of an order IB had accepted (a modify over the rate, an invalid price) is the modify's refusal,
+  not the order's end: IB keeps the original working (ib_insync #502), so the node does too.
 - **A spread order finds its BAG contract.** The strategies build their packages' ``OptionSpread``s
   themselves (``packages.ensure_spread``), the same code as in the backtest; the provider learns the BAG
   contract of a spread id only when asked, so it is asked before the order is sent.
@@ -39,6 +44,7 @@ from typing import Any
 
 from nautilus_trader.adapters.interactive_brokers.execution import InteractiveBrokersExecutionClient
 from nautilus_trader.execution.messages import CancelOrder, ModifyOrder, SubmitOrder
+from nautilus_trader.model.enums import OrderStatus
 from nautilus_trader.model.identifiers import (
     ClientOrderId,
     InstrumentId,
@@ -50,6 +56,8 @@ from nautilus_trader.model.objects import Price
 from nautilus_trader.model.orders import Order
 
 CANCELLED_STATUSES = ("Cancelled", "ApiCancelled")
+PACING = 100  # "Max rate of messages per second has been exceeded": the message was dropped
+NOT_ACKNOWLEDGED = (OrderStatus.INITIALIZED, OrderStatus.SUBMITTED)
 DEFAULT_CANCEL_CONFIRM_SECONDS = 1.0
 
 
@@ -72,6 +80,8 @@ class OdteInteractiveBrokersExecutionClient(InteractiveBrokersExecutionClient):
         self._tentative_cancels: dict[ClientOrderId, asyncio.Task] = {}
         self._seen_exec_ids: set[str] = set()
         self._held_legs: dict[ClientOrderId, _HeldLegs] = {}
+        client: Any = self._client
+        client.ORDER_REJECTION_CODES = frozenset({*client.ORDER_REJECTION_CODES, PACING})  # this client's only
 
     @property
     def confirming(self) -> int:
@@ -114,6 +124,9 @@ class OdteInteractiveBrokersExecutionClient(InteractiveBrokersExecutionClient):
         why_held: str = "",
     ) -> None:
         order = self._order_of(order_ref, venue_order_id)
+        if order_status == "Rejected" and order is not None and order.status not in NOT_ACKNOWLEDGED:
+            self._refuse_change(order, reason)
+            return
         if order_status in CANCELLED_STATUSES and order is not None and order.is_open:
             self._hold_cancel(order, reason)
             # The fill progress a Cancelled status carries (filled > 0 at a real average) is a fill's price.
@@ -127,6 +140,17 @@ class OdteInteractiveBrokersExecutionClient(InteractiveBrokersExecutionClient):
                 return
         super()._on_order_status(
             order_ref, order_status, avg_fill_price, filled, remaining, reason, venue_order_id, why_held
+        )
+
+    def _refuse_change(self, order: Order, reason: str) -> None:
+        self._log.warning(f"[PAPER] IB refused a change to {order.client_order_id} ({reason}): it keeps working")
+        self.generate_order_modify_rejected(
+            order.strategy_id,
+            order.instrument_id,
+            order.client_order_id,
+            order.venue_order_id,
+            reason or "refused by IB",
+            self._clock.timestamp_ns(),
         )
 
     def _order_of(self, order_ref: str, venue_order_id: VenueOrderId | None) -> Order | None:

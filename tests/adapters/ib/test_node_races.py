@@ -152,3 +152,30 @@ def test_without_the_tentative_cancel_the_node_books_the_phantom(
         assert len(node.sim.orders()) == 1 and node.broker_positions() != {}  # the order reached IB and filled
         told = _events(node, order)
         assert "OrderCanceled" in told, f"Nautilus's own IB client held IB's Cancelled: {told}"
+
+
+def test_a_package_partially_filled_then_exited_ends_flat_at_both(node: IbNode, faults: Faults):
+    faults.partial_fill = 0.5
+    order = node.on_loop(lambda: node.manual.rest_iron_fly(credit=0.05, quantity=2))
+    node.wait_settled()
+    assert node.node_positions() == node.broker_positions() != {}
+    assert {abs(q) for q in node.node_positions().values()} == {1}  # one of two packages so far
+    node.advance(1)  # the rest fills on the next step
+    _settle_confirmations(node)
+    assert _status(node, order) == OrderStatus.FILLED
+    assert {abs(q) for q in node.node_positions().values()} == {2}
+    node.on_loop(lambda: node.manual.close_package(order))
+    node.advance(2)  # the exit is partially filled too
+    _settle_confirmations(node)
+    assert node.node_positions() == node.broker_positions() == {}
+
+
+def test_an_order_refused_for_pacing_is_not_left_working(node: IbNode, faults: Faults):
+    """IB refuses a message over its rate (error 100) and keeps nothing: the order must not stay working in the
+    node (the gate would count it against the limits, a strategy would wait on it for ever)."""
+    faults.pacing = {"placeOrder": 1}
+    order = _marketable_fly(node)
+    node.advance(2)
+    _settle_confirmations(node)
+    assert node.sim.orders() == [] and node.broker_positions() == {}
+    assert _status(node, order) in (OrderStatus.REJECTED, OrderStatus.CANCELED), _events(node, order)
