@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 
+from nautilus_trader.adapters.interactive_brokers.client import InteractiveBrokersClient
 from nautilus_trader.adapters.interactive_brokers.common import IB_VENUE
 from nautilus_trader.adapters.interactive_brokers.config import (
     InteractiveBrokersDataClientConfig,
@@ -19,6 +20,7 @@ from nautilus_trader.adapters.interactive_brokers.factories import (
     get_cached_ib_client,
     get_cached_interactive_brokers_instrument_provider,
 )
+from nautilus_trader.adapters.interactive_brokers.providers import InteractiveBrokersInstrumentProvider
 from nautilus_trader.cache.cache import Cache
 from nautilus_trader.common.component import LiveClock, MessageBus
 from nautilus_trader.live.factories import LiveDataClientFactory, LiveExecClientFactory
@@ -26,6 +28,33 @@ from nautilus_trader.model.identifiers import AccountId
 
 from odte_nautilus.adapters.ib.data import OdteInteractiveBrokersDataClient
 from odte_nautilus.adapters.ib.execution import OdteInteractiveBrokersExecutionClient
+
+
+def _connection(
+    loop: asyncio.AbstractEventLoop,
+    config: InteractiveBrokersDataClientConfig | InteractiveBrokersExecClientConfig,
+    msgbus: MessageBus,
+    cache: Cache,
+    clock: LiveClock,
+) -> tuple[InteractiveBrokersClient, InteractiveBrokersInstrumentProvider]:
+    """The node's one API client for (host, port, client id) and its one instrument provider, from Nautilus's
+    caches: the data and execution clients share both."""
+    client = get_cached_ib_client(
+        loop=loop,
+        msgbus=msgbus,
+        cache=cache,
+        clock=clock,
+        host=config.ibg_host,
+        port=config.ibg_port,
+        client_id=config.ibg_client_id,
+        dockerized_gateway=config.dockerized_gateway,
+        fetch_all_open_orders=getattr(config, "fetch_all_open_orders", False),
+        request_timeout_secs=config.request_timeout_secs,
+    )
+    provider = get_cached_interactive_brokers_instrument_provider(
+        client=client, clock=clock, config=config.instrument_provider
+    )
+    return client, provider
 
 
 class OdteInteractiveBrokersDataClientFactory(LiveDataClientFactory):
@@ -38,20 +67,7 @@ class OdteInteractiveBrokersDataClientFactory(LiveDataClientFactory):
         cache: Cache,
         clock: LiveClock,
     ) -> OdteInteractiveBrokersDataClient:
-        client = get_cached_ib_client(
-            loop=loop,
-            msgbus=msgbus,
-            cache=cache,
-            clock=clock,
-            host=config.ibg_host,
-            port=config.ibg_port,
-            client_id=config.ibg_client_id,
-            dockerized_gateway=config.dockerized_gateway,
-            request_timeout_secs=config.request_timeout_secs,
-        )
-        provider = get_cached_interactive_brokers_instrument_provider(
-            client=client, clock=clock, config=config.instrument_provider
-        )
+        client, provider = _connection(loop, config, msgbus, cache, clock)
         return OdteInteractiveBrokersDataClient(
             loop=loop,
             client=client,
@@ -76,21 +92,7 @@ class OdteInteractiveBrokersExecClientFactory(LiveExecClientFactory):
         cache: Cache,
         clock: LiveClock,
     ) -> OdteInteractiveBrokersExecutionClient:
-        client = get_cached_ib_client(
-            loop=loop,
-            msgbus=msgbus,
-            cache=cache,
-            clock=clock,
-            host=config.ibg_host,
-            port=config.ibg_port,
-            client_id=config.ibg_client_id,
-            dockerized_gateway=config.dockerized_gateway,
-            fetch_all_open_orders=config.fetch_all_open_orders,
-            request_timeout_secs=config.request_timeout_secs,
-        )
-        provider = get_cached_interactive_brokers_instrument_provider(
-            client=client, clock=clock, config=config.instrument_provider
-        )
+        client, provider = _connection(loop, config, msgbus, cache, clock)
         account = config.account_id or os.environ.get("TWS_ACCOUNT")
         if not account:
             raise ValueError("the IB execution client needs an account: set account_id or TWS_ACCOUNT")
