@@ -8,8 +8,9 @@ Modules, one job each: ``simulator`` (the handle: server thread, clock steps, re
 routes), ``streams`` (websockets), ``broker`` (orders, fills, positions), ``model`` (state and its wire
 shape), ``entry`` (order bodies read and refused), ``clock`` (the simulated time on Alpaca's wire), ``faults``,
 ``ratelimit``, ``symbols`` (Alpaca's OCC symbols <-> catalog ids, asset ids), ``wire`` (error codes, decimals,
-times). The replayed catalog session, the clock and the fill rule are every simulator's
-(``odte_nautilus.sim.replay``, ``.clock``, ``.fills``); the replay is keyed by Alpaca's symbols here.
+times). The replayed catalog session, the clock, the fill rule and the loop thread that steps them are
+every simulator's (``odte_nautilus.sim.replay``, ``.clock``, ``.fills``, ``.loop``); the replay is keyed by
+Alpaca's symbols here.
 
     from odte_nautilus.sim.alpaca import AlpacaSimulator, Faults
 

@@ -11,7 +11,9 @@ Modules, one job each: ``simulator`` (the handle: server thread, clock steps, co
 connections share), ``session`` (one connection: handshake and requests), ``broker`` (orders, fills,
 executions, positions, cash), ``contracts`` (the index and the options as IB describes them), ``marketdata``
 (ticks and bars from the replay), ``incoming`` / ``outgoing`` (message layouts), ``wire`` (framing),
-``messages`` (ids), ``faults``, ``control`` (the ``/sim/v1`` HTTP API).
+``messages`` (ids), ``faults``, ``control`` (the ``/sim/v1`` HTTP API). The replay, the clock, the fill rule
+and the loop thread that steps them are every simulator's (``odte_nautilus.sim.replay``, ``.clock``,
+``.fills``, ``.loop``).
 
     from odte_nautilus.sim.ib import Faults, TwsSimulator
 

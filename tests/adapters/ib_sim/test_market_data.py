@@ -5,7 +5,7 @@ from datetime import datetime
 import ib_async as ibi
 
 from odte_nautilus.risk.time_units import MINUTE_NS, NS_PER_SECOND
-from tests.adapters.ib_sim.kit import atm_strike, connected, eventually, option, quote
+from tests.adapters.ib_sim.kit import atm_strike, connected, eventually, option, quote, short_fly
 
 
 def _seconds(bar: ibi.BarData) -> int:
@@ -66,3 +66,30 @@ def test_a_snapshot_answers_once_and_ends(sim):
         call = ib.qualifyContracts(option(sim, "C", atm_strike(sim)))[0]
         [ticker] = ib.reqTickers(call)
         assert (ticker.bid, ticker.ask) == (float(quote(sim, call).bid), float(quote(sim, call).ask))
+
+
+def test_a_combo_quotes_its_net_bid_and_ask(sim):
+    with connected(sim) as ib:
+        bag, legs = short_fly(ib, sim)
+        ticker = ib.reqMktData(bag)
+        c, p, wc, wp = (quote(sim, leg) for leg in legs)
+        bid = wc.bid + wp.bid - c.ask - p.ask  # buying the combo: sell the straddle, buy the wings
+        ask = wc.ask + wp.ask - c.bid - p.bid
+        eventually(ib, lambda: (ticker.bid, ticker.ask) == (float(bid), float(ask)), "the combo's quote")
+        assert bid < ask < 0  # a credit either way: the straddle is worth more than the wings
+
+
+def test_tick_by_tick_bid_ask_follows_each_replayed_quote(sim):
+    with connected(sim) as ib:
+        call = ib.qualifyContracts(option(sim, "C", atm_strike(sim)))[0]
+        assert call is not None
+        ticker = ib.reqTickByTickData(call, "BidAsk")
+        for _ in range(2):
+            q = quote(sim, call)
+
+            def shows(bid: float = float(q.bid), ask: float = float(q.ask)) -> bool:
+                last = ticker.tickByTicks[-1] if ticker.tickByTicks else None
+                return isinstance(last, ibi.TickByTickBidAsk) and (last.bidPrice, last.askPrice) == (bid, ask)
+
+            eventually(ib, shows, "the tick")
+            sim.step_minute()

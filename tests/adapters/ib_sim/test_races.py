@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import ib_async as ibi
 
+from odte_nautilus.risk.time_units import MINUTE_NS
 from tests.adapters.ib_sim.kit import (
     Wire,
     atm_strike,
@@ -140,6 +141,17 @@ def test_an_order_filling_while_the_client_is_away_is_learnt_on_reconnect(sim):
         assert all(f.commissionReport.commission == 1.3 for f in fills if f.contract.secType == "OPT")
         assert ib.openTrades() == []
         assert _positions(ib) == {s: float(q) for s, q in sim.positions().items()} != {}
+
+
+def test_scheduled_disconnects_drop_every_client_as_the_clock_passes_them(sim):
+    sim.faults.disconnect_at = (sim.now_ns + 2 * MINUTE_NS,)
+    with connected(sim, client_id=6) as ib:
+        sim.step_minute()
+        settle(ib)
+        assert ib.isConnected() and sim.clients() == [6]
+        sim.step_minute()
+        wait_disconnected(ib)
+        assert sim.clients() == []
 
 
 def test_pacing_violations_refuse_the_nth_request_of_a_kind(sim):
