@@ -10,6 +10,7 @@ to the package price. A single-leg order is a package of one leg. Displayed size
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -40,3 +41,12 @@ def far_touch(legs: Sequence[tuple[str, int]], quotes: Mapping[str, Quote]) -> T
 def marketable(touch: Touch, net_limit: Decimal | None) -> bool:
     """A market order (no limit) always is; a limit when the far-touch net is at or below it."""
     return net_limit is None or touch.net <= net_limit
+
+
+def packages_to_fill(qty: int, filled: int, partial_fill: float | None) -> int:
+    """How many packages a marketable order fills now: what is left, unless the partial-fill fault makes its
+    first fill that fraction of the order (at least one package, never all of it)."""
+    left = qty - filled
+    if partial_fill is not None and filled == 0 and left > 1:
+        return min(left - 1, max(1, math.floor(qty * partial_fill)))
+    return left

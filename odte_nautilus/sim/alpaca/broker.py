@@ -22,7 +22,6 @@ it to cash so the account ends flat in options and the P&L is exact.
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -42,7 +41,7 @@ from odte_nautilus.sim.alpaca.model import (
     position_wire,
 )
 from odte_nautilus.sim.alpaca.wire import FORBIDDEN, MALFORMED, NOT_FOUND, UNPROCESSABLE, ApiError, iso, text
-from odte_nautilus.sim.fills import Touch, far_touch, marketable
+from odte_nautilus.sim.fills import Touch, far_touch, marketable, packages_to_fill
 from odte_nautilus.sim.replay import Market
 
 Emit = Callable[[dict], None]
@@ -322,11 +321,7 @@ class Broker:
         touch = far_touch(legs, self._market.latest)
         if touch is None or not marketable(touch, order.net_limit):
             return
-        left = order.qty - order.filled_qty
-        fraction = self._faults.partial_fill
-        if fraction is not None and order.filled_qty == 0 and left > 1:
-            left = min(left - 1, max(1, math.floor(order.qty * fraction)))
-        self._execute(order, touch, left)
+        self._execute(order, touch, packages_to_fill(order.qty, order.filled_qty, self._faults.partial_fill))
 
     def _execute(self, order: OrderState, touch: Touch, packages: int) -> None:
         now = self._now()

@@ -19,7 +19,6 @@ last close (in the money: intrinsic value; out: nothing), so the account ends fl
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,7 +26,7 @@ from decimal import Decimal
 
 from odte_nautilus.risk.model import OptionRight
 from odte_nautilus.risk.time_units import NS_PER_SECOND
-from odte_nautilus.sim.fills import Touch, far_touch, marketable
+from odte_nautilus.sim.fills import Touch, far_touch, marketable, packages_to_fill
 from odte_nautilus.sim.ib import outgoing
 from odte_nautilus.sim.ib.contracts import BAG, MULTIPLIER, Chain, IbContract
 from odte_nautilus.sim.ib.faults import Faults
@@ -484,11 +483,7 @@ class Broker:
             return
         if not marketable(touch, self._net_limit(order)):
             return
-        left = order.qty - order.filled
-        fraction = self.faults.partial_fill
-        if fraction is not None and order.filled == 0 and left > 1:
-            left = min(left - 1, max(1, math.floor(order.qty * fraction)))
-        self._execute(order, touch, left)
+        self._execute(order, touch, packages_to_fill(order.qty, order.filled, self.faults.partial_fill))
 
     @staticmethod
     def _net_limit(order: Order) -> Decimal | None:
