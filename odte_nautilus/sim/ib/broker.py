@@ -37,6 +37,7 @@ from odte_nautilus.sim.replay import Market
 Send = Callable[[int, Message], None]
 COMMISSION = Decimal("0.65")  # per option contract, IB's tiered rate for small accounts
 WORKING = ("PreSubmitted", "Submitted")
+PACING = 100
 CANNOT_MODIFY_FILLED = 104
 DUPLICATE_ID = 103
 NO_SECURITY = 200
@@ -333,15 +334,19 @@ class Broker:
 
     # -- internals ------------------------------------------------------------------------------------
 
-    def _accept(self, client_id: int, ticket: Ticket) -> Order:
+    def _refuse_by_fault(self) -> None:
+        """A new order or a modify the faults refuse: a pacing violation (100) or a rejection (201)."""
         if self.faults.paced("placeOrder"):
-            raise OrderError(100, "Max rate of messages per second has been exceeded.")
+            raise OrderError(PACING, "Max rate of messages per second has been exceeded.")
+        if self.faults.take("reject_next"):
+            raise OrderError(REJECTED, f"Order rejected - reason:{self.faults.reject_reason}")
+
+    def _accept(self, client_id: int, ticket: Ticket) -> Order:
         if ticket.order_id <= 0:
             raise OrderError(VALIDATION, "Error validating request: the order id must be positive.")
         if self._now() >= self.market.session.close_ns:
             raise OrderError(REJECTED, "Order rejected - reason:The market is closed for the day.")
-        if self.faults.take("reject_next"):
-            raise OrderError(REJECTED, f"Order rejected - reason:{self.faults.reject_reason}")
+        self._refuse_by_fault()
         if ticket.account and ticket.account != self.account:
             raise OrderError(VALIDATION, f"Error validating request: unknown account {ticket.account}.")
         if ticket.action not in ("BUY", "SELL"):
@@ -415,13 +420,14 @@ class Broker:
             self._send(order.client_id, outgoing.error(order.order_id, DUPLICATE_ID, "Duplicate order id"))
             return
         self._release(order)
-        if ticket.qty < order.filled or ticket.qty != ticket.qty.to_integral_value():
-            text = "Error validating request: the quantity cannot go below what has filled."
-            self._send(order.client_id, outgoing.error(order.order_id, VALIDATION, text))
-            return
-        if ticket.order_type == "LMT" and ticket.limit is None:
-            text = "Error validating request: a limit order needs a limit price."
-            self._send(order.client_id, outgoing.error(order.order_id, VALIDATION, text))
+        try:
+            self._refuse_by_fault()
+            if ticket.qty < order.filled or ticket.qty != ticket.qty.to_integral_value():
+                raise OrderError(VALIDATION, "Error validating request: the quantity cannot go below what has filled.")
+            if ticket.order_type == "LMT" and ticket.limit is None:
+                raise OrderError(VALIDATION, "Error validating request: a limit order needs a limit price.")
+        except OrderError as refused:  # the order keeps working as it was (ib_insync #502)
+            self._send(order.client_id, outgoing.error(order.order_id, refused.code, refused.text))
             return
         order.qty = int(ticket.qty)
         order.order_type = ticket.order_type

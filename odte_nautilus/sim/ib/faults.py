@@ -20,10 +20,11 @@ about (issue 12; the project's broker notes, IB order-status races). Counters co
 - ``duplicate_executions``: every ``execDetails`` of the fill is sent twice (same execId).
 - ``legs_only_executions``: a combo's fill is reported by its legs' executions alone, no BAG execution
   (``reqExecutions`` still lists it).
-- ``reject_next``: the next orders are refused with ``error 201``.
+- ``reject_next``: the next orders, or modifies, are refused with ``error 201`` (a refused modify leaves the
+  order working as it was, as ib_insync #502 saw).
 - ``pacing``: request name -> N: the Nth next request of that kind is refused, ``error 162`` for
   ``reqHistoricalData``, ``error 100`` for any other (names as the TWS API's: ``reqMktData``,
-  ``reqContractDetails``, ``reqSecDefOptParams``, ``placeOrder`` ...).
+  ``reqContractDetails``, ``reqSecDefOptParams``, ``placeOrder`` (a new order or a modify) ...).
 - ``disconnect_at``: simulated times (UTC ns) at which every client socket is dropped; orders, positions and
   executions survive and a reconnecting client's requests tell the truth.
 """

@@ -128,3 +128,23 @@ def test_at_the_close_working_orders_cancel_and_options_settle_in_cash(sim):
         intrinsic = Decimal(strike) - sim.market.last_bar.close
         assert intrinsic > 0
         assert sim.cash == Decimal(1_000_000) + (intrinsic - paid) * 100 - Decimal("0.65")
+
+
+def test_a_refused_modify_leaves_the_order_working_as_it_was(sim):
+    """ib_insync #502: a modify refused (pacing 100, rejection 201) reads as Cancelled to ib_async, while
+    the order works on unchanged."""
+    with connected(sim) as ib:
+        wire = Wire(ib)
+        bag, legs = short_fly(ib, sim)
+        limit = float(-fly_credit(sim, legs) - 5)
+        trade = ib.placeOrder(bag, ibi.LimitOrder("BUY", 1, limit, tif="DAY"))
+        eventually(ib, lambda: trade.orderStatus.status == "Submitted", "the order to work")
+        sim.faults.pacing, sim.faults.reject_next = {"placeOrder": 1}, 1
+        for _ in range(2):
+            trade.order.lmtPrice = limit + 1
+            ib.placeOrder(bag, trade.order)
+        eventually(ib, lambda: len([i for i in wire.items if i[0] == "error"]) == 2, "both refusals")
+        assert [i[2] for i in wire.items if i[0] == "error"] == [100, 201]
+        [order] = sim.orders()
+        assert (order["status"], Decimal(order["limit"])) == ("Submitted", Decimal(str(limit)))
+        assert [t.order.orderId for t in ib.reqAllOpenOrders()] == [trade.order.orderId]
