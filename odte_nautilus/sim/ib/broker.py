@@ -10,8 +10,8 @@ marketable when the far-touch net of what the order trades (``sim.fills``) is at
 BUY, and for a SELL when selling the combo brings at least the limit; it fills at that far-touch net, each
 leg at its own far side. A fill is reported as: one ``execDetails`` per leg (secType OPT, BOT/SLD, the leg's
 price), one for the combo (secType BAG, the net price, unless a fault drops it), a ``commissionReport`` per
-leg execution ($0.65 a contract; none for the combo's own, as IB), then ``openOrder`` and ``orderStatus``. Resting
-orders are checked again on every replayed step. The races of ``faults`` change when and how this is sent.
+leg execution ($0.65 a contract; none for the combo's own, as IB), then ``openOrder`` and ``orderStatus``.
+Resting orders are checked again on every replayed step. The races of ``faults`` change when and how this is sent.
 
 At the session close the day's working orders are cancelled and the options settle in cash at the index's
 last close (in the money: intrinsic value; out: nothing), so the account ends flat.
@@ -20,23 +20,20 @@ last close (in the money: intrinsic value; out: nothing), so the account ends fl
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from odte_nautilus.risk.model import OptionRight
-from odte_nautilus.risk.time_units import NS_PER_SECOND
 from odte_nautilus.sim.fills import Touch, far_touch, marketable, packages_to_fill
 from odte_nautilus.sim.ib import outgoing
 from odte_nautilus.sim.ib.contracts import BAG, MULTIPLIER, Chain, IbContract
 from odte_nautilus.sim.ib.faults import Faults
 from odte_nautilus.sim.ib.incoming import Ticket
 from odte_nautilus.sim.ib.outgoing import Message
+from odte_nautilus.sim.ib.records import Execution, Fill, Holding, Leg, Order
 from odte_nautilus.sim.replay import Market
 
 Send = Callable[[int, Message], None]
 COMMISSION = Decimal("0.65")  # per option contract, IB's tiered rate for small accounts
-WORKING = ("PreSubmitted", "Submitted")
 PACING = 100
 CANNOT_MODIFY_FILLED = 104
 DUPLICATE_ID = 103
@@ -47,136 +44,6 @@ VALIDATION = 321
 UNSUPPORTED_TYPE = 387
 CANCEL_NOT_FOUND = 10147
 CANCEL_FILLED = 10148
-
-
-@dataclass(slots=True)
-class Leg:
-    contract: IbContract
-    ratio: int
-    action: str  # the combo's own action for this leg (a single-leg order: BUY)
-    exchange: str
-
-    def sign(self, order_action: str) -> int:
-        """+1 when the order buys this leg, -1 when it sells it."""
-        return (1 if self.action == "BUY" else -1) * (1 if order_action == "BUY" else -1)
-
-
-@dataclass(slots=True)
-class Execution:
-    exec_id: str
-    order_id: int
-    client_id: int
-    perm_id: int
-    account: str
-    contract: IbContract
-    exchange: str
-    side: str  # BOT or SLD
-    shares: int
-    price: Decimal
-    ts_ns: int
-    cum_qty: int
-    avg_price: Decimal
-    order_ref: str
-    commission: Decimal
-
-    def commission_message(self) -> Message | None:
-        """A leg's ``commissionReport``; a combo's own execution has none (IB sends them for legs only, and
-        Nautilus takes an execution with a commission report for a leg fill)."""
-        if self.contract.sec_type == "BAG":
-            return None
-        return outgoing.commission_report(self.exec_id, self.commission)
-
-    def message(self, req_id: int) -> Message:
-        when = datetime.fromtimestamp(self.ts_ns / NS_PER_SECOND, tz=UTC).strftime("%Y%m%d %H:%M:%S UTC")
-        return outgoing.execution(
-            req_id,
-            self.order_id,
-            self.contract,
-            self.exchange,
-            self.exec_id,
-            when,
-            self.account,
-            self.side,
-            self.shares,
-            self.price,
-            self.perm_id,
-            self.client_id,
-            self.cum_qty,
-            self.avg_price,
-            self.order_ref,
-        )
-
-
-@dataclass(slots=True)
-class Fill:
-    """One fill of an order and the status it left, kept until it is reported."""
-
-    executions: list[Execution]
-    status: Message
-    open_order: Message
-    duplicate: bool = False
-    legs_only: bool = False
-
-    def execution_messages(self) -> list[Message]:
-        sent = [e for e in self.executions if not (self.legs_only and e.contract.sec_type == "BAG")]
-        reports = [e.message(-1) for e in sent for _ in range(2 if self.duplicate else 1)]
-        return reports + [m for e in sent if (m := e.commission_message()) is not None]
-
-
-@dataclass(slots=True)
-class Order:
-    order_id: int
-    client_id: int
-    perm_id: int
-    account: str
-    bag: bool
-    exchange: str
-    legs: list[Leg]
-    action: str
-    qty: int
-    order_type: str
-    limit: Decimal | None
-    tif: str
-    order_ref: str
-    combo_params: tuple[tuple[str, str], ...]
-    status: str = "PreSubmitted"
-    filled: int = 0
-    value: Decimal = Decimal(0)  # the net prices paid, summed per combo
-    last_price: Decimal = Decimal(0)
-    last_fill_step: int = -1
-    leg_filled: list[int] = field(default_factory=list)
-    leg_value: list[Decimal] = field(default_factory=list)
-    held: list[Fill] = field(default_factory=list)  # filled at the exchange, not reported yet
-    release_step: int = 0
-    cancel_refused: bool = False
-
-    @property
-    def working(self) -> bool:
-        return self.status in WORKING
-
-    @property
-    def avg_price(self) -> Decimal:
-        return self.value / self.filled if self.filled else Decimal(0)
-
-    @property
-    def contract_fields(self) -> list:
-        described = BAG if self.bag else self.legs[0].contract
-        return described.fields(self.exchange)
-
-
-@dataclass(slots=True)
-class Holding:
-    contract: IbContract
-    qty: int = 0
-    avg_price: Decimal = Decimal(0)  # per contract, not times the multiplier
-
-    def add(self, qty: int, price: Decimal) -> None:
-        after = self.qty + qty
-        if self.qty == 0 or (self.qty > 0) != (after > 0) or after == 0:
-            self.avg_price = price if after else Decimal(0)
-        elif abs(after) > abs(self.qty):
-            self.avg_price = (self.avg_price * abs(self.qty) + price * abs(qty)) / abs(after)
-        self.qty = after
 
 
 class OrderError(Exception):
@@ -236,7 +103,7 @@ class Broker:
         self.orders[order.order_id] = order
         self._report_status(order, "PreSubmitted")
         order.status = "Submitted"
-        self._send(order.client_id, self._status(order))
+        self._send(order.client_id, order.status_message())
         self._try_fill(order)
         self._end_if_ioc(order)
 
@@ -281,7 +148,7 @@ class Broker:
             self._release(order)
             if order.working:
                 order.status = "Cancelled"
-                self._send(order.client_id, self._status(order))
+                self._send(order.client_id, order.status_message())
         for con_id, held in list(self.holdings.items()):
             contract = held.contract
             if index_close is not None:
@@ -329,7 +196,7 @@ class Broker:
         messages = []
         for order in self.orders.values():
             if order.working and (client_id is None or order.client_id == client_id):
-                messages += [self._open_order(order), self._status(order)]
+                messages += [order.open_order_message(), order.status_message()]
         return messages
 
     # -- internals ------------------------------------------------------------------------------------
@@ -475,7 +342,7 @@ class Broker:
 
     def _cancel(self, order: Order) -> None:
         order.status = "Cancelled"
-        self._send(order.client_id, self._status(order))
+        self._send(order.client_id, order.status_message())
         self._send(order.client_id, outgoing.error(order.order_id, CANCELLED, "Order Canceled - reason:"))
 
     def _end_if_ioc(self, order: Order) -> None:
@@ -525,7 +392,7 @@ class Broker:
             so_far = (order.filled, order.avg_price)
             executions.append(self._execution(order, BAG, side, packages, price, now, so_far, Decimal(0)))
         self.executions += executions
-        fill = Fill(executions, self._status(order), self._open_order(order))
+        fill = Fill(executions, order.status_message(), order.open_order_message())
         self._report_fill(order, fill, hold)
         self._changed()
 
@@ -589,38 +456,8 @@ class Broker:
 
     def _report_status(self, order: Order, status: str) -> None:
         order.status = status
-        self._send(order.client_id, self._open_order(order))
-        self._send(order.client_id, self._status(order))
-
-    def _status(self, order: Order) -> Message:
-        return outgoing.order_status(
-            order.order_id,
-            order.status,
-            order.filled,
-            order.qty - order.filled,
-            order.avg_price,
-            order.perm_id,
-            order.last_price,
-            order.client_id,
-        )
-
-    def _open_order(self, order: Order) -> Message:
-        return outgoing.open_order(
-            order.order_id,
-            order.contract_fields,
-            [(leg.contract.con_id, leg.ratio, leg.action, leg.exchange) for leg in order.legs] if order.bag else [],
-            order.action,
-            order.qty,
-            order.order_type,
-            order.limit,
-            order.tif,
-            order.account,
-            order.order_ref,
-            order.client_id,
-            order.perm_id,
-            order.status,
-            list(order.combo_params),
-        )
+        self._send(order.client_id, order.open_order_message())
+        self._send(order.client_id, order.status_message())
 
 
 def _cannot_modify(order: Order) -> Message:
