@@ -8,12 +8,12 @@ can be tested and run with no gateway, no credentials and no network but 127.0.0
 decision 14). IB's order-status races are scripted through ``Faults``.
 
 Modules, one job each: ``simulator`` (the handle: server thread, clock steps, control API), ``venue`` (what
-connections share), ``session`` (one connection: handshake and requests), ``broker`` (orders, fills,
-executions, positions, cash, the races), ``records`` (what it keeps), ``contracts`` (the index and the
-options as IB describes them), ``marketdata`` (ticks and bars from the replay), ``incoming`` / ``outgoing``
-(message layouts), ``wire`` (framing), ``messages`` (ids), ``faults``, ``control`` (the ``/sim/v1`` HTTP
-API). The replay, the clock, the fill rule and the loop thread that steps them are every simulator's
-(``odte_nautilus.sim.replay``, ``.clock``, ``.fills``, ``.loop``).
+connections share), ``session`` (one connection: handshake and requests), ``account`` (its account
+subscriptions), ``broker`` (orders, fills, executions, positions, cash, the races), ``records`` (what it
+keeps), ``contracts`` (the index and the options as IB describes them), ``marketdata`` (ticks and bars from
+the replay), ``incoming`` / ``outgoing`` (message layouts), ``wire`` (framing), ``messages`` (ids),
+``faults``, ``control`` (the ``/sim/v1`` HTTP API). The replay, the clock, the fill rule and the loop thread
+that steps them are every simulator's (``odte_nautilus.sim.replay``, ``.clock``, ``.fills``, ``.loop``).
 
     from odte_nautilus.sim.ib import Faults, TwsSimulator
 

@@ -6,8 +6,7 @@ and its end marker (positions, open and completed orders, account updates and th
 summary, executions), so neither client's start-up waits out a timeout. A second connection with a client id
 already connected gets ``error 326`` and is closed, as TWS does.
 
-Subscriptions live here, per connection: market data (``marketdata``), the account's updates, the position
-stream and the account summary, which ``account_changed`` refreshes after every fill and at the close.
+Subscriptions live here, per connection: market data (``marketdata``) and the account's (``account``).
 """
 
 from __future__ import annotations
@@ -17,13 +16,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from odte_nautilus.risk.time_units import NS_PER_SECOND
 from odte_nautilus.sim.ib import incoming, outgoing
-from odte_nautilus.sim.ib.contracts import INDEX_CONID, MULTIPLIER, IbContract
+from odte_nautilus.sim.ib.account import AccountFeed
+from odte_nautilus.sim.ib.contracts import INDEX_CONID, INDEX_TICK, OPTION_TICK
 from odte_nautilus.sim.ib.marketdata import (
     BarFeed,
     QuoteTicker,
@@ -55,11 +54,6 @@ class Subscriptions:
     index: set[int] = field(default_factory=set)
     tick_by_tick: dict[int, TickByTick] = field(default_factory=dict)
     bars: dict[int, BarFeed] = field(default_factory=dict)
-    account_updates: bool = False
-    account_multi: set[int] = field(default_factory=set)
-    summaries: dict[int, set[str]] = field(default_factory=dict)
-    positions: bool = False
-    positions_sent: dict[int, int] = field(default_factory=dict)  # conId -> the quantity last sent
 
 
 class Connection:
@@ -67,6 +61,7 @@ class Connection:
         self.venue = venue
         self.client_id: int | None = None
         self.subs = Subscriptions()
+        self.account = AccountFeed(venue, self.send)
         self._reader = reader
         self._writer = writer
         self._data_type = 1
@@ -78,7 +73,6 @@ class Connection:
             In.REQ_OPEN_ORDERS: lambda _: self._open_orders(mine=True),
             In.REQ_ALL_OPEN_ORDERS: lambda _: self._open_orders(mine=False),
             In.REQ_AUTO_OPEN_ORDERS: lambda _: None,
-            In.REQ_ACCOUNT_UPDATES: self._req_account_updates,
             In.REQ_EXECUTIONS: self._req_executions,
             In.REQ_IDS: lambda _: self.send(outgoing.next_valid_id(self.venue.broker.next_order_id)),
             In.REQ_CONTRACT_DATA: self._req_contract_data,
@@ -90,17 +84,12 @@ class Connection:
             In.CANCEL_REAL_TIME_BARS: lambda _: None,
             In.REQ_GLOBAL_CANCEL: lambda _: self.venue.broker.global_cancel(),
             In.REQ_MARKET_DATA_TYPE: self._req_market_data_type,
-            In.REQ_POSITIONS: self._req_positions,
-            In.CANCEL_POSITIONS: self._cancel_positions,
-            In.REQ_ACCOUNT_SUMMARY: self._req_account_summary,
-            In.CANCEL_ACCOUNT_SUMMARY: self._cancel_account_summary,
-            In.REQ_ACCOUNT_UPDATES_MULTI: self._req_account_updates_multi,
-            In.CANCEL_ACCOUNT_UPDATES_MULTI: self._cancel_account_updates_multi,
             In.REQ_SEC_DEF_OPT_PARAMS: self._req_sec_def_opt_params,
             In.REQ_TICK_BY_TICK_DATA: self._req_tick_by_tick,
             In.CANCEL_TICK_BY_TICK_DATA: self._cancel_tick_by_tick,
             In.REQ_COMPLETED_ORDERS: lambda _: self.send(outgoing.completed_orders_end()),
             In.START_API: lambda _: None,
+            **self.account.handlers(),
         }
 
     # -- the socket -----------------------------------------------------------------------------------
@@ -204,13 +193,13 @@ class Connection:
         self.send(outgoing.market_data_type(req_id, self._data_type))
         if contract is None or contract.sec_type == "OPT":
             ticker = QuoteTicker(req_id, combo if contract is None else [(contract.key or "", 1)])
-            self.send(outgoing.tick_req_params(req_id, Decimal("0.05")))
+            self.send(outgoing.tick_req_params(req_id, OPTION_TICK))
             for message in ticker.ticks(self.venue.market.latest):
                 self.send(message)
             if not snapshot:
                 self.subs.quotes[req_id] = ticker
         else:
-            self.send(outgoing.tick_req_params(req_id, Decimal("0.01")))
+            self.send(outgoing.tick_req_params(req_id, INDEX_TICK))
             bar = self.venue.market.last_bar
             if bar is not None:
                 self.send(index_tick(req_id, bar))
@@ -352,103 +341,6 @@ class Connection:
             if (commission := execution.commission_message()) is not None:
                 self.send(commission)
         self.send(outgoing.execution_end(req_id))
-
-    # -- the account ----------------------------------------------------------------------------------
-
-    def account_changed(self) -> None:
-        """A fill or the close moved the account: refresh every account subscription of this client."""
-        if self.subs.account_updates:
-            self._send_account_updates()
-        for req_id in self.subs.account_multi:
-            self._send_account_multi(req_id)
-        for req_id, tags in self.subs.summaries.items():
-            self._send_summary(req_id, tags)
-        if self.subs.positions:
-            self._send_positions(end=False)
-
-    def _req_account_updates(self, fields: Fields) -> None:
-        fields.skip()
-        subscribe = fields.flag()
-        self.subs.account_updates = subscribe
-        if subscribe:
-            self._send_account_updates()
-            self.send(outgoing.account_download_end(self.venue.broker.account))
-
-    def _send_account_updates(self) -> None:
-        broker = self.venue.broker
-        for key, text, currency in broker.account_values():
-            self.send(outgoing.account_value(key, text, currency, broker.account))
-        for held in broker.holdings.values():
-            mark = broker.mark(held.contract)
-            value = mark * held.qty * MULTIPLIER
-            cost = held.avg_price * MULTIPLIER
-            unrealized = value - cost * held.qty
-            self.send(
-                outgoing.portfolio_value(held.contract, "CBOE", held.qty, mark, value, cost, unrealized, broker.account)
-            )
-        when = datetime.fromtimestamp(self.venue.now_ns() / NS_PER_SECOND, tz=UTC)
-        self.send(outgoing.account_time(when.strftime("%H:%M")))
-
-    def _req_account_updates_multi(self, fields: Fields) -> None:
-        fields.skip()
-        req_id = fields.integer()
-        self.subs.account_multi.add(req_id)
-        self._send_account_multi(req_id)
-        self.send(outgoing.account_update_multi_end(req_id))
-
-    def _send_account_multi(self, req_id: int) -> None:
-        broker = self.venue.broker
-        for key, value, currency in broker.account_values():
-            self.send(outgoing.account_update_multi(req_id, broker.account, key, value, currency))
-
-    def _cancel_account_updates_multi(self, fields: Fields) -> None:
-        fields.skip()
-        self.subs.account_multi.discard(fields.integer())
-
-    def _req_account_summary(self, fields: Fields) -> None:
-        fields.skip()
-        req_id = fields.integer()
-        fields.skip()  # group
-        tags = {t.strip() for t in fields.text().split(",") if t.strip()}
-        self.subs.summaries[req_id] = tags
-        self._send_summary(req_id, tags)
-
-    def _send_summary(self, req_id: int, tags: set[str]) -> None:
-        broker = self.venue.broker
-        for key, value, currency in broker.account_values():
-            if key in tags:
-                self.send(outgoing.account_summary(req_id, broker.account, key, value, currency))
-        self.send(outgoing.account_summary_end(req_id))
-
-    def _cancel_account_summary(self, fields: Fields) -> None:
-        fields.skip()
-        self.subs.summaries.pop(fields.integer(), None)
-
-    def _req_positions(self, _: Fields) -> None:
-        self.subs.positions = True
-        self._send_positions(end=True)
-
-    def _cancel_positions(self, _: Fields) -> None:
-        self.subs.positions = False
-
-    def _send_positions(self, end: bool) -> None:
-        """Every position held (after a change: those that moved, closed ones at zero)."""
-        broker = self.venue.broker
-        now = {con_id: held.qty for con_id, held in broker.holdings.items()}
-        before = self.subs.positions_sent
-        for con_id in sorted(set(now) | set(before)):
-            qty = now.get(con_id, 0)
-            if not end and before.get(con_id) == qty:
-                continue
-            held = broker.holdings.get(con_id)
-            contract: IbContract | None = held.contract if held is not None else self.venue.chain.get(con_id)
-            if contract is None:
-                continue
-            cost = held.avg_price * MULTIPLIER if held is not None else Decimal(0)
-            self.send(outgoing.position(broker.account, contract, "", qty, cost))
-        self.subs.positions_sent = now
-        if end:
-            self.send(outgoing.position_end())
 
 
 def _parse_end(text: str) -> int:

@@ -53,7 +53,7 @@ class Venue:
 
     def account_changed(self) -> None:
         for connection in self.connections:
-            connection.account_changed()
+            connection.account.changed()
 
     def on_step(self, step: Step) -> None:
         for connection in self.connections:
