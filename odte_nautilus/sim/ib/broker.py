@@ -72,7 +72,7 @@ class Broker:
         self.faults = faults
         self.account = account
         self.cash = cash
-        self.orders: dict[int, Order] = {}
+        self.orders: dict[tuple[int, int], Order] = {}  # (client id, order id): each client numbers its own
         self.executions: list[Execution] = []
         self.holdings: dict[int, Holding] = {}
         self._now = now
@@ -85,13 +85,15 @@ class Broker:
 
     @property
     def next_order_id(self) -> int:
-        return max(self.orders, default=0) + 1
+        """``nextValidId``: above every order id any client has used."""
+        return max((order_id for _, order_id in self.orders), default=0) + 1
 
     # -- orders ---------------------------------------------------------------------------------------
 
     def place(self, client_id: int, ticket: Ticket) -> None:
-        """``placeOrder``: a new order, or a change to the client's order with that id."""
-        order = self.orders.get(ticket.order_id)
+        """``placeOrder``: a new order, or a change to the client's order with that id (another client's
+        order with the same id is another order, as on TWS)."""
+        order = self.orders.get((client_id, ticket.order_id))
         if order is not None:
             self._modify(order, ticket)
             return
@@ -100,7 +102,7 @@ class Broker:
         except OrderError as refused:
             self._send(client_id, outgoing.error(ticket.order_id, refused.code, refused.text))
             return
-        self.orders[order.order_id] = order
+        self.orders[client_id, order.order_id] = order
         self._report_status(order, "PreSubmitted")
         order.status = "Submitted"
         self._send(order.client_id, order.status_message())
@@ -108,8 +110,8 @@ class Broker:
         self._end_if_ioc(order)
 
     def cancel(self, client_id: int, order_id: int) -> None:
-        order = self.orders.get(order_id)
-        if order is None or order.client_id != client_id or (not order.working and not order.held):
+        order = self.orders.get((client_id, order_id))
+        if order is None or (not order.working and not order.held):
             text = f"OrderId {order_id} that needs to be cancelled is not found."
             self._send(client_id, outgoing.error(order_id, CANCEL_NOT_FOUND, text))
             return

@@ -148,3 +148,22 @@ def test_a_refused_modify_leaves_the_order_working_as_it_was(sim):
         [order] = sim.orders()
         assert (order["status"], Decimal(order["limit"])) == ("Submitted", Decimal(str(limit)))
         assert [t.order.orderId for t in ib.reqAllOpenOrders()] == [trade.order.orderId]
+
+
+def test_two_clients_number_their_orders_apart(sim):
+    """The node and the watchdog both count order ids from nextValidId: the same id from two clients is two
+    orders, and neither can modify or cancel the other's."""
+    with connected(sim, client_id=1) as node, connected(sim, client_id=2) as watchdog:
+        put = node.qualifyContracts(option(sim, "P", atm_strike(sim)))[0]
+        assert put is not None
+        bid = float(quote(sim, put).bid)
+        mine = node.placeOrder(put, ibi.LimitOrder("BUY", 1, bid - 1, orderId=50))
+        theirs = watchdog.placeOrder(put, ibi.LimitOrder("BUY", 2, bid - 2, orderId=50))
+        eventually(node, lambda: mine.orderStatus.status == "Submitted", "the node's order")
+        eventually(watchdog, lambda: theirs.orderStatus.status == "Submitted", "the watchdog's order")
+        assert sorted((o["client_id"], o["order_id"], o["qty"]) for o in sim.orders()) == [(1, 50, 1), (2, 50, 2)]
+        watchdog.cancelOrder(theirs.order)
+        eventually(watchdog, lambda: theirs.orderStatus.status == "Cancelled", "the watchdog's cancel")
+        settle(node)
+        assert mine.orderStatus.status == "Submitted"
+        assert [o["status"] for o in sorted(sim.orders(), key=lambda o: o["client_id"])] == ["Submitted", "Cancelled"]
