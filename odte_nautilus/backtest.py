@@ -212,8 +212,9 @@ def run_backtest(
 def strike_reach(strategies: list) -> float | None:
     """The farthest any of the run's strategies reaches from spot (``None`` when one does not say: every
     strike is then replayed). Quotes beyond it are never read (``data/feed.py``)."""
-    reaches = [getattr(s, "strike_reach_points", lambda: None)() for s in strategies]
-    return None if not reaches or None in reaches else max(reaches)
+    reaches: list[float | None] = [getattr(s, "strike_reach_points", lambda: None)() for s in strategies]
+    known = [r for r in reaches if r is not None]
+    return max(known) if known and len(known) == len(reaches) else None
 
 
 def _run_day(engine: BacktestEngine, catalog: Path, part: CatalogSession, reach: float | None) -> int:

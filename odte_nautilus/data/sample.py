@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from itertools import repeat
+from itertools import chain, islice, repeat
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -142,9 +142,12 @@ def build_sample(
     if workers is None:
         workers = (os.cpu_count() or 1) if todo >= PARALLEL_FROM else 1
     paths = (p for p in market_days(config) if p.session.trading_date.isoformat() not in done)  # drawn as sent
+    # The first day is written here, before any worker starts: it writes the catalog's one underlying
+    # definition, the first day's as in order (workers racing for it wrote whichever day came first).
+    first = [_write_day(path, day, config) for day in islice(paths, 1)]
     quotes = 0
-    with _executor(min(workers, todo)) as pool:
-        for day, entry, count in pool.map(_write_day, repeat(path), paths, repeat(config)):
+    with _executor(min(workers, todo - 1)) as pool:
+        for day, entry, count in chain(first, pool.map(_write_day, repeat(path), paths, repeat(config))):
             record_entries(path, [entry])
             done.add(day)
             sidecar.write_manifest(path, {**wanted, "sessions": sorted(done)})
