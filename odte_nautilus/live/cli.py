@@ -73,7 +73,10 @@ def live(
     ] = None,
     sim_url: Annotated[
         str | None,
-        typer.Option("--sim-url", help="alpaca-sim: drive a simulator already running (odte sim alpaca) at this URL."),
+        typer.Option(
+            "--sim-url",
+            help="-sim: drive a simulator already running (odte sim alpaca / odte sim ib) at its control URL.",
+        ),
     ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue --out after a crash: its fills, journal and durable state.")
@@ -96,7 +99,8 @@ def live(
     folder>, reconciles from the broker and continues from the simulator's current time. --broker alpaca
     runs against the paper account named by configs/paper.yaml, with keys from the environment or
     .env.local. --broker ib-sim replays a compressed sample SPX session against the project's TWS simulator
-    through Nautilus's own IB client (SPXW flies and strangles as BAG combos); --broker ib runs against a
+    through Nautilus's own IB client (SPXW flies and strangles as BAG combos), with --sim-url and --resume
+    as alpaca-sim's against odte sim ib (its control URL); --broker ib runs against a
     paper IB Gateway or TWS (the ib: section of the config; the DU account in TWS_ACCOUNT). Every paper
     guard runs first; one refusal and nothing is sent (exit 3).
     """
@@ -162,10 +166,8 @@ def _underlying(broker: Broker, name: str) -> str:
 def _check_run_folder(broker: Broker, run_dir: Path, sim_url: str | None, resume: bool) -> None:
     """A simulated session starts from a fresh run folder (its state holds the day lock), unless resumed;
     a resume continues a folder that has the durable state of the run it continues."""
-    if broker is not Broker.ALPACA_SIM and sim_url is not None:
-        _refuse("--sim-url drives the project's Alpaca simulator: it goes with --broker alpaca-sim", 2)
-    if resume and broker is Broker.IB_SIM:
-        _refuse("--resume: the ib-sim session's simulator runs in this process and died with the node", 2)
+    if not broker.is_sim and sim_url is not None:
+        _refuse("--sim-url drives the project's simulator: it goes with --broker alpaca-sim or ib-sim", 2)
     if not resume:
         if broker.is_sim and run_dir.exists() and any(run_dir.iterdir()):
             _refuse(
@@ -174,15 +176,15 @@ def _check_run_folder(broker: Broker, run_dir: Path, sim_url: str | None, resume
                 2,
             )
         return
-    if broker is Broker.ALPACA_SIM and sim_url is None:
+    if broker.is_sim and sim_url is None:
         _refuse(
             "--resume with the simulator in this process: it died with the node, and its orders and positions"
-            " with it; run it apart (odte sim alpaca) and pass --sim-url",
+            f" with it; run it apart (odte sim {'ib' if broker.is_ib else 'alpaca'}) and pass --sim-url",
             2,
         )
     from odte_nautilus.live.node import STATE_FILE
 
-    if broker is Broker.ALPACA_SIM and not (run_dir / "state" / STATE_FILE).exists():
+    if broker.is_sim and not (run_dir / "state" / STATE_FILE).exists():
         _refuse(f"--resume: {run_dir} holds no durable state ({Path('state') / STATE_FILE}) to continue", 2)
 
 
@@ -215,6 +217,7 @@ def _run_simulated(
                 env=environment(),
                 on_minute=lambda ts: progress.update(task, advance=1, at=_ny(ts)),
                 control_port=control_port,
+                sim_url=sim_url,
             )
         from odte_nautilus.live.simulated import run_simulated_session
 
@@ -346,11 +349,13 @@ def sim_ib(
     and Nautilus's IB client on its port, plus its own control API under /sim/v1 (GET /sim/v1/clock, POST
     /sim/v1/advance {"to_ns": ...}, positions, orders, executions, POST /sim/v1/disconnect, PATCH
     /sim/v1/faults; loopback only) through which a node or a test drives and inspects it. Orders,
-    positions and executions outlive any client.
+    positions and executions outlive any client. It replays the session `odte live --broker ib-sim` does
+    (the same sample seed), which drives it with --sim-url <control URL>.
     """
     import signal
     import threading
 
+    from odte_nautilus.live.ib_simulated import SIM_IB_SEED, SIM_UNDERLYING
     from odte_nautilus.live.sim_broker import sample_catalog
     from odte_nautilus.sim.ib import TwsSimulator
 
@@ -358,7 +363,10 @@ def sim_ib(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         gateway = TwsSimulator(
-            sample_catalog(catalog, "SPX"), accounts=(account,), port=port, control_port=control_port
+            sample_catalog(catalog, SIM_UNDERLYING, SIM_IB_SEED),
+            accounts=(account,),
+            port=port,
+            control_port=control_port,
         )
         with gateway as sim:
             console.print(f"ib-sim {sim.host}:{sim.port} account {sim.account}", highlight=False, soft_wrap=True)

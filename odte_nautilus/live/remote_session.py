@@ -1,11 +1,13 @@
 """A simulator in another process, driven over its control API: the session a restarted node resumes.
 
-``odte live --broker alpaca-sim`` runs the simulator inside the node's process, so a node killed with
-SIGKILL takes its broker with it. ``odte sim alpaca`` runs the simulator alone, and ``odte live --sim-url
-URL`` drives it from the node through ``RemoteSession``: the same ``session_clock.ReplayedSession`` the
-``SessionDriver`` moves, over the simulator's own control API (``GET /sim/v1/clock``, ``POST
-/sim/v1/advance``; ``odte_nautilus.sim.alpaca.rest``), never Alpaca's ``/v2``. The broker outlives the node,
-and a node started again picks the session up where the simulator stands.
+``odte live --broker alpaca-sim`` (or ``ib-sim``) runs the simulator inside the node's process, so a node
+killed with SIGKILL takes its broker with it. ``odte sim alpaca`` (``odte sim ib``) runs the simulator alone,
+and ``odte live --sim-url URL`` drives it from the node through ``RemoteSession``: the same
+``session_clock.ReplayedSession`` the ``SessionDriver`` moves, over the simulator's own control API (``GET
+/sim/v1/clock``, ``POST /sim/v1/advance``; ``odte_nautilus.sim.alpaca.rest``, ``odte_nautilus.sim.ib.control``),
+never the broker's own API. The broker outlives the node, and a node started again picks the session up where
+the simulator stands. Both simulators answer the clock alike; the TWS simulator adds the port its TWS socket
+listens on (``tws_port``), which the IB node connects to.
 
 Only a simulator on loopback may be driven (``LOOPBACK_HOSTS``): the control API moves a broker's time.
 The clock's answer is cached, so the driver reads ``now_ns`` and ``finished`` on the node's event loop
@@ -46,6 +48,8 @@ class SimClockState:
     underlying: str
     trading_date: date
     catalog: Path
+    tws_port: int | None = None  # the TWS simulator's socket (its control API is on another port)
+    accounts: tuple[str, ...] = ()  # the managed accounts a TWS simulator reports
 
     @classmethod
     def from_wire(cls, body: dict[str, Any]) -> SimClockState:
@@ -58,21 +62,32 @@ class SimClockState:
             underlying=str(body["underlying"]),
             trading_date=date.fromisoformat(body["trading_date"]),
             catalog=Path(body["catalog"]),
+            tws_port=None if body.get("port") is None else int(body["port"]),
+            accounts=tuple(str(a) for a in body.get("accounts", ())),
         )
 
 
 class RemoteSession:
     """``session_clock.ReplayedSession`` over a simulator's control API (see the module docstring)."""
 
-    def __init__(self, url: str, key: str, secret: str) -> None:
+    def __init__(self, url: str, key: str | None = None, secret: str | None = None) -> None:
+        """``key`` and ``secret``: the Alpaca simulator's, which it checks on every route (the TWS simulator's
+        control API has none: it answers loopback only)."""
         parsed = urlparse(url)
         if parsed.scheme != "http" or (parsed.hostname or "") not in LOOPBACK_HOSTS or parsed.port is None:
             raise RemoteSessionError(f"--sim-url {url}: the simulator's control API is http on loopback with a port")
         self.url = f"http://{parsed.hostname}:{parsed.port}"
-        self._headers = {"APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret, "Content-Type": "application/json"}
+        self._headers = {"Content-Type": "application/json"}
+        if key is not None and secret is not None:
+            self._headers |= {"APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret}
         self.state = self._call("GET", "clock")
         if not self.state.manual:
             raise RemoteSessionError(f"the simulator at {self.url} runs a compressed clock: a node cannot drive it")
+
+    @property
+    def host(self) -> str:
+        """The simulator's loopback host (the TWS simulator's socket listens there too)."""
+        return urlparse(self.url).hostname or ""
 
     @property
     def urls(self) -> BrokerUrls:
