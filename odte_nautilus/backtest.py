@@ -29,7 +29,7 @@ from nautilus_trader.model.identifiers import TraderId, Venue
 from nautilus_trader.model.objects import Money
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from odte_nautilus.data.catalog_check import validate_catalog
+from odte_nautilus.data.catalog_check import checked_key, validate_catalog
 from odte_nautilus.data.catalog_io import CatalogSession, catalog_sessions, read_underlyings
 from odte_nautilus.data.feed import session_feed
 from odte_nautilus.data.sidecar import load_open_interest
@@ -160,7 +160,7 @@ def run_backtest(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     sessions = selected_sessions(config)
-    validate_catalog(config.catalog, sessions)
+    definitions = validate_catalog(config.catalog, sessions).definitions
     policy = load_policy(config.risk_profile)
     fees = config.fees.resolve()
     engine = BacktestEngine(
@@ -194,7 +194,7 @@ def run_backtest(
     quotes = 0
     try:
         for part in sessions:
-            quotes += _run_day(engine, config.catalog, part, reach)
+            quotes += _run_day(engine, config.catalog, part, reach, definitions.get(checked_key(part)))
             if on_day is not None:
                 on_day(part.session.trading_date, quotes)
         engine.end()
@@ -217,13 +217,15 @@ def strike_reach(strategies: list) -> float | None:
     return max(known) if known and len(known) == len(reaches) else None
 
 
-def _run_day(engine: BacktestEngine, catalog: Path, part: CatalogSession, reach: float | None) -> int:
+def _run_day(
+    engine: BacktestEngine, catalog: Path, part: CatalogSession, reach: float | None, definitions: str | None
+) -> int:
     """Add one session's options, load its quotes and index bars, run it, and clear the data (streaming).
 
     The quotes go in unsorted, then the bars sorted: one stable sort of the day by ``ts_init`` instead of two.
     """
     start, end = part.session.open_ns - MINUTE_NS, part.session.close_ns
-    feed = session_feed(catalog, part, start, end, reach)
+    feed = session_feed(catalog, part, start, end, reach, definitions)
     for option in feed.options:
         engine.add_instrument(option)
     engine.add_data(feed.quotes, sort=False)

@@ -5,13 +5,17 @@ catalog (and refuses a session on a day the exchange is closed with the checks' 
 This module joins the two: ``validate_catalog`` runs the checks on what ``catalog_io`` reads at every
 backtest load, and ``record_passed`` notes a session the sample or an importer just checked and wrote, in
 ``<catalog>/odte/checked.json`` with a fingerprint of its files, so the next load need not re-read it.
+A session that passed also gets its option definitions in one file (``sidecar.write_definitions``), its
+digest beside the fingerprint: a backtest reads that one file instead of the session's 162.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from nautilus_trader.model.instruments import OptionContract
+from nautilus_trader.serialization.arrow.serializer import ArrowSerializer
 
 from odte_nautilus.data import catalog_io, sidecar
 from odte_nautilus.data.bundle import SessionData
@@ -24,6 +28,7 @@ class CatalogCheck:
     options: int
     quotes: int
     reread: int  # sessions read and checked this time (the others were unchanged since they passed)
+    definitions: dict[str, str] = field(default_factory=dict)  # checked_key -> digest of its definitions file
 
 
 def validate_catalog(
@@ -37,9 +42,10 @@ def validate_catalog(
     re-reads everything.
     """
     checked = sidecar.read_checked(path) if use_cache else {}
-    sessions = options = quotes = reread = 0
+    sessions = options = quotes = reread = indexed = 0
+    digests = {}
     for part in catalog_io.catalog_sessions(path) if parts is None else parts:
-        key = _checked_key(part.spec.name, part.session.trading_date)
+        key = checked_key(part)
         stamp = catalog_io.fingerprint(path, part)
         record = checked.get(key)
         if record is None or record["fingerprint"] != stamp:
@@ -48,12 +54,17 @@ def validate_catalog(
             record = {"fingerprint": stamp, "options": len(data.options), "quotes": data.quote_count}
             checked[key] = record
             reread += 1
+        if "definitions" not in record:  # passed before the definitions file existed, or just re-read
+            table = catalog_io.read_instrument_table(path, OptionContract, list(part.instrument_ids))
+            record["definitions"] = sidecar.write_definitions(path, key, table) if table is not None else None
+            indexed += 1
+        digests[key] = record["definitions"]
         sessions += 1
         options += record["options"]
         quotes += record["quotes"]
-    if reread:
+    if reread or indexed:
         sidecar.write_checked(path, checked)
-    return CatalogCheck(sessions, options, quotes, reread)
+    return CatalogCheck(sessions, options, quotes, reread, digests)
 
 
 def record_passed(path: str | Path, data: SessionData) -> None:
@@ -64,12 +75,16 @@ def record_passed(path: str | Path, data: SessionData) -> None:
 def passed_entry(path: str | Path, data: SessionData) -> tuple[str, dict]:
     """The ``checked.json`` entry of a session just written that passed ``check_session``: made where the
     session was written (a sample's worker process), recorded by ``record_entries`` in one process."""
+    part = catalog_io.written_part(data)
+    key = checked_key(part)
+    options = sorted(data.options, key=lambda o: o.id.value)  # the catalog's order: by folder name
     entry = {
-        "fingerprint": catalog_io.fingerprint(path, catalog_io.written_part(data)),
+        "fingerprint": catalog_io.fingerprint(path, part),
         "options": len(data.options),
         "quotes": data.quote_count,
+        "definitions": sidecar.write_definitions(path, key, ArrowSerializer.serialize_batch(options, OptionContract)),
     }
-    return _checked_key(data.spec.name, data.session.trading_date), entry
+    return key, entry
 
 
 def record_entries(path: str | Path, entries: list[tuple[str, dict]]) -> None:
@@ -78,5 +93,5 @@ def record_entries(path: str | Path, entries: list[tuple[str, dict]]) -> None:
     sidecar.write_checked(path, checked)
 
 
-def _checked_key(underlying: str, day: date) -> str:
-    return f"{underlying} {day.isoformat()}"
+def checked_key(part: catalog_io.CatalogSession) -> str:
+    return f"{part.spec.name} {part.session.trading_date.isoformat()}"

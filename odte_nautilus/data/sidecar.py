@@ -4,11 +4,15 @@
 - ``greeks/<date>.parquet``: IV and greeks every 5 minutes (``greeks.COLUMNS``), fractional-day time;
 - ``manifest.json``: how the catalog was built (deterministic: no build times);
 - ``checked.json``: sessions that passed the schema checks, with a fingerprint of their files (a cache,
-  not data: it holds file times).
+  not data: it holds file times);
+- ``definitions/<underlying>_<date>.parquet``: a session's option definitions in one file, written when the
+  session passed its checks, its SHA-256 kept in ``checked.json`` (a cache: a backtest reads a day's 162
+  definitions from one file instead of 162, and falls back to the catalog's files when the digest differs).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from datetime import date
@@ -65,6 +69,33 @@ def load_greeks(root: str | Path, day: date) -> pd.DataFrame:
     """The session's per-5-minute IV and greeks (``greeks.COLUMNS``) as a pandas DataFrame; empty if none."""
     table = _read_day(root, "greeks", day)
     return (table if table is not None else GREEKS_SCHEMA.empty_table()).to_pandas()
+
+
+def write_definitions(root: str | Path, key: str, table: pa.Table) -> str:
+    """Write a session's definitions table (renamed into place); return the SHA-256 of its bytes."""
+    buffer = pa.BufferOutputStream()
+    pq.write_table(table, buffer)
+    data = buffer.getvalue().to_pybytes()
+    path = _definitions_path(root, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    aside = path.with_name(f".{path.name}.{os.getpid()}")
+    aside.write_bytes(data)
+    os.replace(aside, path)
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_definitions(root: str | Path, key: str, digest: str) -> pa.Table | None:
+    """The session's definitions table if its file's bytes have ``digest``; ``None`` otherwise."""
+    path = _definitions_path(root, key)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    return pq.read_table(pa.BufferReader(data)) if hashlib.sha256(data).hexdigest() == digest else None
+
+
+def _definitions_path(root: str | Path, key: str) -> Path:
+    return _path(root, "definitions", f"{key.replace(' ', '_')}.parquet")
 
 
 def _read_json(root: str | Path, name: str) -> dict:

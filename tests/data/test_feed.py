@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
+import pyarrow.parquet as pq
 import pytest
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
+from odte_nautilus.data import sidecar
+from odte_nautilus.data.catalog_check import checked_key, validate_catalog
 from odte_nautilus.data.catalog_io import catalog_sessions
 from odte_nautilus.data.feed import session_feed, within_reach
 from odte_nautilus.data.instruments import load_option_instruments
@@ -75,3 +78,18 @@ def test_a_reach_reads_only_the_quotes_of_the_strikes_in_it(catalog):
     kept = [_quote_fields(q) for q in every.quotes if q.instrument_id.value in wanted]
     assert [_quote_fields(q) for q in near.quotes] == kept
     assert len(near.options) == len(every.options)  # every definition: the chain and GEX list them all
+
+
+def test_a_days_definitions_come_from_their_one_file_only_while_its_digest_holds(catalog):
+    """validate_catalog keeps each session's definitions in one file (1 read instead of 162); a changed file
+    is never trusted: its digest differs and the session's own files are read."""
+    part = catalog_sessions(catalog)[2]
+    start, end = part.session.open_ns - MINUTE_NS, part.session.close_ns
+    digest = validate_catalog(catalog).definitions[checked_key(part)]
+    from_files = [o.to_dict(o) for o in session_feed(catalog, part, start, end).options]
+    assert [o.to_dict(o) for o in session_feed(catalog, part, start, end, definitions=digest).options] == from_files
+    [indexed] = (catalog / "odte" / "definitions").glob(f"*{part.session.trading_date.isoformat()}.parquet")
+    damaged = pq.read_table(indexed).slice(1)  # one definition short, rewritten in place
+    pq.write_table(damaged, indexed)
+    assert sidecar.read_definitions(catalog, checked_key(part), digest) is None
+    assert [o.to_dict(o) for o in session_feed(catalog, part, start, end, definitions=digest).options] == from_files

@@ -39,6 +39,7 @@ def test_worker_processes_write_the_same_bytes_and_every_day_is_checked(tmp_path
     assert report.written == 3 and len(landed) == 3 and sum(landed) == report.quotes
     checked = catalog_check.validate_catalog(tmp_path / "two")
     assert checked.sessions == 3 and checked.reread == 0  # each worker's checked.json entry was recorded
+    assert all(checked.definitions.values()) and len(checked.definitions) == 3  # each day's definitions file
 
 
 def test_another_seed_gives_another_market(session_data):
