@@ -179,3 +179,17 @@ def test_an_order_refused_for_pacing_is_not_left_working(node: IbNode, faults: F
     _settle_confirmations(node)
     assert node.sim.orders() == [] and node.broker_positions() == {}
     assert _status(node, order) in (OrderStatus.REJECTED, OrderStatus.CANCELED), _events(node, order)
+
+
+def test_a_modify_refused_for_pacing_leaves_the_order_working(node: IbNode, faults: Faults):
+    """ib_insync #502's lesson: a refused modify is not the order's end; IB keeps the original working."""
+    order = node.on_loop(lambda: node.manual.rest_iron_fly(credit=60.0))  # far more than the market pays: rests
+    node.wait_settled()
+    assert _status(node, order) == OrderStatus.ACCEPTED
+    faults.pacing = {"placeOrder": 1}
+    node.on_loop(lambda: node.manual.modify_order(order, price=Price(-59.0, 2)))
+    node.advance(1)
+    _settle_confirmations(node)
+    assert _status(node, order) == OrderStatus.ACCEPTED, _events(node, order)
+    assert "OrderModifyRejected" in _events(node, order)
+    assert [o["status"] for o in node.sim.orders()] == ["Submitted"]
