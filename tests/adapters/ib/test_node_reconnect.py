@@ -7,8 +7,9 @@ its market data (``InteractiveBrokersClient._resume``): it asks for no execution
 or positions. The execution engine's periodic open-order check asks IB for *open* orders (reqOpenOrders),
 where a filled order is absent, and with ``open_check_open_only`` (the default) an absent order is left as it
 is; without it, the single-order query is reqOpenOrders again ("not found ... leaving order state
-unchanged") and Nautilus goes on to resolve the order as not found at the venue. Either way the node keeps
-a working order the broker has filled and no position the broker holds. Only a restart (the start-up
+unchanged") and Nautilus then marks the ACCEPTED order REJECTED (ORDER_NOT_FOUND_AT_VENUE): seed 000's
+phantom. With the default the node keeps a working order the broker has filled and no position the broker
+holds. Only a restart (the start-up
 reconciliation reads positions, ``test_ib_restart.py``) or the watchdog's reconciliation against the
 heartbeat (an alert) sees it. This test pins that down; if Nautilus or the project's execution client ever
 books the fill after the reconnect, it fails and says so.
