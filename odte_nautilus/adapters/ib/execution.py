@@ -24,6 +24,10 @@ seed 000's phantom position and the design's execution rules (§8) require of it
   for ever, counted by the gate as working. Here 100 on an order IB has not acknowledged rejects it. And a
   rejection of an order IB had accepted (a modify over the rate, an invalid price) is the modify's refusal,
   not the order's end: IB keeps the original working (ib_insync #502), so the node does too.
+- **A reconnect reads what happened meanwhile.** Nautilus's IB client, back after a dropped socket, only
+  resubscribes its market data; an order that filled while it was away stayed working in the node, its
+  legs unknown. Here every reconnect asks IB for its executions and books the node's open orders' ones it has
+  not seen, each package at the average of its legs' executions (IB's own average went to nobody).
 - **A spread order finds its BAG contract.** The strategies build their packages' ``OptionSpread``s
   themselves (``packages.ensure_spread``), the same code as in the backtest; the provider learns the BAG
   contract of a spread id only when asked, so it is asked before the order is sent.
@@ -38,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -82,6 +87,7 @@ class OdteInteractiveBrokersExecutionClient(InteractiveBrokersExecutionClient):
         self._held_legs: dict[ClientOrderId, _HeldLegs] = {}
         client: Any = self._client
         client.ORDER_REJECTION_CODES = frozenset({*client.ORDER_REJECTION_CODES, PACING})  # this client's only
+        client._resume = self._resume_then_reconcile(client._resume)  # Nautilus resumes only market data
 
     @property
     def confirming(self) -> int:
@@ -178,20 +184,10 @@ class OdteInteractiveBrokersExecutionClient(InteractiveBrokersExecutionClient):
     async def _confirm_cancel(self, client_order_id: ClientOrderId, reason: str) -> None:
         try:
             await asyncio.sleep(self.cancel_confirm_seconds)
-            order = self._cache.order(client_order_id)
-            account = self.account_id.get_id()
-            executions = await self._client.get_executions(account_id=account)
-            if order is None or executions is None:
+            if not await self._book_broker_executions({client_order_id}):
                 # No answer is not "no executions": keep the order open; reconciliation settles it later.
                 self._log.warning(f"cannot confirm the cancel of {client_order_id}: the broker did not answer")
                 return
-            for detail in executions:
-                execution = detail["execution"]
-                if execution.orderRef.rsplit(":", 1)[0] == client_order_id.value:
-                    self._on_exec_details(
-                        client_order_id.value, execution, detail["commission_report"], detail["contract"]
-                    )
-            await asyncio.sleep(0)  # let the fills just generated reach the order
             order = self._cache.order(client_order_id)
             if order is None or not order.is_open:
                 return
@@ -203,9 +199,65 @@ class OdteInteractiveBrokersExecutionClient(InteractiveBrokersExecutionClient):
         finally:
             self._tentative_cancels.pop(client_order_id, None)
 
+    # -- what happened while nobody listened ------------------------------------------------------------------
+
+    def _resume_then_reconcile(self, resume: Callable[[], None]) -> Callable[[], None]:
+        def resume_and_reconcile() -> None:
+            resume()
+            self.create_task(self._after_reconnect())
+
+        return resume_and_reconcile
+
+    async def _after_reconnect(self) -> None:
+        """The socket dropped and came back: book what IB executed for the node's open orders meanwhile."""
+        await self._client.wait_until_ready()
+        open_orders = {o.client_order_id for o in self._cache.orders_open() if o.venue_order_id is not None}
+        if not open_orders:
+            return
+        self._log.warning(f"[PAPER] reconnected: reading IB's executions for {len(open_orders)} open order(s)")
+        if not await self._book_broker_executions(open_orders):
+            self._log.error("[PAPER] reconnected, but IB did not answer for its executions: positions unconfirmed")
+
+    async def _book_broker_executions(self, client_order_ids: set[ClientOrderId]) -> bool:
+        """Book every execution IB reports for these orders that the node has not seen (``reqExecutions``), and
+        each package's fill at the average of its legs' executions when IB's own average will not come (no
+        ``orderStatus`` reaches a client that was away). False when IB did not answer."""
+        executions = await self._client.get_executions(account_id=self.account_id.get_id())
+        if executions is None:
+            return False
+        wanted = {c.value for c in client_order_ids}
+        mine = [d for d in executions if _order_ref(d["execution"]) in wanted]
+        for detail in mine:
+            execution = detail["execution"]
+            self._on_exec_details(_order_ref(execution), execution, detail["commission_report"], detail["contract"])
+        await asyncio.sleep(0)  # the fills just generated reach their orders
+        for client_order_id in client_order_ids:
+            order = self._cache.order(client_order_id)
+            if order is not None and order.is_open and self._pending_combo_fills.get(client_order_id):
+                legs = [d for d in mine if _order_ref(d["execution"]) == client_order_id.value]
+                self._book_package_average(order, legs)
+        return True
+
+    def _book_package_average(self, order: Order, legs: list[dict]) -> None:
+        """IB's average for a package, from its legs' executions: the sum over legs of ratio x average price."""
+        ratios = dict(generic_spread_id_to_list(order.instrument_id))
+        shares: dict[InstrumentId, Decimal] = defaultdict(Decimal)
+        notional: dict[InstrumentId, Decimal] = defaultdict(Decimal)
+        for detail in legs:
+            leg_id = self.instrument_provider.contract_id_to_instrument_id.get(detail["contract"].conId)
+            if leg_id in ratios:
+                shares[leg_id] += Decimal(detail["execution"].shares)
+                notional[leg_id] += Decimal(detail["execution"].shares) * Decimal(str(detail["execution"].price))
+        if set(shares) != set(ratios):
+            return  # a leg has not executed: no whole package to book yet
+        packages = min(shares[leg] / abs(ratio) for leg, ratio in ratios.items())
+        average = sum((ratio * notional[leg] / shares[leg] for leg, ratio in ratios.items()), Decimal(0))
+        self._log.info(f"[PAPER] {order.client_order_id}: {packages} package(s) at {average} from its legs paper=true")
+        self._update_order_avg_price(order, float(average), packages)
+
     async def _still_working(self, order: Order) -> bool:
         open_orders = await self._client.get_open_orders(self.account_id.get_id())
-        return any(o.orderRef.rsplit(":", 1)[0] == order.client_order_id.value for o in open_orders or [])
+        return any(_order_ref(o) == order.client_order_id.value for o in open_orders or [])
 
     # -- executions: no duplicate, package fill first, at the package's price -------------------------------
 
@@ -266,3 +318,8 @@ class OdteInteractiveBrokersExecutionClient(InteractiveBrokersExecutionClient):
             else:
                 still_waiting.append((leg_id, qty, args))
         held.waiting = still_waiting
+
+
+def _order_ref(execution_or_order: Any) -> str:
+    """The client order id Nautilus put in IB's ``orderRef`` (it may carry a ``:suffix``)."""
+    return str(execution_or_order.orderRef).rsplit(":", 1)[0]
