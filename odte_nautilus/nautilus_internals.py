@@ -21,8 +21,10 @@ for that (its kernel hard-codes its RiskEngine). What we rely on, and what a Nau
 - the live ``DataEngine``'s package quotes (``SpreadQuoteAggregator``): in 1.231 the engine hands each one to
   ``process(quote, historical)``, which ``LiveDataEngine.process(data)`` does not accept.
   ``enable_live_spread_quotes`` gives the engine a ``process`` that takes both, so a package quote reaches
-  the strategies live as in the backtest (the Alpaca data client answers the engine's other hand-off, to a
-  sandbox's simulated exchange, itself). It also seeds a new aggregator (``_spread_quote_aggregators``,
+  the strategies live as in the backtest. The engine also hands each package quote to its venue's simulated
+  exchange (``SimulatedExchange.process_new_quote.<venue>``, a sandbox's): a live venue has none, and a send
+  to no endpoint logged an ERROR per package quote (thousands a session), so the fix answers it with
+  nothing for each package's venue. It also seeds a new aggregator (``_spread_quote_aggregators``,
   ``_setup_spread_quote_aggregator``) with its legs' last quotes from the cache: a live leg already
   subscribed (an at-the-money option the strategies watch) quotes again only when it changes, where the
   backtest replays every leg's quote each minute.
@@ -129,12 +131,15 @@ def data_client(kernel: NautilusKernel, name: str) -> object | None:
     return kernel.data_engine._clients.get(ClientId(name))
 
 
+SANDBOX_QUOTES = "SimulatedExchange.process_new_quote"  # + ".<venue>": where 1.231 sends a package quote first
+
+
 def exec_client(kernel: NautilusKernel, name: str) -> object | None:
     """A live node's execution client by name (the engine's ``_clients``, readable from Python)."""
     return kernel.exec_engine._clients.get(ClientId(name))
 
 
-def enable_live_spread_quotes(data_engine: LiveDataEngine, cache: Cache) -> None:
+def enable_live_spread_quotes(data_engine: LiveDataEngine, cache: Cache, msgbus: MessageBus) -> None:
     """Let the live data engine deliver aggregated package quotes (see the module docstring)."""
     queue, setup = data_engine.process, data_engine._setup_spread_quote_aggregator
 
@@ -145,6 +150,9 @@ def enable_live_spread_quotes(data_engine: LiveDataEngine, cache: Cache) -> None
         setup(spread_id, historical, request_id)
         if historical:
             return
+        sandbox = f"{SANDBOX_QUOTES}.{spread_id.venue}"
+        if sandbox not in msgbus.endpoints():
+            msgbus.register(sandbox, lambda _quote: None)
         for (aggregated, _), aggregator in data_engine._spread_quote_aggregators.items():
             if aggregated != spread_id:
                 continue

@@ -200,7 +200,7 @@ def assemble_node(
     node.add_data_client_factory(clients.key, clients.data_factory)
     node.add_exec_client_factory(clients.key, clients.exec_factory)
     node.build()
-    enable_live_spread_quotes(node.kernel.data_engine, node.kernel.cache)
+    enable_live_spread_quotes(node.kernel.data_engine, node.kernel.cache, node.kernel.msgbus)
     book = RiskBook(
         policy, state_dir / STATE_FILE, run_dir / "decisions.jsonl", nav=settings.starting_balance, durable=True
     )

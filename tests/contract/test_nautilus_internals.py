@@ -121,8 +121,10 @@ def test_the_live_data_engine_needs_its_spread_quote_path_fixed_and_the_fix_deli
     node = TradingNode(config, loop=asyncio.new_event_loop())
     try:
         engine = node.kernel.data_engine
-        enable_live_spread_quotes(engine, node.kernel.cache)
-        node.kernel.msgbus.register(f"SimulatedExchange.process_new_quote.{FLY.id.venue}", lambda quote: None)
+        enable_live_spread_quotes(engine, node.kernel.cache, node.kernel.msgbus)
+        node.kernel.cache.add_instrument(FLY)
+        engine._setup_spread_quote_aggregator(FLY.id)  # registers the venue's sandbox endpoint (a no-op)
+        assert f"SimulatedExchange.process_new_quote.{FLY.id.venue}" in node.kernel.msgbus.endpoints()
         engine._handle_spread_quote(quote(FLY, -12.4, -11.8, 0))
         loop = node.get_event_loop()
         assert loop is not None

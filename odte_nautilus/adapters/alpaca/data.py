@@ -57,7 +57,6 @@ from odte_nautilus.data.symbology import underlying_bar_type
 from odte_nautilus.risk.time_units import MINUTE_NS
 
 PRICE_PRECISION = 2
-SANDBOX_QUOTES = f"SimulatedExchange.process_new_quote.{ALPACA}"
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 option_id = lru_cache(maxsize=65_536)(instrument_id)  # one parse per contract, not per quote
@@ -146,10 +145,6 @@ class AlpacaDataClient(LiveMarketDataClient):
         await self._instrument_provider.initialize()
         for instrument in self._instrument_provider.list_all():
             self._handle_data(instrument)
-        # Nautilus's DataEngine hands each aggregated package quote to the venue's simulated exchange first
-        # (a sandbox's); a live venue has none, and a send to no endpoint logs an ERROR per package quote.
-        if SANDBOX_QUOTES not in self._msgbus.endpoints():
-            self._msgbus.register(SANDBOX_QUOTES, lambda _quote: None)
 
     async def _disconnect(self) -> None:
         for stream in (self._options, self._stocks):
