@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nautilus_trader.model.instruments import OptionContract
-from nautilus_trader.serialization.arrow.serializer import ArrowSerializer
 
 from odte_nautilus.data import catalog_io, sidecar
 from odte_nautilus.data.bundle import SessionData
@@ -56,7 +55,8 @@ def validate_catalog(
             reread += 1
         if "definitions" not in record:  # passed before the definitions file existed, or just re-read
             table = catalog_io.read_instrument_table(path, OptionContract, list(part.instrument_ids))
-            record["definitions"] = sidecar.write_definitions(path, key, table) if table is not None else None
+            name, day = part.spec.name, part.session.trading_date
+            record["definitions"] = None if table is None else sidecar.write_definitions(path, name, day, table)
             indexed += 1
         digests[key] = record["definitions"]
         sessions += 1
@@ -76,15 +76,13 @@ def passed_entry(path: str | Path, data: SessionData) -> tuple[str, dict]:
     """The ``checked.json`` entry of a session just written that passed ``check_session``: made where the
     session was written (a sample's worker process), recorded by ``record_entries`` in one process."""
     part = catalog_io.written_part(data)
-    key = checked_key(part)
-    options = sorted(data.options, key=lambda o: o.id.value)  # the catalog's order: by folder name
     entry = {
         "fingerprint": catalog_io.fingerprint(path, part),
         "options": len(data.options),
         "quotes": data.quote_count,
-        "definitions": sidecar.write_definitions(path, key, ArrowSerializer.serialize_batch(options, OptionContract)),
+        "definitions": sidecar.definitions_digest(path, data.spec.name, data.session.trading_date),
     }
-    return key, entry
+    return checked_key(part), entry
 
 
 def record_entries(path: str | Path, entries: list[tuple[str, dict]]) -> None:

@@ -200,7 +200,7 @@ def write_files(files: list[CatalogFile], on_rows: Callable[[int], object] | Non
 
 
 def write_session(root: str | Path, data: SessionData, on_quotes: Callable[[int], object] | None = None) -> int:
-    """Write one checked session: underlying, bars, options, quotes, open interest, greeks.
+    """Write one checked session: underlying, bars, options, quotes, open interest, greeks, the definitions file.
 
     Call only after ``checks.check_session`` passed for every session of the job (nothing partial).
     ``on_quotes(n)`` is called as each quote file lands. Returns the number of quotes.
@@ -216,8 +216,10 @@ def write_session(root: str | Path, data: SessionData, on_quotes: Callable[[int]
     ]
     if not _files(data_dir(root, type(underlying), underlying.id.value)):
         files.append(instrument_file(root, underlying))  # one definition for the whole catalog, not per day
-    files += [instrument_file(root, option) for option in data.options]
-    write_files(files)
+    options = [instrument_file(root, option) for option in sorted(data.options, key=lambda o: o.id.value)]
+    write_files(files + options)
+    # the day's definitions in one file, in the catalog's order (by folder name): see sidecar, feed
+    sidecar.write_definitions(root, data.spec.name, data.session.trading_date, pa.concat_tables(t for t, *_ in options))
     series = [data.quotes[option.id.value] for option in data.options]
     write_files([quotes_file(root, s, data.spec.ticks.price_precision) for s in series], on_quotes)
     if data.open_interest:

@@ -34,7 +34,6 @@ from nautilus_trader.model.instruments import OptionContract
 from nautilus_trader.serialization.arrow.serializer import ArrowSerializer
 
 from odte_nautilus.data import sidecar
-from odte_nautilus.data.catalog_check import checked_key
 from odte_nautilus.data.catalog_io import CatalogSession, decode_fixed, read_instrument_table, read_tables
 from odte_nautilus.data.instruments import decode_options
 from odte_nautilus.data.symbology import parse_option_id
@@ -73,7 +72,8 @@ def session_feed(
 
 def _definitions(root: str | Path, part: CatalogSession, digest: str | None) -> pa.Table | None:
     ids = list(part.instrument_ids)
-    indexed = None if digest is None else sidecar.read_definitions(root, checked_key(part), digest)
+    day = part.session.trading_date
+    indexed = None if digest is None else sidecar.read_definitions(root, part.spec.name, day, digest)
     if indexed is not None and indexed.column("id").to_pylist() == ids:
         return indexed
     return read_instrument_table(root, OptionContract, ids)

@@ -71,12 +71,12 @@ def load_greeks(root: str | Path, day: date) -> pd.DataFrame:
     return (table if table is not None else GREEKS_SCHEMA.empty_table()).to_pandas()
 
 
-def write_definitions(root: str | Path, key: str, table: pa.Table) -> str:
+def write_definitions(root: str | Path, underlying: str, day: date, table: pa.Table) -> str:
     """Write a session's definitions table (renamed into place); return the SHA-256 of its bytes."""
     buffer = pa.BufferOutputStream()
     pq.write_table(table, buffer)
     data = buffer.getvalue().to_pybytes()
-    path = _definitions_path(root, key)
+    path = _definitions_path(root, underlying, day)
     path.parent.mkdir(parents=True, exist_ok=True)
     aside = path.with_name(f".{path.name}.{os.getpid()}")
     aside.write_bytes(data)
@@ -84,18 +84,27 @@ def write_definitions(root: str | Path, key: str, table: pa.Table) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_definitions(root: str | Path, key: str, digest: str) -> pa.Table | None:
+def read_definitions(root: str | Path, underlying: str, day: date, digest: str) -> pa.Table | None:
     """The session's definitions table if its file's bytes have ``digest``; ``None`` otherwise."""
-    path = _definitions_path(root, key)
+    data = _definitions_bytes(root, underlying, day)
+    return pq.read_table(pa.BufferReader(data)) if data and hashlib.sha256(data).hexdigest() == digest else None
+
+
+def definitions_digest(root: str | Path, underlying: str, day: date) -> str | None:
+    """The SHA-256 of the session's definitions file as it is now (``None`` when there is none)."""
+    data = _definitions_bytes(root, underlying, day)
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def _definitions_bytes(root: str | Path, underlying: str, day: date) -> bytes | None:
     try:
-        data = path.read_bytes()
+        return _definitions_path(root, underlying, day).read_bytes()
     except FileNotFoundError:
         return None
-    return pq.read_table(pa.BufferReader(data)) if hashlib.sha256(data).hexdigest() == digest else None
 
 
-def _definitions_path(root: str | Path, key: str) -> Path:
-    return _path(root, "definitions", f"{key.replace(' ', '_')}.parquet")
+def _definitions_path(root: str | Path, underlying: str, day: date) -> Path:
+    return _path(root, "definitions", f"{underlying}_{day.isoformat()}.parquet")
 
 
 def _read_json(root: str | Path, name: str) -> dict:

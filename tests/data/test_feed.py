@@ -81,8 +81,8 @@ def test_a_reach_reads_only_the_quotes_of_the_strikes_in_it(catalog):
 
 
 def test_a_days_definitions_come_from_their_one_file_only_while_its_digest_holds(catalog):
-    """validate_catalog keeps each session's definitions in one file (1 read instead of 162); a changed file
-    is never trusted: its digest differs and the session's own files are read."""
+    """Each session's definitions are kept in one file (1 read instead of 162), its digest recorded when the
+    session passed; a changed file is never trusted: its digest differs and the session's own files are read."""
     part = catalog_sessions(catalog)[2]
     start, end = part.session.open_ns - MINUTE_NS, part.session.close_ns
     digest = validate_catalog(catalog).definitions[checked_key(part)]
@@ -91,5 +91,5 @@ def test_a_days_definitions_come_from_their_one_file_only_while_its_digest_holds
     [indexed] = (catalog / "odte" / "definitions").glob(f"*{part.session.trading_date.isoformat()}.parquet")
     damaged = pq.read_table(indexed).slice(1)  # one definition short, rewritten in place
     pq.write_table(damaged, indexed)
-    assert sidecar.read_definitions(catalog, checked_key(part), digest) is None
+    assert sidecar.read_definitions(catalog, part.spec.name, part.session.trading_date, digest) is None
     assert [o.to_dict(o) for o in session_feed(catalog, part, start, end, definitions=digest).options] == from_files
