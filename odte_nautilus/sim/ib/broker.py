@@ -13,6 +13,8 @@ price), one for the combo (secType BAG, the net price, unless a fault drops it),
 leg execution ($0.65 a contract; none for the combo's own, as IB), then ``openOrder`` and ``orderStatus``.
 Resting orders are checked again on every replayed step. The races of ``faults`` change when and how this is sent.
 
+A what-if order is refused (error 201) and never trades: the simulator has no margin model to answer it.
+
 At the session close the day's working orders are cancelled and the options settle in cash at the index's
 last close (in the money: intrinsic value; out: nothing), so the account ends flat.
 """
@@ -211,6 +213,8 @@ class Broker:
             raise OrderError(REJECTED, f"Order rejected - reason:{self.faults.reject_reason}")
 
     def _accept(self, client_id: int, ticket: Ticket) -> Order:
+        if ticket.what_if:
+            raise OrderError(REJECTED, "Order rejected - reason:the simulator answers no what-if orders.")
         if ticket.order_id <= 0:
             raise OrderError(VALIDATION, "Error validating request: the order id must be positive.")
         if self._now() >= self.market.session.close_ns:

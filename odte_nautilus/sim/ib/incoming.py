@@ -1,9 +1,10 @@
 """What a client asks, read from its message fields (server version 178, text protocol).
 
 Every request that names a contract writes the same twelve fields (conId .. tradingClass); ``placeOrder``
-writes the order after them. The simulator reads ``placeOrder`` only up to the combo's legs and routing
-parameters: what it trades (contract, action, quantity, type, limit, time in force, account, reference,
-legs) comes first, and the rest (algos, conditions, what-if, MiFID ...) it does not model.
+writes the order after them. The simulator reads ``placeOrder`` up to its what-if flag: what it trades
+(contract, action, quantity, type, limit, time in force, account, reference, legs) comes first, then fields
+it does not model (scale, hedge, algo ...) whose counts and flags say how many follow, then ``whatIf``, which
+must never become a real order. Conditions, MiFID and later fields are not read.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Ticket:
     order_ref: str
     legs: tuple[ComboLeg, ...]
     combo_params: tuple[tuple[str, str], ...]
+    what_if: bool
 
 
 def place_order(fields: Fields) -> Ticket:
@@ -81,4 +83,31 @@ def place_order(fields: Fields) -> Ticket:
         fields.skip(fields.integer())  # per-leg prices
         for _ in range(fields.integer()):
             params.append((fields.text(), fields.text()))
-    return Ticket(order_id, spec, action, qty, order_type, limit, tif, account, order_ref, tuple(legs), tuple(params))
+    what_if = _what_if(fields)
+    return Ticket(
+        order_id, spec, action, qty, order_type, limit, tif, account, order_ref, tuple(legs), tuple(params), what_if
+    )
+
+
+def _what_if(fields: Fields) -> bool:
+    """Read past what the simulator does not model, to ``whatIf`` (server version 178: no faProfile)."""
+    fields.skip(7)  # "", discretionaryAmt, goodAfterTime, goodTillDate, faGroup, faMethod, faPercentage
+    fields.skip(22)  # modelCode .. overridePercentageConstraints, volatility, volatilityType
+    if fields.text():  # deltaNeutralOrderType, then its aux price and its eight fields
+        fields.skip(9)
+    else:
+        fields.skip()
+    fields.skip(6)  # continuousUpdate, referencePriceType, trailStopPrice, trailingPercent, scale sizes
+    increment = fields.decimal()  # scalePriceIncrement: seven scale fields follow a positive one
+    if increment is not None and increment > 0:
+        fields.skip(7)
+    fields.skip(3)  # scaleTable, activeStartTime, activeStopTime
+    if fields.text():  # hedgeType, then its parameter
+        fields.skip()
+    fields.skip(4)  # optOutSmartRouting, clearingAccount, clearingIntent, notHeld
+    if fields.flag():  # a delta-neutral contract
+        fields.skip(3)
+    if fields.text():  # algoStrategy, then its parameters
+        fields.skip(2 * fields.integer())
+    fields.skip()  # algoId
+    return fields.flag()

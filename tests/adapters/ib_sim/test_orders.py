@@ -167,3 +167,15 @@ def test_two_clients_number_their_orders_apart(sim):
         settle(node)
         assert mine.orderStatus.status == "Submitted"
         assert [o["status"] for o in sorted(sim.orders(), key=lambda o: o["client_id"])] == ["Submitted", "Cancelled"]
+
+
+def test_a_what_if_order_is_refused_and_never_trades(sim):
+    with connected(sim) as ib:
+        put = ib.qualifyContracts(option(sim, "P", atm_strike(sim)))[0]
+        assert put is not None
+        priority = [ibi.TagValue("adaptivePriority", "Normal")]
+        algo = ibi.MarketOrder("BUY", 1, algoStrategy="Adaptive", algoParams=priority)
+        assert ib.whatIfOrder(put, algo) == []  # read past the algo's parameters to the flag
+        assert sim.orders() == [] and sim.positions() == {}
+        trade = ib.placeOrder(put, algo)  # the same order, not what-if: it trades
+        eventually(ib, lambda: trade.orderStatus.status == "Filled", "the real order")
