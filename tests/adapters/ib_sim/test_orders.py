@@ -175,7 +175,7 @@ def test_a_what_if_order_is_refused_and_never_trades(sim):
         assert put is not None
         priority = [ibi.TagValue("adaptivePriority", "Normal")]
         algo = ibi.MarketOrder("BUY", 1, algoStrategy="Adaptive", algoParams=priority)
-        assert ib.whatIfOrder(put, algo) == []  # read past the algo's parameters to the flag
+        assert not ib.whatIfOrder(put, algo)  # refused: read past the algo's parameters to the flag
         assert sim.orders() == [] and sim.positions() == {}
         trade = ib.placeOrder(put, algo)  # the same order, not what-if: it trades
         eventually(ib, lambda: trade.orderStatus.status == "Filled", "the real order")
