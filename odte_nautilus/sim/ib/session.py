@@ -102,8 +102,10 @@ class Connection:
                 fields = await read_frame(self._reader)
                 if fields:
                     self._dispatch(fields)
-        except (asyncio.IncompleteReadError, ConnectionError, ProtocolError) as ended:
+        except (asyncio.IncompleteReadError, ConnectionError) as ended:
             log.debug("client %s disconnected: %s", self.client_id, ended)
+        except (ProtocolError, ValueError) as broken:  # a request the simulator cannot read: say so, hang up
+            log.warning("client %s dropped: %s", self.client_id, broken)
         finally:
             self.venue.forget(self)
             self.close()
@@ -138,8 +140,8 @@ class Connection:
 
     def _dispatch(self, fields: list[str]) -> None:
         handler = self._handlers.get(int(fields[0]))
-        if handler is None:
-            log.debug("ignored request %s", fields[:3])
+        if handler is None:  # a client waiting for its answer would wait for ever: make it visible
+            log.warning("the TWS simulator does not answer request %s (client %s)", fields[0], self.client_id)
             return
         request = Fields(fields[1:])
         handler(request)
