@@ -7,14 +7,19 @@ accounts (every one a paper ``DU`` account, the traded one among them), the acco
 whether SPXW lists contracts expiring today. Nothing is ever sent when a local item failed, and the
 connection itself places no order.
 
-The connection uses ib_async in a thread of its own with its own event loop: ib_async binds to the first
-loop it meets (brokers.md B1), and the node's loop must stay Nautilus's.
+The connection is ib_async's, in a process of its own (``python -m odte_nautilus.live.ib_preflight``, its
+checks printed as JSON): ib_async binds to event loops it meets and leaves the process's loop state changed
+after it (brokers.md B1; a connection made in a thread left the main thread with no current loop), and the
+process that asks must go on to run Nautilus's node, or other ib_async clients, on its own loops.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
+import dataclasses
+import json
+import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC
@@ -30,6 +35,7 @@ from odte_nautilus.risk.session import NEW_YORK
 
 SPX_CON_ID = 416904  # Index('SPX', 'CBOE'), brokers.md B3
 CONNECT_TIMEOUT_SECONDS = 10.0
+PROBE_TIMEOUT_SECONDS = 60.0  # the probe process: its start-up, the connection and three questions
 
 
 @dataclass(frozen=True)
@@ -60,14 +66,18 @@ def ib_local_checks(
 
 
 def ib_broker_checks(gateway: Gateway, account: str) -> list[GuardCheck]:
-    """What the gateway says, read over one read-only connection."""
-    answer: list[list[GuardCheck]] = []
-    worker = threading.Thread(target=lambda: answer.append(asyncio.run(_ask(gateway, account))), daemon=True)
-    worker.start()
-    worker.join(CONNECT_TIMEOUT_SECONDS * 4)
-    if not answer:
+    """What the gateway says, read over one read-only connection made by a process of its own."""
+    args = [gateway.host, str(gateway.port), str(gateway.client_id), account]
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", __name__, *args], capture_output=True, text=True, timeout=PROBE_TIMEOUT_SECONDS
+        )
+    except subprocess.TimeoutExpired:
         return [GuardCheck.fail("gateway_reachable", f"{gateway.host}:{gateway.port} did not answer in time")]
-    return answer[0]
+    try:
+        return [GuardCheck(**check) for check in json.loads(done.stdout)]
+    except (json.JSONDecodeError, TypeError):
+        return [GuardCheck.fail("gateway_reachable", f"the gateway probe failed: {done.stderr.strip()[-500:]}")]
 
 
 async def _ask(gateway: Gateway, account: str) -> list[GuardCheck]:
@@ -123,3 +133,13 @@ def run_ib_preflight(
     if not all(c.passed for c in checks):
         return [*checks, GuardCheck.fail("broker", "not asked: a local guard failed, so nothing was sent")]
     return [*checks, *ib_broker_checks(gateway, env[settings.ib.account_env])]
+
+
+def _probe(host: str, port: str, client_id: str, account: str) -> None:
+    """The child's side: ask the gateway, print the checks as JSON."""
+    checks = asyncio.run(_ask(Gateway(host, int(port), int(client_id)), account))
+    print(json.dumps([dataclasses.asdict(c) for c in checks]))
+
+
+if __name__ == "__main__":
+    _probe(*sys.argv[1:5])
