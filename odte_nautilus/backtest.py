@@ -186,7 +186,13 @@ def run_backtest(
         policy, run_dir / "state.sqlite", run_dir / "decisions.jsonl", nav=config.starting_balance, durable=False
     )
     recorder = RunRecorder()
-    attach(engine.kernel, book, recorder, open_interest=lambda d: load_open_interest(config.catalog, d))
+    attach(
+        engine.kernel,
+        book,
+        recorder,
+        open_interest=lambda d: load_open_interest(config.catalog, d),
+        cache_holds_every_quote=True,  # the engine caches every quote it replays
+    )
     LegFillPricer(engine.kernel).install()
     for strategy in strategies if strategies is not None else [StrategyFactory.create(c) for c in config.importable()]:
         engine.add_strategy(strategy)

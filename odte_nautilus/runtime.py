@@ -36,6 +36,11 @@ class Runtime:
     gate: EngineGate
     recorder: RunRecorder = field(default_factory=RunRecorder)
     open_interest: Callable[[date], dict[str, int]] = _no_open_interest  # instrument id -> contracts
+    # A backtest engine puts every replayed quote in the cache, subscribed or not; a live node's cache holds only
+    # what was subscribed. A strategy subscribes to quotes it only reads from the cache (the at-the-money watch)
+    # where the cache would lack them otherwise: in a backtest each such subscription made the message bus scan
+    # every topic it had seen, and each subscribed quote called into the strategy (a quarter of its cost).
+    cache_holds_every_quote: bool = False
 
 
 _RUNTIMES: dict[str, Runtime] = {}
@@ -46,11 +51,14 @@ def attach(
     book: RiskBook,
     recorder: RunRecorder | None = None,
     open_interest: Callable[[date], dict[str, int]] | None = None,
+    cache_holds_every_quote: bool = False,
 ) -> Runtime:
     """Install the engine gate on ``kernel`` and register the runtime its strategies will find."""
     gate = EngineGate(kernel, book).install()
     kernel.trader.add_actor(NodeGuard(gate))
-    runtime = Runtime(book, gate, recorder or RunRecorder(), open_interest or _no_open_interest)
+    runtime = Runtime(
+        book, gate, recorder or RunRecorder(), open_interest or _no_open_interest, cache_holds_every_quote
+    )
     _RUNTIMES[kernel.trader_id.value] = runtime
     return runtime
 

@@ -276,13 +276,12 @@ class OdteStrategy(Strategy):
 
         A backtest's cache holds every option's last quote, a live node's only those it subscribed to: without
         this the live signals (IV percentile, GEX) would read no ATM quote and fall back where the backtest
-        does not. Subscriptions are kept for the day (a subscription already made is not made again).
+        does not. Subscriptions are kept for the day (a subscription already made is not made again). A node
+        whose cache holds every quote anyway (a backtest) needs none (``Runtime.cache_holds_every_quote``).
         """
-        if self.chain is None:
+        if self.chain is None or self.runtime.cache_holds_every_quote:
             return
-        call = next((link for k in self.chain.strikes if k >= spot and (link := self.chain.call(k))), None)
-        put = next((link for k in reversed(self.chain.strikes) if k <= spot and (link := self.chain.put(k))), None)
-        for link in (call, put):
+        for link in self.chain.nearest_otm(spot):
             if link is not None and link.instrument_id not in self._watched:
                 self._watched.add(link.instrument_id)
                 self.subscribe_quote_ticks(InstrumentId.from_str(link.instrument_id))
@@ -299,10 +298,13 @@ class OdteStrategy(Strategy):
     def _todays_chain(self, day: date, session: SessionWindow) -> OptionChain:
         symbol = InstrumentId.from_str(self.config.underlying_id).symbol.value
         links, expiry_ns = [], session.close_ns
-        for instrument in self.cache.instruments():
-            if not isinstance(instrument, OptionContract) or instrument.underlying != symbol:
+        # The cache keeps every option of every day run so far: its expiry is compared with the day's New York
+        # midnights, not turned into a date (``trading_date``) for each, which cost a year's run seconds.
+        day_starts_ns = self._ny_ns(day, "00:00")
+        for instrument in self.cache.instruments(underlying=symbol):
+            if not isinstance(instrument, OptionContract):
                 continue
-            if trading_date(instrument.expiration_ns) != day:
+            if not day_starts_ns <= instrument.expiration_ns < self._day_ends_ns:
                 continue
             contract = to_contract(instrument)
             expiry_ns = contract.expiry_ns

@@ -12,7 +12,7 @@ day's expiry (id, kind, strike).
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -74,6 +74,18 @@ class OptionChain:
 
     def put(self, strike: float) -> ChainLink | None:
         return self.link(OptionRight.PUT, strike)
+
+    def nearest_otm(self, spot: float) -> tuple[ChainLink | None, ChainLink | None]:
+        """The nearest out-of-the-money call and put: the lowest call strike >= spot, the highest put strike <= spot.
+
+        What the at-the-money IV reads, and what a live strategy watches for it, on every index bar: a bisection
+        of each side's strikes rather than a walk along the chain.
+        """
+        calls, puts = self._side_strikes[OptionRight.CALL], self._side_strikes[OptionRight.PUT]
+        i, j = bisect_left(calls, spot), bisect_right(puts, spot)
+        call = self._by_right[OptionRight.CALL][calls[i]] if i < len(calls) else None
+        put = self._by_right[OptionRight.PUT][puts[j - 1]] if j > 0 else None
+        return call, put
 
     def atm_strike(self, spot: float) -> float | None:
         """The listed strike nearest to spot; halfway between two strikes goes to the lower one."""

@@ -100,12 +100,11 @@ def atm_iv(
     the IV percentile ranks, and a fake high percentile sizes up (``None`` then; the strategy uses its
     base size).
     """
-    calls = [link for k in chain.strikes if k >= spot and (link := chain.call(k)) is not None]
-    puts = [link for k in chain.strikes if k <= spot and (link := chain.put(k)) is not None]
-    if not calls or not puts:
+    call, put = chain.nearest_otm(spot)
+    if call is None or put is None:
         return None
     vols = []
-    for link in (calls[0], puts[-1]):
+    for link in (call, put):
         mid = mids.get(link.instrument_id)
         vol = None if mid is None else implied_vol(spot, link.strike, link.right, mid, t_years, rate, carry)
         if vol is None:

@@ -51,6 +51,15 @@ def test_atm_beyond_the_listed_range_is_the_edge_strike_and_an_empty_chain_has_n
     assert OptionChain("SPX", 0, []).atm_strike(5100.0) is None
 
 
+@pytest.mark.parametrize("spot", [5100.0, 5101.0, 5104.999, 5049.0, 5151.0, 5110.0, 5112.0])
+def test_nearest_otm_is_the_lowest_call_at_or_above_spot_and_the_highest_put_at_or_below(spot):
+    """The same pair the chain's walk strike by strike gives, a side's missing strikes skipped."""
+    chain = chain_of(without=(("C", 5105.0), ("P", 5110.0)))
+    call = next((link for k in chain.strikes if k >= spot and (link := chain.call(k))), None)
+    put = next((link for k in reversed(chain.strikes) if k <= spot and (link := chain.put(k))), None)
+    assert chain.nearest_otm(spot) == (call, put)
+
+
 def test_call_and_put_lookup_by_strike_and_none_when_absent():
     chain = chain_of(without=(("C", 5120.0),))
     put = chain.put(5120.0)
