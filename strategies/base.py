@@ -145,6 +145,7 @@ class OdteStrategy(Strategy):
         self.packages: dict[str, _Package] = {}  # live packages by package id
         self._order_package: dict[str, str] = {}  # client order id -> package id
         self._awaiting: dict[InstrumentId, tuple[str, EntryPlan]] = {}  # spread id -> plan waiting for a quote
+        self._idle_spread: InstrumentId | None = None  # a refused entry's package quote, kept for the next plan
         self._settlement: dict[str, float] = {}  # leg instrument id -> settlement price
         self._submitted_ns: dict[str, int] = {}  # client order id -> submit time (stale-order cancels)
         self._exit_kinds: dict[str, ExitKind | None] = {}  # client order id -> its exit kind (None: an entry)
@@ -359,17 +360,45 @@ class OdteStrategy(Strategy):
     # -- entries -------------------------------------------------------------------------------------
 
     def _prepare(self, plan: EntryPlan, now: int) -> None:
-        """Subscribe the package's aggregated quote; the entry is priced and checked on its first quote."""
+        """Subscribe the package's aggregated quote; the entry is priced and checked on its first complete quote.
+
+        The package of the last refused entry is still subscribed (``_park``): planned again, as after RISK-OFF
+        every cooldown plans the same fly while spot stays near its strike, it waits on that subscription.
+        """
         self._sequence += 1
         package_id = f"{self._package_prefix}-{self._sequence}"
         spread = ensure_spread(plan.legs, self.cache, self.structure)
         self._awaiting[spread.id] = (package_id, plan)
         self._awaiting_since = now
+        if spread.id == self._idle_spread:
+            self._idle_spread = None
+            return
+        self._release_idle_spread()
         self.subscribe_quote_ticks(spread.id, params=AGGREGATED_SPREAD_QUOTES)
 
     def _unsubscribe_package(self, spread_id: InstrumentId) -> None:
         """Stop the package's quote aggregator: a plain unsubscribe leaves it pricing every leg quote."""
         self.unsubscribe_quote_ticks(spread_id, aggregate_spread_quotes=True)
+
+    def _park(self, spread_id: InstrumentId) -> None:
+        """Keep a refused entry's package quote subscribed until a different package is planned or the day ends.
+
+        Each subscription makes Nautilus's message bus match the new topic against every topic it has published
+        (five subscriptions for a fly: its quote and its aggregator's four legs), a cost that grows with every
+        option a run has replayed: after RISK-OFF the refused entries' subscriptions were most of a year's
+        strategy time. A package planned again reuses the subscription and acts, as before, on its first complete
+        quote (every leg quoted within ``quote_snapshot_ms``): over minute quotes the very quote a fresh
+        subscription would have priced the entry on; live it may come sooner (a fresh aggregator waits for a new
+        quote of every leg), never from a staler snapshot.
+        """
+        if spread_id != self._idle_spread:
+            self._release_idle_spread()
+        self._idle_spread = spread_id
+
+    def _release_idle_spread(self) -> None:
+        if self._idle_spread is not None:
+            self._unsubscribe_package(self._idle_spread)
+            self._idle_spread = None
 
     def _submit_entry(
         self, spread_id: InstrumentId, package_id: str, plan: EntryPlan, now: int, quoted_ns: int
@@ -392,7 +421,7 @@ class OdteStrategy(Strategy):
         decision = self.book.check(intent, self.runtime.gate.state(now))
         if not decision.allowed:
             self.log.info(f"entry refused {decision.code.value}: {decision.reason}")
-            self._unsubscribe_package(spread_id)
+            self._park(spread_id)
             self._cooldown_until = now + self.config.refusal_cooldown_s * NS_PER_SECOND
             return
         intent = intent.resized(decision.size)
@@ -763,3 +792,4 @@ class OdteStrategy(Strategy):
         for spread_id in self._awaiting:
             self._unsubscribe_package(spread_id)
         self._awaiting.clear()
+        self._release_idle_spread()

@@ -10,6 +10,7 @@ from typing import cast
 
 import pytest
 
+from odte_nautilus.packages import AGGREGATED_SPREAD_QUOTES
 from odte_nautilus.risk.book import RiskBook
 from odte_nautilus.risk.decision import Decision, ReasonCode
 from odte_nautilus.strategies.gamma_scalper import GammaScalper
@@ -102,6 +103,39 @@ def test_a_refused_entry_sends_nothing_and_journals_the_reason_code(days, profil
         ("strategy", False, code.value)
     }
     assert all(d["decision"]["reason"] for d in decisions)  # a reason a trader can read, not only a code
+
+
+class CountsPackageQuotes(ThetaHarvester):
+    """A Theta Harvester that keeps the ids of the package quotes (aggregated spreads) it subscribes to."""
+
+    def __init__(self, config) -> None:
+        super().__init__(config)
+        self.package_subscriptions: list[str] = []
+
+    def subscribe_quote_ticks(self, instrument_id, *args, **kwargs) -> None:
+        if kwargs.get("params") is AGGREGATED_SPREAD_QUOTES:
+            self.package_subscriptions.append(instrument_id.value)
+        super().subscribe_quote_ticks(instrument_id, *args, **kwargs)
+
+
+def test_refused_entries_of_one_package_ask_the_kernel_each_time_on_one_quote_subscription(days):
+    """Refused, the harvester plans the same fly after each cooldown (spot stays at its strike), as every
+    entry after RISK-OFF does. Each plan is still priced on its own quote and asked of the kernel; the fly's
+    quote stays subscribed between them (each subscription costs Nautilus's message bus a pass over every
+    topic it has seen) and is let go at the EOD flatten."""
+    strategy = theta_harvester(CountsPackageQuotes)
+    day = days(Market(), [strategy])
+    day.book.kill(by="desk", reason="emergency stop before the open", now_ns=at("09:00"))
+    day.run()
+
+    refusals = day.decisions()
+    # a plan at the first bar after each 5-minute cooldown, each asked at its own quote, 10:00 to 13:30
+    assert [d["ts_ns"] for d in refusals] == [quoted_at(f"{10 + m // 60}:{m % 60:02}") for m in range(0, 211, 6)]
+    assert {(d["source"], d["decision"]["code"]) for d in refusals} == {("strategy", ReasonCode.KILL_SWITCH.value)}
+    assert len(strategy.package_subscriptions) == 1  # 36 plans of the one fly
+    # the fly's aggregator fed on its legs' quotes; the wings (the body is also the at-the-money watch) are let go
+    subscribed = {i.value for i in day.engine.kernel.data_engine.subscribed_quote_ticks()}
+    assert subscribed.isdisjoint({option_id(C(5575)), option_id(P(5525))})
 
 
 # -- expiry settles at the index level -----------------------------------------------------------------
