@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -296,38 +297,25 @@ def sim_alpaca(
     URL` drives the session. The broker outlives the node: a node killed mid-session and started again
     with --resume finds its orders and positions here.
     """
-    import signal
-    import threading
-
     from odte_nautilus.live.sim_broker import SIM_ACCOUNT, SIM_KEY, SIM_SECRET, sample_catalog
     from odte_nautilus.sim.alpaca import AlpacaSimulator
 
     name = underlying.upper()
     if name not in ("SPY", "QQQ"):
         _refuse(f"--underlying {name}: Alpaca lists SPY and QQQ options here (no index options)", 2)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        path = sample_catalog(catalog, name)
-        account = AlpacaSimulator(
-            path, underlying=name, key=SIM_KEY, secret=SIM_SECRET, account_number=SIM_ACCOUNT, port=port
-        )
-        with account as sim:
-            session = sim.market.session
-            console.print(f"alpaca-sim {sim.rest_url}", highlight=False, soft_wrap=True)
-            console.print(
-                f"{name} session {session.trading_date} (manual clock at {_ny(sim.now_ns)} ET); control API"
-                f" {sim.rest_url}/sim/v1; Ctrl-C stops it",
-                highlight=False,
-                soft_wrap=True,
-            )
-            sys.stdout.flush()
-            stop.wait()
-    except KeyboardInterrupt:
-        pass
-    except OSError as exc:
-        _refuse(f"the simulator cannot serve on 127.0.0.1:{port}: {exc}", 2)
-    console.print("alpaca-sim stopped")
+    path = sample_catalog(catalog, name)
+
+    def banner(sim: AlpacaSimulator) -> list[str]:
+        return [
+            f"alpaca-sim {sim.rest_url}",
+            f"{name} session {sim.market.session.trading_date} (manual clock at {_ny(sim.now_ns)} ET); control API"
+            f" {sim.rest_url}/sim/v1; Ctrl-C stops it",
+        ]
+
+    simulator = AlpacaSimulator(
+        path, underlying=name, key=SIM_KEY, secret=SIM_SECRET, account_number=SIM_ACCOUNT, port=port
+    )
+    _serve_until_stopped("alpaca-sim", simulator, banner, f"127.0.0.1:{port}")
 
 
 @sim_app.command("ib")
@@ -352,37 +340,40 @@ def sim_ib(
     positions and executions outlive any client. It replays the session `odte live --broker ib-sim` does
     (the same sample seed), which drives it with --sim-url <control URL>.
     """
-    import signal
-    import threading
-
     from odte_nautilus.live.ib_simulated import SIM_IB_SEED, SIM_UNDERLYING
     from odte_nautilus.live.sim_broker import sample_catalog
     from odte_nautilus.sim.ib import TwsSimulator
 
+    def banner(sim: TwsSimulator) -> list[str]:
+        return [
+            f"ib-sim {sim.host}:{sim.port} account {sim.account}",
+            f"SPX session {sim.trading_date} (manual clock at {_ny(sim.now_ns)} ET); control API"
+            f" {sim.control_url}/sim/v1; Ctrl-C stops it",
+        ]
+
+    catalog_path = sample_catalog(catalog, SIM_UNDERLYING, SIM_IB_SEED)
+    simulator = TwsSimulator(catalog_path, accounts=(account,), port=port, control_port=control_port)
+    _serve_until_stopped("ib-sim", simulator, banner, f"127.0.0.1:{port} / {control_port}")
+
+
+def _serve_until_stopped(name: str, simulator: Any, banner: Callable[[Any], list[str]], where: str) -> None:
+    """Serve a simulator (a context manager) until Ctrl-C or SIGTERM, after printing where it listens."""
+    import signal
+    import threading
+
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        gateway = TwsSimulator(
-            sample_catalog(catalog, SIM_UNDERLYING, SIM_IB_SEED),
-            accounts=(account,),
-            port=port,
-            control_port=control_port,
-        )
-        with gateway as sim:
-            console.print(f"ib-sim {sim.host}:{sim.port} account {sim.account}", highlight=False, soft_wrap=True)
-            console.print(
-                f"SPX session {sim.trading_date} (manual clock at {_ny(sim.now_ns)} ET); control API"
-                f" {sim.control_url}/sim/v1; Ctrl-C stops it",
-                highlight=False,
-                soft_wrap=True,
-            )
+        with simulator as sim:
+            for line in banner(sim):
+                console.print(line, highlight=False, soft_wrap=True)
             sys.stdout.flush()
             stop.wait()
     except KeyboardInterrupt:
         pass
     except OSError as exc:
-        _refuse(f"the TWS simulator cannot serve on 127.0.0.1:{port} / {control_port}: {exc}", 2)
-    console.print("ib-sim stopped")
+        _refuse(f"the {name} simulator cannot serve on {where}: {exc}", 2)
+    console.print(f"{name} stopped")
 
 
 def _ib_preflight(config: Path, env: dict[str, str], *, simulated: bool) -> list:
