@@ -385,11 +385,12 @@ class OdteStrategy(Strategy):
 
         Each subscription makes Nautilus's message bus match the new topic against every topic it has published
         (five subscriptions for a fly: its quote and its aggregator's four legs), a cost that grows with every
-        option a run has replayed: after RISK-OFF the refused entries' subscriptions were most of a year's
-        strategy time. A package planned again reuses the subscription and acts, as before, on its first complete
-        quote (every leg quoted within ``quote_snapshot_ms``): over minute quotes the very quote a fresh
-        subscription would have priced the entry on; live it may come sooner (a fresh aggregator waits for a new
-        quote of every leg), never from a staler snapshot.
+        option a run has replayed: over 60 sample sessions, most of them after RISK-OFF, the refused entries'
+        subscriptions took about 2.5 s of the strategies' 10 s above the engine's own. A package planned again
+        reuses the subscription and acts, as before, on its first complete quote (every leg quoted within
+        ``quote_snapshot_ms``): over minute quotes the very quote a fresh subscription would have priced the
+        entry on; live it may come sooner (a fresh aggregator waits for a new quote of every leg), never from a
+        staler snapshot.
         """
         if spread_id != self._idle_spread:
             self._release_idle_spread()
