@@ -20,8 +20,17 @@ from odte_nautilus.sim.ib import TwsSimulator
 
 
 @pytest.fixture(scope="session")
-def ib_loop() -> asyncio.AbstractEventLoop:
+def _worker_loop() -> asyncio.AbstractEventLoop:
     return ibi.util.getLoop()
+
+
+@pytest.fixture
+def ib_loop(_worker_loop: asyncio.AbstractEventLoop) -> asyncio.AbstractEventLoop:
+    """The worker's one ib_async loop, made the main thread's current loop again for each test: another test
+    of the same worker that ran ``asyncio.run`` left the thread with no current loop, where ib_async's sync
+    calls find none ("There is no current event loop in thread 'MainThread'")."""
+    asyncio.set_event_loop(_worker_loop)
+    return _worker_loop
 
 
 @pytest.fixture(scope="session")

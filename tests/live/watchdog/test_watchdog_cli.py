@@ -60,7 +60,7 @@ def remote_sim(catalog_root: Path, tmp_path: Path) -> Iterator[RemoteSim]:
         proc.wait(10)
 
 
-def test_odte_watchdog_flatten_closes_a_live_nodes_fly_from_its_own_process(remote_sim, tmp_path):
+def test_odte_watchdog_flatten_closes_a_live_nodes_fly_from_its_own_process(remote_sim, ib_loop, tmp_path):
     state = tmp_path / "state"
     with node_with_fly(remote_sim.host, remote_sim.port, state, SETTINGS.ib.client_id) as node:
         fly = remote_sim.positions()
