@@ -17,6 +17,11 @@ def catalog(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _ib_async_current(ib_loop):
+    """ib_async's sync calls here run on the worker's loop (tests/conftest.py ``ib_loop``)."""
+
+
 @pytest.fixture
 def sim(catalog):
     with TwsSimulator(catalog) as simulator:
