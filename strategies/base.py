@@ -131,6 +131,7 @@ class _Package:
     exit_kind: ExitKind | None = None  # a full exit decided once keeps its kind when it is re-sent
     bar_done_ns: int = 0  # the last index bar whose decisions this package has taken (on its own quotes)
     quoted_ns: int = 0  # the event time of the package's last complete quote (every leg quoted)
+    quiet_at: tuple[int, bool, bool] | None = None  # (events seen, hard, slow) of a timer check that decided nothing
 
 
 class OdteStrategy(Strategy):
@@ -160,6 +161,9 @@ class OdteStrategy(Strategy):
         self._bar_ns = 0  # the last index bar: its decisions are taken on the package quotes that follow it
         self._entry_window = (0, 0)
         self._watched: set[str] = set()  # option ids whose quotes the at-the-money IV reads (live needs them)
+        # Counts the quotes, bars and order events this strategy has seen: what a package's exit checks read (its
+        # legs' marks, spot, its orders) can change only when this does (``_manage_package``).
+        self._events_seen = 0
         # Limits go on the traded product's own grid: SPXW's 0.05/0.10, or a penny for SPY and QQQ.
         self._ticks = underlying_spec(InstrumentId.from_str(config.underlying_id).symbol.value).ticks
 
@@ -198,6 +202,7 @@ class OdteStrategy(Strategy):
         self.subscribe_bars(BarType.from_str(underlying_bar_type(self.config.underlying_id)))
 
     def on_bar(self, bar: Bar) -> None:
+        self._events_seen += 1
         now = self.clock.timestamp_ns()
         self.spot = bar.close.as_double()
         if now >= self._day_ends_ns:
@@ -227,6 +232,7 @@ class OdteStrategy(Strategy):
         updated yet would price against a half-stale package, so only a quote completing the snapshot (every
         leg quoted within ``quote_snapshot_ms`` of it) acts. Over minute data that is the minute's last leg.
         """
+        self._events_seen += 1
         spread_id = tick.instrument_id
         awaiting = self._awaiting.get(spread_id)
         legs = awaiting[1].legs if awaiting is not None else self._legs_of_spread(spread_id)
@@ -475,12 +481,22 @@ class OdteStrategy(Strategy):
         self._track_order(order.client_order_id.value, package_id, self.clock.timestamp_ns(), kind)
         self.submit_order(order)
 
-    def _manage(self, now: int, hard: bool, slow: bool) -> None:
+    def _manage(self, now: int, hard: bool, slow: bool, timer: bool = False) -> None:
         """Every package: the EOD flatten first; otherwise the take-profits and the stop dimensions asked for."""
         for package_id, package in list(self.packages.items()):
-            self._manage_package(package_id, package, now, hard, slow)
+            self._manage_package(package_id, package, now, hard, slow, timer)
 
-    def _manage_package(self, package_id: str, package: _Package, now: int, hard: bool, slow: bool) -> None:
+    def _manage_package(
+        self, package_id: str, package: _Package, now: int, hard: bool, slow: bool, timer: bool = False
+    ) -> None:
+        """The flatten's exit, a decided exit's re-send, or the package's checks on its marks.
+
+        A timer's checks are skipped while nothing they read has changed since a timer's same checks decided
+        nothing: no quote, bar or order event since (``_events_seen``). They read the legs' marks, spot and the
+        time of the last complete quote, never the clock, and give the same answer on the same marks; over
+        minute quotes the 5 s timer re-read unchanged marks 11 times a minute, about a fifth of the strategies'
+        time on a trading day. Live, quotes keep coming and the checks run; the flatten and a re-send never wait.
+        """
         if not package.ledger.can_exit():
             return
         if self._flattening:
@@ -489,6 +505,9 @@ class OdteStrategy(Strategy):
             return
         if package.exit_kind is not None:  # decided before; its order was cancelled: re-send, same kind
             self.exit_package(package_id, package.exit_kind)
+            return
+        checked = (self._events_seen, hard, slow)
+        if timer and package.quoted_ns and package.quiet_at == checked:
             return
         premium, rule, spot = self._premium(package), package.exit_rule, self.spot
         if premium is None or rule is None or spot is None:  # spot: known from the first bar, before any order
@@ -506,6 +525,8 @@ class OdteStrategy(Strategy):
         elif kind is not None:
             package.exit_kind = kind
             self.exit_package(package_id, kind)
+        elif timer:
+            package.quiet_at = checked
 
     def _take_profit(self, package: _Package, premium: float) -> ExitKind | None:
         """A share of the entry premium gained: of a credit (a fly decays), or of a debit (a strangle pays)."""
@@ -530,10 +551,10 @@ class OdteStrategy(Strategy):
         return None if mid is None else abs(mid)
 
     def _on_hard_timer(self, event: TimeEvent) -> None:
-        self._manage(self.clock.timestamp_ns(), hard=True, slow=False)
+        self._manage(self.clock.timestamp_ns(), hard=True, slow=False, timer=True)
 
     def _on_slow_timer(self, event: TimeEvent) -> None:
-        self._manage(self.clock.timestamp_ns(), hard=False, slow=True)
+        self._manage(self.clock.timestamp_ns(), hard=False, slow=True, timer=True)
 
     def _sync_timers(self) -> None:
         """The stop timers run only while a package is open: a flat strategy costs the engine nothing."""
@@ -555,6 +576,10 @@ class OdteStrategy(Strategy):
                 self.clock.cancel_timer(name)
 
     # -- order events -> the ledger ------------------------------------------------------------------
+
+    def on_order_event(self, event: OrderEvent) -> None:
+        """Nautilus calls this after each order event's own handler: an order's state is what the exits read."""
+        self._events_seen += 1
 
     def on_order_filled(self, event: OrderFilled) -> None:
         cid = event.client_order_id.value

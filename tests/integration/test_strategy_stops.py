@@ -20,6 +20,7 @@ import pytest
 
 from odte_nautilus.risk.model import ExitKind, PackageState
 from odte_nautilus.risk.time_units import NS_PER_SECOND
+from odte_nautilus.strategies.gamma_scalper import GammaScalper
 from tests.strategy_kit import FEE, C, Days, Market, P, gamma_scalper, quoted_at, theta_harvester
 
 SLOW_CADENCE_NS = 5 * NS_PER_SECOND  # the slow dimensions are sampled every 5 s
@@ -166,3 +167,26 @@ def test_regression_a_bar_triggered_stop_fills_at_the_same_minutes_option_quotes
     assert record.exit_kinds == ExitKind.STOP_UNDERLYING_MOVE.value
     assert _ns(record.closed_at) >= quoted_at("10:05")
     assert abs(record.exit_price) == pytest.approx(12.3)
+
+
+class CountsMarks(GammaScalper):
+    """A Gamma Scalper that counts how often its package's mark is read for its exit checks."""
+
+    def __init__(self, config) -> None:
+        super().__init__(config)
+        self.marks_read = 0
+
+    def _premium(self, package):
+        self.marks_read += 1
+        return super()._premium(package)
+
+
+def test_the_slow_timer_checks_a_package_again_only_after_a_quote_a_bar_or_an_order_event(days):
+    """Over minute quotes the 5 s timer fires 12 times a minute on marks that change once a minute. Its checks
+    run again only after something they read may have changed (the index bar, the package's quote), so half an
+    hour held reads the mark a few times a minute, not 12; the stops above still fire on time."""
+    strategy = gamma_scalper(CountsMarks, max_entries_per_day=1, strength_sizes=(1, 1), exit={"kind": "hold"})
+    days(Market(), [strategy]).run("10:30")
+
+    assert len(strategy.packages) == 1  # held since 10:00:30: the timer ran all along
+    assert 0 < strategy.marks_read <= 4 * 30
