@@ -11,18 +11,14 @@ with its replayed time, so a compressed simulated session reaches its deadline a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from odte_nautilus.data.symbology import SymbologyError, occ_symbol, parse_occ, parse_option_id
 from odte_nautilus.risk.session import NEW_YORK, SessionWindow
 from odte_nautilus.risk.time_units import MINUTE_NS, NS_PER_SECOND
-
-# An OCC option symbol, IB's ``localSymbol`` with the root's padding removed, optionally with a Nautilus venue
-# suffix: "SPXW  260313P06630000", "SPXW260313P06630000" and "SPXW  260313P06630000.CBOE" are one leg.
-_OCC = re.compile(r"(?P<root>[A-Z.]{1,6})(?P<series>\d{6}[CP]\d{8})(?:\.[A-Z]+)?")
 
 
 class Trigger(StrEnum):
@@ -95,10 +91,18 @@ def flatten_call(
 
 
 def leg_key(name: str) -> str:
-    """One spelling of a leg for both sides of the reconciliation: the OCC symbol without padding or venue."""
-    compact = "".join(name.split())
-    match = _OCC.fullmatch(compact)
-    return f"{match['root']}{match['series']}" if match else compact
+    """One spelling of a leg for both sides of the reconciliation: the OCC symbol without padding or venue.
+
+    IB's ``localSymbol`` ("SPXW  260313P06630000"), its unpadded form and a Nautilus id ("... .CBOE") are one
+    leg; the project's symbology reads each (``data/symbology.py``). Anything else is compared as written.
+    """
+    for parse in (parse_occ, parse_option_id):
+        try:
+            key = parse(name.strip())
+        except SymbologyError:
+            continue
+        return occ_symbol(key.root, key.expiry, key.right, key.strike).replace(" ", "")
+    return "".join(name.split())
 
 
 @dataclass(frozen=True, slots=True)
