@@ -10,11 +10,8 @@ executions, which no client id hides), the durable state through the risk store,
 from __future__ import annotations
 
 import json
-import queue
 import re
-import signal
 import subprocess
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,6 +37,7 @@ from tests.e2e.test_live_restart import (
     kill,
     no_node_left_running,  # noqa: F401 (autouse: a failed test leaves no node running)
     open_packages,
+    serving,
     state,
     until,
 )
@@ -78,37 +76,14 @@ class RemoteTws:
 
 @contextmanager
 def tws_simulator(workdir: Path, catalog: Path) -> Iterator[RemoteTws]:
-    """``odte sim ib`` on free ports; stopped with SIGTERM as a service would be (killed if it hangs)."""
-    process = subprocess.Popen(
-        [ODTE, "sim", "ib", "--catalog", str(catalog)],
-        cwd=workdir,
-        env=environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    assert process.stdout is not None
-    stdout = process.stdout
+    """``odte sim ib`` on free ports, in its own process (``serving``)."""
 
-    def read() -> None:  # in a thread: the simulator's output is read while the test waits on its queue
-        for line in stdout:
-            lines.put(line)
+    def control(said: str) -> str | None:
+        found = re.search(r"control API (http://127\.0\.0\.1:\d+)/sim/v1", said)
+        return found[1] if found else None
 
-    threading.Thread(target=read, daemon=True).start()
-    try:
-        said = ""
-        while not (control := re.search(r"control API (http://127\.0\.0\.1:\d+)/sim/v1", said)):
-            said += lines.get(timeout=60)
-        yield RemoteTws(control[1])
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=30)
+    with serving(workdir, ["sim", "ib", "--catalog", str(catalog)], control) as url:
+        yield RemoteTws(url)
 
 
 def ib_node(workdir: Path, url: str, out: Path, *extra: str) -> Node:

@@ -72,14 +72,22 @@ def environment() -> dict[str, str]:
 
 @contextmanager
 def simulator(workdir: Path) -> Iterator[str]:
-    """``odte sim alpaca`` in its own process; yields its URL; stopped with SIGTERM as a service would be."""
+    """``odte sim alpaca`` in its own process; yields its URL."""
+
+    def url(said: str) -> str | None:
+        found = re.search(r"^alpaca-sim (http://127\.0\.0\.1:\d+)", said, re.MULTILINE)
+        return found[1] if found else None
+
+    with serving(workdir, ["sim", "alpaca", "--port", "0"], url) as found:
+        yield found
+
+
+@contextmanager
+def serving(workdir: Path, args: list[str], ready: Callable[[str], str | None]) -> Iterator[str]:
+    """``odte <args>`` in its own process until ``ready`` finds what to yield in its output; then stopped with
+    SIGTERM as a service would be (killed if it hangs), and it must have exited cleanly."""
     process = subprocess.Popen(
-        [ODTE, "sim", "alpaca", "--port", "0"],
-        cwd=workdir,
-        env=environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        [ODTE, *args], cwd=workdir, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     lines: queue.Queue[str] = queue.Queue()
     assert process.stdout is not None
@@ -91,13 +99,18 @@ def simulator(workdir: Path) -> Iterator[str]:
 
     threading.Thread(target=read, daemon=True).start()
     try:
-        seen: list[str] = []
-        while not (seen and seen[-1].startswith("alpaca-sim http://127.0.0.1:")):
-            seen.append(lines.get(timeout=120))  # the sample catalog is built first, its warnings printed
-        yield seen[-1].split()[1]
+        said = ""
+        while (found := ready(said)) is None:
+            said += lines.get(timeout=120)  # a sample catalog is built first, its warnings printed
+        yield found
     finally:
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=30)
     assert process.returncode == 0
 
 
