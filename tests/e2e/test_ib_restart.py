@@ -31,6 +31,7 @@ from tests.e2e.test_live_restart import (
     _STARTED,
     ODTE,
     Node,
+    booked_open_legs,
     environment,
     finish,
     journal,
@@ -114,9 +115,13 @@ def test_an_ib_node_killed_holding_a_fly_restarts_flattens_it_and_sends_no_dupli
     with tws_simulator(workdir, catalog) as tws:
         day = tws.day()
         first = ib_node(workdir, tws.url, out, "--seconds-per-minute", "0.05")
-        until(lambda: any(map(is_fly, tws.orders())), "a fly held at the broker", timeout=60, every=0.2)
-        # A few replayed minutes on: the node has booked the fly (its fills on disk) before it dies.
-        until(lambda: tws.clock_ns() >= ny_ns(day, 10, 5), "10:05 ET", timeout=30, every=0.1)
+        # The kill comes once the node has booked the fly the broker holds (its four legs open in fills.csv).
+        until(
+            lambda: any(leg_set(o) <= set(booked_open_legs(out)) for o in tws.orders() if is_fly(o)),
+            "a fly booked",
+            timeout=60,
+            every=0.2,
+        )
         kill(first)
         killed_at = tws.clock_ns()
         before = tws.orders()
