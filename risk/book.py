@@ -116,6 +116,15 @@ class RiskBook:
         self.journal.record(intent, decision, ts_ns=intent.ts_ns, source=source)
         return decision
 
+    def check_standing(self, intent: Intent, state: RiskState) -> Decision | None:
+        """Ask the rules that read neither price nor size about an entry not yet priced (``Kernel.check_standing``);
+        a refusal is journaled with source ``plan`` (the intent's price is 0: it was never priced). An entry that
+        passes is not journaled here: its order is checked whole, and journaled, once priced."""
+        decision = self.kernel.check_standing(intent, state)
+        if decision is not None:
+            self.journal.record(intent, decision, ts_ns=intent.ts_ns, source="plan")
+        return decision
+
     # -- what happened -----------------------------------------------------------------------------
 
     def track(self, views: Iterable[PackageView]) -> None:

@@ -25,7 +25,7 @@ from functools import lru_cache
 from odte_nautilus.risk.decision import Decision
 from odte_nautilus.risk.model import Intent, RiskState
 from odte_nautilus.risk.policy import RiskPolicy, StrategyLimits, strategy_key
-from odte_nautilus.risk.rules import ENTRY_RULES, EXIT_RULES, CheckContext, Rule, rules_for
+from odte_nautilus.risk.rules import ENTRY_RULES, EXIT_RULES, STANDING_RULES, CheckContext, Rule, rules_for
 
 ENTRY_ALLOWED = "all entry rules passed"
 EXIT_ALLOWED = "exit allowed: risk-reducing, leaves no naked short and reverses no holding"
@@ -38,13 +38,11 @@ class Kernel:
         self.policy = policy
         self.entry_rules: tuple[Rule, ...] = rules_for(policy, ENTRY_RULES)
         self.exit_rules: tuple[Rule, ...] = rules_for(policy, EXIT_RULES)
+        self.standing_rules: tuple[Rule, ...] = rules_for(policy, STANDING_RULES)
         self._strategies: dict[str, tuple[str, StrategyLimits | None]] = {}
 
     def check(self, intent: Intent, state: RiskState) -> Decision:
-        found = self._strategies.get(intent.strategy_id)
-        if found is None:
-            found = self._strategy(intent.strategy_id)
-        context = CheckContext(intent, state, self.policy, found[0], found[1])
+        context = self._context(intent, state)
         adjustments: list[Decision] | None = None
         for rule in self.entry_rules if context.is_entry else self.exit_rules:
             decision = rule(context)
@@ -61,6 +59,25 @@ class Kernel:
             return _passed(context.is_entry, intent.quantity)
         reason = "; ".join(a.reason for a in adjustments)
         return Decision.allow(context.quantity, adjustments[0].code, reason)
+
+    def check_standing(self, intent: Intent, state: RiskState) -> Decision | None:
+        """The refusal of an entry by the rules that read neither its price nor its size, or None.
+
+        What ``check`` would refuse first for this entry at any price and size (``rules.STANDING_RULES``): a
+        strategy asks before pricing a plan, and ``check`` asks every rule again when the order is built.
+        """
+        context = self._context(intent, state)
+        for rule in self.standing_rules:
+            decision = rule(context)
+            if decision is not None and not decision.allowed:
+                return decision
+        return None
+
+    def _context(self, intent: Intent, state: RiskState) -> CheckContext:
+        found = self._strategies.get(intent.strategy_id)
+        if found is None:
+            found = self._strategy(intent.strategy_id)
+        return CheckContext(intent, state, self.policy, found[0], found[1])
 
     def _strategy(self, strategy_id: str) -> tuple[str, StrategyLimits | None]:
         """The policy key and limits of a strategy id, looked up once per id (the mapping is not free)."""

@@ -43,6 +43,7 @@ from odte_nautilus.packages import (
     package_mid,
 )
 from odte_nautilus.recorder import LegFill, PackageRecord
+from odte_nautilus.risk.decision import Decision
 from odte_nautilus.risk.exits import ExitRule, HoldToFlatten, IronFlyLevels, IronFlyRule, StrangleRule
 from odte_nautilus.risk.journal import iso_utc
 from odte_nautilus.risk.model import ExitKind, Intent, IntentKind, Leg, PackageState
@@ -368,11 +369,21 @@ class OdteStrategy(Strategy):
     def _prepare(self, plan: EntryPlan, now: int) -> None:
         """Subscribe the package's aggregated quote; the entry is priced and checked on its first complete quote.
 
-        The package of the last refused entry is still subscribed (``_park``): planned again, as after RISK-OFF
-        every cooldown plans the same fly while spot stays near its strike, it waits on that subscription.
+        The kernel's standing rules are asked first (the session, the switches, the breakers, the loss stops,
+        the day's trade count, the package's shape: ``rules.STANDING_RULES``, none of which reads a price or a
+        size): a plan they refuse is never priced or subscribed, so a day after RISK-OFF or a kill switch costs
+        one check per cooldown, not a package quote aggregated all day. The package of the last entry refused
+        once priced is still subscribed (``_park``) until a standing rule refuses: planned again, it waits on
+        that subscription.
         """
         self._sequence += 1
         package_id = f"{self._package_prefix}-{self._sequence}"
+        unpriced = self._entry_intent(package_id, plan, 0.0, now)
+        refusal = self.book.check_standing(unpriced, self.runtime.gate.state(now))
+        if refusal is not None:  # it holds all day as a rule (a breaker, a lock): a parked quote is let go
+            self._release_idle_spread()
+            self._refused(refusal, now)
+            return
         spread = ensure_spread(plan.legs, self.cache, self.structure)
         self._awaiting[spread.id] = (package_id, plan)
         self._awaiting_since = now
@@ -415,21 +426,11 @@ class OdteStrategy(Strategy):
             self._unsubscribe_package(spread_id)
             return
         price = marketable_limit(touch, buy=True, scheme=self._ticks)
-        intent = Intent(
-            kind=IntentKind.ENTRY,
-            strategy_id=self.id.value,
-            symbol=plan.legs[0].contract.underlying,
-            package_id=package_id,
-            legs=plan.legs,
-            quantity=plan.quantity,
-            price=price,
-            ts_ns=now,
-        )
+        intent = self._entry_intent(package_id, plan, price, now)
         decision = self.book.check(intent, self.runtime.gate.state(now))
         if not decision.allowed:
-            self.log.info(f"entry refused {decision.code.value}: {decision.reason}")
             self._park(spread_id)
-            self._cooldown_until = now + self.config.refusal_cooldown_s * NS_PER_SECOND
+            self._refused(decision, self._awaiting_since)
             return
         intent = intent.resized(decision.size)
         order = self.order_factory.limit(
@@ -449,6 +450,18 @@ class OdteStrategy(Strategy):
             return
         self._entries_today += 1  # the gate recorded the entry against the day's trades and rate limits
         self._sync(package_id, now)
+
+    def _entry_intent(self, package_id: str, plan: EntryPlan, price: float, now: int) -> Intent:
+        legs = plan.legs
+        return Intent(
+            IntentKind.ENTRY, self.id.value, legs[0].contract.underlying, package_id, legs, plan.quantity, price, now
+        )
+
+    def _refused(self, decision: Decision, planned_ns: int) -> None:
+        """The kernel refused the entry planned at ``planned_ns``: the next plan waits ``refusal_cooldown_s`` from
+        then, whether the refusal came at once (a standing rule) or once the package was priced."""
+        self.log.info(f"entry refused {decision.code.value}: {decision.reason}")
+        self._cooldown_until = planned_ns + self.config.refusal_cooldown_s * NS_PER_SECOND
 
     # -- exits ---------------------------------------------------------------------------------------
 

@@ -76,6 +76,7 @@ __all__ = [
     "ENTRY_RULES",
     "EXIT_RULES",
     "SIZE_ADJUSTERS",
+    "STANDING_RULES",
     "CheckContext",
     "Rule",
     "exposure_of",
@@ -121,6 +122,11 @@ ENTRY_RULES: tuple[Rule, ...] = (
     rate_limit_strategy,
     rate_limit_total,
 )
+
+# The gates (1. above) read neither the order's price nor its size: what they refuse, they refuse for any
+# price and any size, so a strategy asks them before it prices a plan (``Kernel.check_standing``): a plan
+# refused there is never priced, and its package quote is never subscribed.
+STANDING_RULES: tuple[Rule, ...] = ENTRY_RULES[: ENTRY_RULES.index(SIZE_ADJUSTERS[0])]
 
 # design §15: exits reduce risk and are allowed through kill switch, day lock and EOD window,
 # unless the exit is malformed or would itself leave a naked short or reverse a holding.

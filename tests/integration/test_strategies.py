@@ -13,6 +13,7 @@ import pytest
 from odte_nautilus.packages import AGGREGATED_SPREAD_QUOTES
 from odte_nautilus.risk.book import RiskBook
 from odte_nautilus.risk.decision import Decision, ReasonCode
+from odte_nautilus.risk.policy import RISK_PROFILE_DIR
 from odte_nautilus.strategies.gamma_scalper import GammaScalper
 from odte_nautilus.strategies.theta_harvester import ThetaHarvester
 from tests.kit import fly_entry
@@ -99,8 +100,9 @@ def test_a_refused_entry_sends_nothing_and_journals_the_reason_code(days, profil
     assert day.fills() == [] and day.packages() == []
     decisions = day.decisions()
     assert decisions, "the strategy never asked the kernel: nothing was refused"
+    # a standing rule (no price, no size read): refused as planned, before any pricing
     assert {(d["source"], d["decision"]["allowed"], d["decision"]["code"]) for d in decisions} == {
-        ("strategy", False, code.value)
+        ("plan", False, code.value)
     }
     assert all(d["decision"]["reason"] for d in decisions)  # a reason a trader can read, not only a code
 
@@ -118,21 +120,40 @@ class CountsPackageQuotes(ThetaHarvester):
         super().subscribe_quote_ticks(instrument_id, *args, **kwargs)
 
 
-def test_refused_entries_of_one_package_ask_the_kernel_each_time_on_one_quote_subscription(days):
-    """Refused, the harvester plans the same fly after each cooldown (spot stays at its strike), as every
-    entry after RISK-OFF does. Each plan is still priced on its own quote and asked of the kernel; the fly's
-    quote stays subscribed between them (each subscription costs Nautilus's message bus a pass over every
-    topic it has seen) and is let go at the EOD flatten."""
+def test_an_entry_a_standing_rule_refuses_is_never_priced_or_subscribed(days):
+    """After a kill switch (as after RISK-OFF, a strategy breaker or the day's lock) every plan is refused by a
+    rule that reads neither price nor size: the harvester asks at each plan, every 5-minute cooldown, and
+    never subscribes a package quote (an aggregator fed all day on the legs of a package it cannot enter)."""
     strategy = theta_harvester(CountsPackageQuotes)
     day = days(Market(), [strategy])
     day.book.kill(by="desk", reason="emergency stop before the open", now_ns=at("09:00"))
     day.run()
 
     refusals = day.decisions()
-    # a plan at the first bar after each 5-minute cooldown, each asked at its own quote, 10:00 to 13:30
-    assert [d["ts_ns"] for d in refusals] == [quoted_at(f"{10 + m // 60}:{m % 60:02}") for m in range(0, 211, 6)]
-    assert {(d["source"], d["decision"]["code"]) for d in refusals} == {("strategy", ReasonCode.KILL_SWITCH.value)}
-    assert len(strategy.package_subscriptions) == 1  # 36 plans of the one fly
+    assert [d["ts_ns"] for d in refusals] == [at(f"{10 + m // 60}:{m % 60:02}") for m in range(0, 211, 5)]
+    assert {(d["source"], d["decision"]["code"]) for d in refusals} == {("plan", ReasonCode.KILL_SWITCH.value)}
+    assert strategy.package_subscriptions == []
+
+
+def test_refused_entries_of_one_package_ask_the_kernel_each_time_on_one_quote_subscription(days, tmp_path):
+    """Refused once priced (its open risk is over the profile's), the harvester plans the same fly after each
+    cooldown (spot stays at its strike). Each plan is priced on its own quote and asked of the kernel; the
+    fly's quote stays subscribed between them (each subscription costs Nautilus's message bus a pass over
+    every topic it has seen) and is let go at the EOD flatten."""
+    profile = tmp_path / "tight.yaml"
+    shipped = (RISK_PROFILE_DIR / "multi_strategy_paper.yaml").read_text()
+    profile.write_text(shipped.replace("max_open_risk_per_symbol: 10000", "max_open_risk_per_symbol: 100"))
+    strategy = theta_harvester(CountsPackageQuotes)
+    day = days(Market(), [strategy], profile=str(profile))
+    day.run()
+
+    refusals = day.decisions()
+    # a plan at the first bar after each 5-minute cooldown (from the plan), each asked at its own quote
+    assert [d["ts_ns"] for d in refusals] == [quoted_at(f"{10 + m // 60}:{m % 60:02}") for m in range(0, 211, 5)]
+    assert {(d["source"], d["decision"]["code"]) for d in refusals} == {
+        ("strategy", ReasonCode.MAX_OPEN_RISK_PER_SYMBOL.value)
+    }
+    assert len(strategy.package_subscriptions) == 1  # 43 plans of the one fly
     # the fly's aggregator fed on its legs' quotes; the wings (the body is also the at-the-money watch) are let go
     subscribed = {i.value for i in day.engine.kernel.data_engine.subscribed_quote_ticks()}
     assert subscribed.isdisjoint({option_id(C(5575)), option_id(P(5525))})
@@ -199,6 +220,9 @@ class _AllowsEverything:
 
     def check(self, intent, holdings=None, source="strategy"):
         return Decision.allow(intent.quantity)
+
+    def check_standing(self, intent, state):
+        return None
 
     def __getattr__(self, name):
         return getattr(self._book, name)

@@ -25,7 +25,14 @@ from odte_nautilus.risk.model import (
     max_loss,
 )
 from odte_nautilus.risk.policy import RiskPolicy, load_policy, strategy_key
-from odte_nautilus.risk.rules import ENTRY_RULES, EXIT_RULES, CheckContext, no_naked_short, package_facts
+from odte_nautilus.risk.rules import (
+    ENTRY_RULES,
+    EXIT_RULES,
+    STANDING_RULES,
+    CheckContext,
+    no_naked_short,
+    package_facts,
+)
 from tests.kit import contract, entry, exit_of, fly_entry, iron_butterfly, long_strangle, ny_ns, package_view, state
 
 Code = ReasonCode
@@ -378,3 +385,56 @@ def test_no_naked_short_from_the_index_decides_as_a_full_recount_does(legs, hold
     intent = replace(fly_entry(qty=qty), legs=legs, kind=kind)
     context = _context(intent, state(holdings=holdings), MULTI.policy)
     assert (no_naked_short(context) is not None) == _naked_before_the_index(intent, holdings)
+
+
+# --- the standing rules: what a strategy asks before it prices a plan ---------------------------------------
+
+
+def _worlds() -> list[tuple[Intent, RiskState]]:
+    """The provocations (a standing rule refuses), and quiet days where only the later rules can."""
+    naked = entry((Leg(contract("C", 5100), -1),), price=-2.0)
+    heavy = state(replace(package_view(fly_entry(package="W-1")), open_risk=1e6))
+    quiet = [
+        (fly_entry(qty=50, package="P-new"), state()),
+        (entry(long_strangle(5150, 5050), qty=2), state()),
+        (naked, state()),
+        (entry(long_strangle(5150, 5050), price=500.0), state()),  # its debit is more risk than allowed
+        (entry(long_strangle(5150, 5050), package="P-new"), heavy),
+    ]
+    return _provocations() + quiet
+
+
+def _answer(rule, intent: Intent, st: RiskState, policy: RiskPolicy) -> tuple[bool, ReasonCode] | None:
+    decision = rule(_context(intent, st, policy))
+    return None if decision is None else (decision.allowed, decision.code)
+
+
+def _moved_by_price_or_size(rule, price: float, qty: int) -> bool:
+    return any(
+        _answer(rule, replace(intent, price=price, quantity=qty), st, policy) != _answer(rule, intent, st, policy)
+        for policy in _POLICIES.values()
+        for intent, st in _worlds()
+    )
+
+
+@given(price=_prices, qty=st_.integers(1, 60))
+def test_a_standing_rule_answers_the_same_at_any_price_and_size(price, qty) -> None:
+    # What lets a strategy ask them before pricing a plan: a refusal there holds for the priced order too.
+    for rule in STANDING_RULES:
+        assert not _moved_by_price_or_size(rule, price, qty), rule.__name__
+
+
+def test_the_rules_after_the_standing_ones_read_the_price_or_the_size() -> None:
+    # Keeps the test above honest: on the same worlds, the rules left out of STANDING_RULES do move.
+    later = [rule for rule in ENTRY_RULES if rule not in STANDING_RULES]
+    moved = {rule.__name__ for rule in later if _moved_by_price_or_size(rule, 45.0, 60)}
+    assert {"size_range", "max_open_risk_per_symbol"} <= moved
+
+
+@pytest.mark.parametrize("kernel", [MULTI, SINGLE], ids=["multi", "single"])
+def test_a_standing_refusal_is_the_refusal_of_the_whole_check(kernel: Kernel) -> None:
+    answers = [(kernel.check_standing(intent, st), kernel.check(intent, st)) for intent, st in _worlds()]
+    for standing, whole in answers:
+        assert standing is None or standing == whole
+    assert any(standing is not None for standing, _ in answers)
+    assert any(standing is None and not whole.allowed for standing, whole in answers)  # refused once priced
