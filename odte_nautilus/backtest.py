@@ -11,6 +11,7 @@ invariant audit replays the engine's fills before ``summary.json`` and ``report.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -37,10 +38,14 @@ from odte_nautilus.fees import DEFAULT_SCHEDULE, FeeSchedule, fee_schedule
 from odte_nautilus.leg_fill_pricer import LegFillPricer
 from odte_nautilus.recorder import RunRecorder
 from odte_nautilus.reports import AuditRules, write_run_outputs
+from odte_nautilus.reports.frames import DECISIONS_FILE
 from odte_nautilus.risk.book import RiskBook
 from odte_nautilus.risk.policy import PolicyError, load_policy
 from odte_nautilus.risk.time_units import MINUTE_NS
 from odte_nautilus.runtime import attach, detach
+
+log = logging.getLogger(__name__)
+STATE_FILE = "state.sqlite"
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "backtest.yaml"
 QUOTES_KEPT = 1
@@ -182,9 +187,7 @@ def run_backtest(
     underlyings = read_underlyings(config.catalog)
     for underlying_id in sorted({s.spec.underlying_id for s in sessions}):
         engine.add_instrument(underlyings[underlying_id])
-    book = RiskBook(
-        policy, run_dir / "state.sqlite", run_dir / "decisions.jsonl", nav=config.starting_balance, durable=False
-    )
+    book = RiskBook(policy, *_fresh_risk_files(run_dir), nav=config.starting_balance, durable=False)
     recorder = RunRecorder()
     attach(
         engine.kernel,
@@ -213,6 +216,22 @@ def run_backtest(
     summary, _ = write_run_outputs(run_dir, rules, fill_assumptions(fees), fees, catalog=config.catalog)
     engine.dispose()
     return RunResult(run_dir, summary, len(sessions), quotes)
+
+
+def _fresh_risk_files(run_dir: Path) -> tuple[Path, Path]:
+    """The run's risk state and journal, those of an earlier run in the same folder deleted first.
+
+    A backtest starts as a fresh account: a state file left in its folder would carry that run's day locks,
+    breakers and trade counts into this one (which then traded nothing), and its journal would append to
+    the old one. Every other file of the folder is rewritten whole at the end of the run.
+    """
+    state, journal = run_dir / STATE_FILE, run_dir / DECISIONS_FILE
+    earlier = [path for path in (state, journal, *run_dir.glob(f"{STATE_FILE}-*")) if path.exists()]
+    if earlier:
+        log.warning(f"{run_dir}: replacing the earlier run in this folder")
+    for path in earlier:
+        path.unlink()
+    return state, journal
 
 
 def strike_reach(strategies: list) -> float | None:

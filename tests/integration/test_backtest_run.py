@@ -22,6 +22,7 @@ from odte_nautilus.reports.frames import prepare_positions
 from odte_nautilus.risk.journal import iso_utc
 from odte_nautilus.risk.session import TradingCalendar
 
+DECISIONS = "decisions.jsonl"
 RUN_FILES = ("summary.json", "fills.csv", "positions.csv", "decisions.jsonl", "report.html")
 
 
@@ -207,3 +208,17 @@ def _intrinsic(level: float, row) -> float:
 def test_the_fill_check_holds_settlements_to_the_closing_index_level(run):
     assert "settlement_level" not in _settled_at(run, _intrinsic)
     assert "settlement_level" in _settled_at(run, lambda level, row: _intrinsic(level, row) + 1.0)
+
+
+def test_regression_a_backtest_rerun_into_its_folder_starts_from_a_fresh_state(tmp_path):
+    """Run again into the same folder, a backtest inherited the first run's risk state (the EOD lock of
+    every day it ran, its breakers and trade counts): it traded nothing, and its journal appended to the
+    old one. Each run now starts as a fresh account and gives the same files."""
+    build_sample(tmp_path / "catalog", SampleConfig(days=1, strikes_each_side=12))
+    config = load_backtest_config(DEFAULT_CONFIG, catalog=tmp_path / "catalog")
+    first = run_backtest(config, tmp_path / "run")
+    written = {name: (tmp_path / "run" / name).read_bytes() for name in ("fills.csv", "positions.csv", DECISIONS)}
+    second = run_backtest(config, tmp_path / "run")
+    assert first.summary["strategies"][-1]["trades"] > 0
+    assert second.summary == first.summary
+    assert {name: (tmp_path / "run" / name).read_bytes() for name in written} == written
