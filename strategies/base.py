@@ -220,6 +220,7 @@ class OdteStrategy(Strategy):
         # first), and acting on it now would fill at the previous minute's option quotes (on_quote_tick).
         self._bar_ns = bar.ts_event
         if self.book.packages:  # flat, the day's P&L moves only at a close, and record_close enforces
+            self._mark_packages()
             self.book.enforce(now)
         if self._may_plan(now):
             plan = self.entry_plan(now)
@@ -698,6 +699,24 @@ class OdteStrategy(Strategy):
         if not isinstance(policy, FourDimensionalExit):
             self.log.error(f"{ledger.package_id}: {policy.kind} cannot arm on a fill at {price}; four-dimensional")
         return PackageStop.from_fill(self.stop_config, price, spot, marked_ns, package.bias)
+
+    def _mark_packages(self) -> None:
+        """Each open package's unrealized P&L at its legs' mids, to the risk book, once a bar.
+
+        The day's P&L that ``enforce`` turns into locks and breakers, the ladder's steps and the kernel's loss
+        rules all read it: marked only at this strategy's own fills, a fly held all day would never lose on
+        paper, and no unrealized drawdown would lock the day.
+        """
+        views = []
+        for package_id, package in self.packages.items():
+            if not package.ledger.quantity:
+                continue
+            unrealized = self._unrealized(package)
+            tracked = self.book.packages.get((self.id.value, package_id))
+            if tracked is None or tracked.unrealized_pnl != unrealized:
+                views.append(package.ledger.view(unrealized))
+        if views:
+            self.book.track(views)
 
     def _unrealized(self, package: _Package) -> float:
         ledger = package.ledger

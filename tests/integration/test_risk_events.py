@@ -17,7 +17,7 @@ from odte_nautilus.risk.decision import ReasonCode
 from odte_nautilus.risk.policy import load_policy
 from tests.engine_kit import send_raw
 from tests.kit import entry, iron_butterfly, ny_ns
-from tests.strategy_kit import C, Days, Market, SendsAt, option_id, theta_harvester
+from tests.strategy_kit import C, Days, Market, P, SendsAt, at, option_id, theta_harvester
 
 
 def test_a_risk_event_disables_the_strategy_and_journals_an_alert(tmp_path):
@@ -66,3 +66,20 @@ def test_regression_fill_of_an_unknown_order_stops_the_strategy(tmp_path):
             and d["intent"]["kind"] == "entry"  # the node guard's close of the stranger's contract is an exit
         ]
         assert after and {(d["allowed"], d["code"]) for d in after} == {(False, "STRATEGY_DISABLED")}  # no entry since
+
+
+def test_regression_an_unrealized_loss_trips_the_breaker_while_the_package_is_held(tmp_path):
+    """The risk book's view of a held package kept the unrealized P&L of its last fill: a fly held to the
+    flatten (the harvester's exit) could lose more than the strategy breaker's limit on paper all day and
+    trip nothing until it closed. Marked at every bar, the loss trips the breaker on the next bar."""
+    blown = {C(5550): (40.0, 40.2), C(5575): (15.0, 15.2), P(5550): (0.05, 0.1), P(5525): (0.0, 0.05)}
+    market = Market().index("10:10", 5590.0).quote("10:10", blown)
+    strategy = theta_harvester(max_entries_per_day=1)
+    with Days(tmp_path) as days:
+        day = days(market, [strategy])
+        day.run("10:20")
+        breakers = day.journal("breaker")
+        held = dict(strategy.packages)
+    assert held, "the fly is still held: only a mark can have moved the day's P&L"
+    assert [b["strategy"] for b in breakers] == ["ThetaHarvester-001"]
+    assert at("10:10") <= breakers[0]["ts_ns"] <= at("10:11")
