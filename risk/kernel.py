@@ -42,7 +42,10 @@ class Kernel:
         self._strategies: dict[str, tuple[str, StrategyLimits | None]] = {}
 
     def check(self, intent: Intent, state: RiskState) -> Decision:
-        context = self._context(intent, state)
+        found = self._strategies.get(intent.strategy_id)  # ``_context``, inline: this is the budgeted path
+        if found is None:
+            found = self._strategy(intent.strategy_id)
+        context = CheckContext(intent, state, self.policy, found[0], found[1])
         adjustments: list[Decision] | None = None
         for rule in self.entry_rules if context.is_entry else self.exit_rules:
             decision = rule(context)
