@@ -133,6 +133,7 @@ class _Package:
     bar_done_ns: int = 0  # the last index bar whose decisions this package has taken (on its own quotes)
     quoted_ns: int = 0  # the event time of the package's last complete quote (every leg quoted)
     quiet_at: tuple[int, bool, bool] | None = None  # (events seen, hard, slow) of a timer check that decided nothing
+    quote_released: bool = False  # its package quote let go until the flatten (``_release_quote_if_idle``)
 
 
 class OdteStrategy(Strategy):
@@ -351,6 +352,10 @@ class OdteStrategy(Strategy):
         self._drop_awaiting()
         for order in self.cache.orders_open(strategy_id=self.id):
             self.cancel_order(order)
+        for package in self.packages.values():
+            if package.quote_released:  # the flatten minute's quotes come after this alert
+                package.quote_released = False
+                self.subscribe_quote_ticks(package.spread_id, params=AGGREGATED_SPREAD_QUOTES)
         self._manage(now, hard=False, slow=False)  # a package already quoted in the flatten minute goes now
         self.book.lock_for_eod(now)
         self.clock.set_time_alert_ns(
@@ -672,7 +677,32 @@ class OdteStrategy(Strategy):
             # A cancelled exit came back during the flatten: re-send it, once the flatten minute's quote is in.
             if resend and self._flattening and ledger.can_exit() and self._flatten_due(package, now):
                 self.exit_package(package_id, ExitKind.EOD_FLATTEN)
+            self._release_quote_if_idle(package)
         self._sync_timers()
+
+    def _release_quote_if_idle(self, package: _Package) -> None:
+        """Let an open package's aggregated quote go when nothing can act on it before the flatten.
+
+        A package held to the flatten (``HoldToFlatten``, no take-profit) with no order working decides
+        nothing on its quotes: its marks (``_mark_packages``) and the flatten's exit price read the legs'
+        quotes from the cache. Nautilus builds its aggregated quote on every leg quote, four a minute for a
+        fly, each handled by the exchange and the data engine: about half of what the strategies cost a
+        backtest beyond the engine's own. It is subscribed again at the flatten, whose exit goes on its first
+        complete quote, so the exchange fills that exit on the flatten minute's package quote, as before. Only
+        where the cache holds every quote (a backtest): a live node learns its legs' quotes through it.
+        """
+        idle = (
+            self.runtime.cache_holds_every_quote
+            and not self._flattening
+            and not package.quote_released
+            and isinstance(package.exit_rule, HoldToFlatten)
+            and self.config.take_profit_full_pct is None
+            and self.config.take_profit_partial_pct is None
+            and package.ledger.state is PackageState.OPEN
+        )
+        if idle:
+            package.quote_released = True
+            self._unsubscribe_package(package.spread_id)
 
     def _arm_exit(self, package: _Package, now: int) -> ExitRule:
         """The package's exit rule from the strategy's exit policy, at its first entry fill."""
@@ -728,7 +758,8 @@ class OdteStrategy(Strategy):
     def _close(self, package_id: str, package: _Package, now: int) -> None:
         ledger = package.ledger
         del self.packages[package_id]
-        self._unsubscribe_package(package.spread_id)
+        if not package.quote_released:
+            self._unsubscribe_package(package.spread_id)
         self.book.track([ledger.view()])
         exits = [o for o in ledger.orders if not o.is_entry and o.filled_qty]
         if not exits:  # an entry that never filled: nothing traded

@@ -232,10 +232,12 @@ def start_day(
     profile: str = "multi_strategy_paper",
     open_interest: dict[str, int] | None = None,
     balance: float = 100_000.0,
+    cache_holds_every_quote: bool = False,
 ) -> DayRun:
     """An engine set up as ``odte backtest`` sets one up, loaded with the scripted day, not yet run.
 
     ``open_interest`` is what the runtime serves the Gamma Scalper (default ``PUT_HEAVY_OPEN_INTEREST``).
+    ``cache_holds_every_quote``: as ``odte backtest`` sets its runtime (off by default, as a live node's).
     """
     open_interest = PUT_HEAVY_OPEN_INTEREST if open_interest is None else open_interest
     engine = BacktestEngine(BacktestEngineConfig(logging=LoggingConfig(bypass_logging=True), run_analysis=False))
@@ -253,7 +255,7 @@ def start_day(
         engine.add_instrument(option)
     book = RiskBook(load_policy(profile), folder / "state.sqlite", folder / "decisions.jsonl", nav=balance)
     recorder = RunRecorder()
-    attach(engine.kernel, book, recorder, open_interest=lambda d: dict(open_interest))
+    attach(engine.kernel, book, recorder, lambda d: dict(open_interest), cache_holds_every_quote)
     LegFillPricer(engine.kernel).install()  # as odte backtest prices leg fills
     strategies = list(strategies)
     for strategy in strategies:

@@ -13,6 +13,7 @@ import pytest
 from odte_nautilus.packages import AGGREGATED_SPREAD_QUOTES
 from odte_nautilus.risk.book import RiskBook
 from odte_nautilus.risk.decision import Decision, ReasonCode
+from odte_nautilus.risk.journal import iso_utc
 from odte_nautilus.risk.policy import RISK_PROFILE_DIR
 from odte_nautilus.strategies.gamma_scalper import GammaScalper
 from odte_nautilus.strategies.theta_harvester import ThetaHarvester
@@ -113,11 +114,35 @@ class CountsPackageQuotes(ThetaHarvester):
     def __init__(self, config) -> None:
         super().__init__(config)
         self.package_subscriptions: list[str] = []
+        self.package_unsubscriptions: list[str] = []
 
     def subscribe_quote_ticks(self, instrument_id, *args, **kwargs) -> None:
         if kwargs.get("params") is AGGREGATED_SPREAD_QUOTES:
             self.package_subscriptions.append(instrument_id.value)
         super().subscribe_quote_ticks(instrument_id, *args, **kwargs)
+
+    def unsubscribe_quote_ticks(self, instrument_id, *args, **kwargs) -> None:
+        if kwargs.get("aggregate_spread_quotes"):
+            self.package_unsubscriptions.append(instrument_id.value)
+        super().unsubscribe_quote_ticks(instrument_id, *args, **kwargs)
+
+
+def test_a_fly_held_to_the_flatten_lets_its_package_quote_go_until_the_flatten(days):
+    """Held to the flatten with no order working, nothing acts on the fly's aggregated quote (a backtest's
+    cache holds its legs' quotes): it is let go at the entry fill and subscribed again at the flatten, whose
+    exit fills on the flatten minute's package quote."""
+    strategy = theta_harvester(CountsPackageQuotes, max_entries_per_day=1)
+    day = days(Market(), [strategy], cache_holds_every_quote=True)  # as odte backtest runs it
+    day.run("12:00")
+    (package,) = strategy.packages.values()
+    spread = package.spread_id.value
+    assert (strategy.package_subscriptions, strategy.package_unsubscriptions) == ([spread], [spread])
+    day.run()
+
+    assert strategy.package_subscriptions == [spread, spread]  # the entry's, the flatten's
+    exits = day.fills(role="exit")
+    assert len(exits) == 4 and {f.exit_kind for f in exits} == {"eod_flatten"}
+    assert {f.ts_event for f in exits} == {iso_utc(quoted_at("15:45"))}
 
 
 def test_an_entry_a_standing_rule_refuses_is_never_priced_or_subscribed(days):
