@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,15 +27,13 @@ from odte_nautilus.risk.session import ny_ns
 from odte_nautilus.risk.store import RiskStore
 from odte_nautilus.risk.time_units import MINUTE_NS
 from tests.e2e.test_live_restart import (
-    _STARTED,
-    ODTE,
     Node,
     booked_open_legs,
-    environment,
     finish,
     journal,
     kill,
     no_node_left_running,  # noqa: F401 (autouse: a failed test leaves no node running)
+    node,
     open_packages,
     serving,
     state,
@@ -88,13 +85,7 @@ def tws_simulator(workdir: Path, catalog: Path) -> Iterator[RemoteTws]:
 
 
 def ib_node(workdir: Path, url: str, out: Path, *extra: str) -> Node:
-    args = ["live", "--broker", "ib-sim", "--config", "configs/paper.yaml", "--sim-url", url, "--out", str(out)]
-    args += ["--control-port", "0", *extra]
-    log = workdir / f"{out.name}-{len(list(workdir.glob(f'{out.name}-*.log')))}.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen([ODTE, *args], cwd=workdir, env=environment(), stdout=sink, stderr=subprocess.STDOUT)
-    _STARTED.append(process)
-    return Node(process, log)
+    return node(workdir, url, out, *extra, broker="ib-sim")
 
 
 def is_entry(order: dict) -> bool:

@@ -134,8 +134,9 @@ def no_node_left_running() -> Iterator[None]:
             process.wait(timeout=30)
 
 
-def node(workdir: Path, url: str, out: Path, *extra: str) -> Node:
-    args = ["live", "--broker", "alpaca-sim", "--config", "configs/paper.yaml", "--sim-url", url, "--out", str(out)]
+def node(workdir: Path, url: str, out: Path, *extra: str, broker: str = "alpaca-sim") -> Node:
+    """``odte live --broker <broker> --sim-url <url>`` into ``out``, its output in a log of its own."""
+    args = ["live", "--broker", broker, "--config", "configs/paper.yaml", "--sim-url", url, "--out", str(out)]
     args += ["--control-port", "0", *extra]  # any free port: sessions run side by side in the suite
     log = workdir / f"{out.name}-{len(list(workdir.glob(f'{out.name}-*.log')))}.log"
     with log.open("w") as sink:
