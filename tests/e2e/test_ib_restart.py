@@ -28,6 +28,7 @@ from odte_nautilus.risk.store import RiskStore
 from odte_nautilus.risk.time_units import MINUTE_NS
 from tests.e2e.test_live_restart import (
     Node,
+    assert_the_kill_switch_held,
     booked_open_legs,
     finish,
     journal,
@@ -180,9 +181,4 @@ def test_a_kill_switch_set_before_the_kill_still_blocks_the_restarted_ib_nodes_e
         sent = tws.orders()
 
     assert killed_at < ny_ns(day, 10, 0) - MINUTE_NS, "killed before any entry window opened"
-    end = state(out, day)
-    assert end.kill_switch and end.trades_today == 0 and end.day_locked
-    assert sent == [], "no order reached the broker"
-    decisions = [j for j in journal(out) if j["kind"] == "decision" and j["ts_ns"] > killed_at]
-    assert decisions and {j["decision"]["code"] for j in decisions} == {"KILL_SWITCH"}, "every entry refused"
-    assert json.loads((out / "summary.json").read_text())["audit"]["ok"]
+    assert_the_kill_switch_held(out, day, killed_at, sent)

@@ -332,6 +332,12 @@ def test_a_kill_switch_engaged_before_the_kill_still_blocks_entries_after_the_re
         sent = orders(url)
 
     assert killed_at < ny_ns(day, 10, 0), "killed before any entry window opened"
+    assert_the_kill_switch_held(out, day, killed_at, sent)
+
+
+def assert_the_kill_switch_held(out: Path, day: date, killed_at: int, sent: list) -> None:
+    """After the restart: the switch still set, nothing traded or sent, every entry refused for it, the day
+    locked at the flatten and the audit passed."""
     end = state(out, day)
     assert end.kill_switch and end.trades_today == 0 and end.day_locked
     assert sent == [], "no order reached the broker"
