@@ -96,10 +96,11 @@ class OdteStrategyConfig(StrategyConfig, frozen=True):
     order_timeout_s: int = 90
     refusal_cooldown_s: int = 300  # after the kernel refuses an entry, wait before planning another
     quote_snapshot_ms: int = 1_000  # a package quote acts once every leg was quoted within this window
-    # The hard stop dimensions are evaluated on every package quote; these timers add the seed's cadence
-    # (100 ms hard, 5 s slow, from the risk policy) for marks that move between quotes (live). Over
-    # minute data a 100 ms timer re-reads unchanged marks 600 times a minute: a backtest config may
-    # switch the hard timer off without changing any decision the data can drive.
+    # The hard stop dimensions are evaluated on every package quote, the slow ones (and the take-profits) on
+    # the first complete package quote after each index bar; these timers add the seed's cadence (100 ms
+    # hard, 5 s slow, from the risk policy) for marks that move between quotes (live). Over minute data
+    # they re-read the minute's unchanged marks 600 and 12 times a minute: a backtest config may switch
+    # them off without changing any decision the data can drive (configs/backtest.yaml does).
     hard_stop_timer: bool = True
     slow_stop_timer: bool = True
     # The exit policy (risk/policy.py, risk/exits.py): {"kind": "four_dimensional"} (the seed's stop, with the
@@ -277,7 +278,7 @@ class OdteStrategy(Strategy):
         if session is None:
             return
         self._entry_window = (self._ny_ns(day, self.config.entry_start), self._ny_ns(day, self.config.entry_end))
-        self.chain = self._todays_chain(day, session)
+        self.chain = self.runtime.chain_of(self.config.underlying_id, day, lambda: self._todays_chain(day, session))
         self.clock.set_time_alert_ns(f"odte-eod-{day}", session.flatten_ns, self._on_eod, allow_past=True)
         self.on_session_start(day)
 
