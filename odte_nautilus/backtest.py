@@ -187,7 +187,7 @@ def run_backtest(
     underlyings = read_underlyings(config.catalog)
     for underlying_id in sorted({s.spec.underlying_id for s in sessions}):
         engine.add_instrument(underlyings[underlying_id])
-    book = RiskBook(policy, *_fresh_risk_files(run_dir), nav=config.starting_balance, durable=False)
+    book = RiskBook(policy, *_fresh_risk_files(run_dir), nav=config.starting_balance, durable=False, exclusive=True)
     recorder = RunRecorder()
     attach(
         engine.kernel,

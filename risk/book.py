@@ -51,10 +51,13 @@ class RiskBook:
         account: AccountMode = AccountMode(),
         calendar: TradingCalendar | None = None,
         durable: bool = True,
+        exclusive: bool = False,
     ) -> None:
+        """``durable`` and ``exclusive`` go to the ``RiskStore``: a backtest's state is neither (nobody else
+        writes it, and nothing needs it after a crash); a node's is durable and shared with the CLI."""
         self.policy = policy
         self.kernel = Kernel(policy)
-        self.store = RiskStore(state_path, durable=durable)
+        self.store = RiskStore(state_path, durable=durable, exclusive=exclusive)
         self.journal = AuditJournal(journal_path, flush_each_line=durable)
         self.calendar = calendar or TradingCalendar()
         self.nav = nav
@@ -66,6 +69,8 @@ class RiskBook:
         self._record: DayRecord | None = None
         self._fields: RiskStateFields = {}
         self._index: StateIndex | None = None
+        # What the last ``enforce`` read: (trading date, record, views, NAV); see ``enforce``.
+        self._enforced: tuple[date, DayRecord | None, tuple[PackageView, ...] | None, float] | None = None
         self._kill_listeners: list[Callable[[int], None]] = []
 
     # -- asking ------------------------------------------------------------------------------------
@@ -155,9 +160,24 @@ class RiskBook:
 
         Called after every close and on every index bar a strategy sees, so an unrealized drawdown locks the day
         too. The kernel refuses on the same numbers even before this runs; this makes it stick.
+
+        What it reads is the day's record, the tracked views and the NAV, never the clock. While those are the
+        very objects the last call read (the store hands out a new record after any write, ours or another
+        connection's, and ``track`` drops the views), the answer cannot differ and it returns at once: each
+        strategy enforces on every bar, and most bars change only one strategy's marks, or none.
         """
-        state = self.state(now_ns)
         day = self.calendar.trading_date(now_ns)
+        last = self._enforced
+        if (
+            last is not None
+            and last[0] == day
+            and last[1] is self.store.load_day(day)
+            and last[2] is self._views
+            and last[3] == self.nav
+        ):
+            return []
+        state = self.state(now_ns, holdings={})  # P&L and flags only: the legs held are the kernel's business
+        self._enforced = (day, self._record, self._views, self.nav)
         pnl = state.day_pnl()
         p = self.policy
         lock_reasons = []

@@ -165,15 +165,26 @@ class ControlEvent:
 class RiskStore:
     """The durable risk state file. Every write method commits before it returns."""
 
-    def __init__(self, path: str | os.PathLike[str], durable: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike[str], durable: bool = True, exclusive: bool = False) -> None:
         """``durable=False`` (a backtest's throwaway state) skips the fsync per change; the transactions, the
-        schema and every rule stay the same. A paper or live node always runs durable."""
+        schema and every rule stay the same. A paper or live node always runs durable.
+
+        ``exclusive=True`` (a backtest's private state) holds SQLite's exclusive lock from here to ``close``:
+        no other connection can read or commit (it gets "database is locked"), so a read is answered from
+        memory until our own next write, without asking the file whether another connection committed. A
+        node's store is never exclusive: the CLI's emergency stop must be able to write it while it runs.
+        """
         self.path = Path(path)
         self._synchronous = "FULL" if durable else "OFF"
         if not self.path.exists():
             self._create_fresh()
         self._lock = threading.RLock()
         self._conn = self._open_existing()
+        self._exclusive = exclusive
+        if exclusive:
+            self._conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+            self._conn.execute("BEGIN EXCLUSIVE")  # takes the lock now; locking_mode keeps it after COMMIT
+            self._conn.execute("COMMIT")
         self._cached: tuple[date, int, DayRecord] | None = None  # (day, data_version, record)
 
     # -- opening --------------------------------------------------------------------------------------
@@ -269,8 +280,9 @@ class RiskStore:
         """
         with self._lock:
             # PRAGMA data_version changes when another connection commits (a CLI emergency stop, a reset),
-            # so an unchanged file is answered from memory and a changed one is always re-read.
-            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            # so an unchanged file is answered from memory and a changed one is always re-read. No other
+            # connection can commit to an exclusive store.
+            version = 0 if self._exclusive else self._conn.execute("PRAGMA data_version").fetchone()[0]
             cached = self._cached
             if cached is not None and cached[0] == trading_date and cached[1] == version:
                 return cached[2]

@@ -11,7 +11,8 @@ from odte_nautilus.risk.decision import ReasonCode
 from odte_nautilus.risk.journal import read
 from odte_nautilus.risk.model import ExitKind, PackageState
 from odte_nautilus.risk.policy import load_policy
-from tests.kit import entry, exit_of, fly_entry, ny_ns, package_view
+from odte_nautilus.risk.store import RiskStore
+from tests.kit import DAY, entry, exit_of, fly_entry, ny_ns, package_view
 
 NEXT_DAY = date(2024, 3, 18)
 
@@ -74,6 +75,26 @@ def test_unrealized_drawdown_locks_the_day_when_enforced_on_the_slow_timer(singl
     single.track([package_view(entry(), unrealized=-2_100.0)])
     tripped = single.enforce(ny_ns(10, 30))
     assert tripped and single.state(ny_ns(10, 31)).day_locked
+
+
+def test_enforce_on_unchanged_numbers_answers_at_once_but_a_new_mark_is_enforced(single):
+    """``enforce`` returns early while it would read the same objects: a mark tracked since is read."""
+    single.track([package_view(entry(), unrealized=-100.0)])
+    assert single.enforce(ny_ns(10, 30)) == [] and single.enforce(ny_ns(10, 31)) == []
+    single.track([package_view(entry(), unrealized=-2_100.0)])
+    assert single.enforce(ny_ns(10, 32)) and single.state(ny_ns(10, 33)).day_locked
+
+
+def test_enforce_reads_a_loss_another_connection_committed_since_its_last_call(tmp_path):
+    """The store's record is part of what ``enforce`` compares: another handle's write is enforced."""
+    book = make_book(tmp_path, "single_position_0dte")
+    try:
+        assert book.enforce(ny_ns(10, 30)) == []
+        with RiskStore(tmp_path / "state.sqlite") as other:
+            other.record_close(DAY, "GammaScalper-001", -2_100.0)
+        assert book.enforce(ny_ns(10, 31)) and book.state(ny_ns(10, 32)).day_locked
+    finally:
+        book.close()
 
 
 def test_global_loss_trips_risk_off_which_survives_into_the_next_day(tmp_path):

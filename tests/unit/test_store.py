@@ -279,6 +279,27 @@ def test_two_handles_on_one_file_see_each_others_changes(path):
         assert node.load_day(DAY).kill_switch is True
 
 
+def test_an_exclusive_store_shuts_out_every_other_connection_and_reads_back_its_own_writes(tmp_path):
+    """A backtest's private state answers reads from memory: sound only because nobody else can commit."""
+    path = tmp_path / "bt.sqlite"
+    store = RiskStore(path, durable=False, exclusive=True)
+    try:
+        assert store.load_day(DAY).kill_switch is False
+        other = sqlite3.connect(path, timeout=0.1)
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("UPDATE switch SET active = 1")
+                other.commit()
+        finally:
+            other.close()
+        store.set_kill_switch(True, by="test", reason="its own write")
+        assert store.load_day(DAY).kill_switch is True
+    finally:
+        store.close()
+    with RiskStore(path) as reopened:  # closed, the lock is gone and the write was kept
+        assert reopened.load_day(DAY).kill_switch is True
+
+
 def test_a_non_durable_store_keeps_every_rule_and_only_skips_the_fsync(tmp_path):
     """A backtest's throwaway state: same schema and transactions, no fsync per change."""
     store = RiskStore(tmp_path / "bt.sqlite", durable=False)
