@@ -22,6 +22,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from odte_nautilus.data.ticks import TickScheme, on_tick_grid
 
 _CENTS = 100
@@ -44,7 +46,8 @@ def _cents(price: float) -> int:
 def _grid_cents(leg: LegQuote) -> list[int]:
     """Every price on the leg's tick grid within its quote, in cents, ascending."""
     low, high = math.ceil(leg.bid * _CENTS - 1e-6), math.floor(leg.ask * _CENTS + 1e-6)
-    return [c for c in range(low, high + 1) if bool(on_tick_grid(c / _CENTS, leg.ticks))]
+    cents = np.arange(low, high + 1)
+    return cents[on_tick_grid(cents / _CENTS, leg.ticks)].tolist()  # one call for the quote, not one per cent
 
 
 def package_range(legs: Sequence[LegQuote]) -> tuple[float, float]:
