@@ -193,7 +193,9 @@ class PackageLedger:
         self._orders: dict[str, OrderRecord] = {}
         self._executions: dict[str, Fill] = {}
         self._reviews: list[Review] = []
-        self._totals: dict[bool, tuple[int, float]] = {}  # entry? -> (filled qty, value); cleared on change
+        # Derived from the orders, kept until the next change (``_changed``): the strategy reads them on every bar.
+        self._totals: dict[bool, tuple[int, float]] = {}  # entry? -> (filled qty, value)
+        self._view: PackageView | None = None  # the last ``view``
 
     @classmethod
     def for_entry(cls, intent: Intent) -> PackageLedger:
@@ -257,14 +259,26 @@ class PackageLedger:
         return (exit_value - avg_entry * exit_qty) * self._multiplier
 
     def view(self, unrealized_pnl: float = 0.0) -> PackageView:
-        """The package as the risk kernel sees it; open risk counts the entry remainder still working."""
+        """The package as the risk kernel sees it; open risk counts the entry remainder still working.
+
+        Between two changes of the ledger only the P&L a caller marks differs: the rest is reused.
+        """
+        last = self._view
+        if last is not None:
+            if last.unrealized_pnl == unrealized_pnl:
+                return last
+            self._view = last = PackageView(
+                last.package_id, last.strategy_id, last.symbol, last.state, last.legs, last.quantity,
+                last.open_risk, unrealized_pnl,
+            )  # fmt: skip
+            return last
         held = self.quantity
         pending = [o for o in self._orders.values() if o.is_entry and o.working]
         open_risk = sum(max_loss(self.legs, o.entry_price, o.quantity - o.filled_qty) for o in pending)
         avg_entry = self.avg_entry_price
         if held and avg_entry is not None:  # None only while no entry filled, and then nothing is held
             open_risk += max_loss(self.legs, avg_entry, held)
-        return PackageView(
+        self._view = PackageView(
             package_id=self.package_id,
             strategy_id=self.strategy_id,
             symbol=self.symbol,
@@ -274,6 +288,7 @@ class PackageLedger:
             open_risk=open_risk,
             unrealized_pnl=unrealized_pnl,
         )
+        return self._view
 
     # -- orders sent -----------------------------------------------------------------------------------
     def submit_entry(self, order_id: str, quantity: int, expected_price: float) -> PackageState:
@@ -290,7 +305,7 @@ class PackageLedger:
             )
         self._fsm.fire(Trigger.SUBMIT_ENTRY)
         self._orders[order_id] = OrderRecord(order_id, quantity, None, expected_price)
-        self._totals.clear()
+        self._changed()
         return self.state
 
     def submit_exit(self, order_id: str, exit_kind: ExitKind, quantity: int) -> PackageState:
@@ -312,7 +327,7 @@ class PackageLedger:
             )
         self._fsm.fire(Trigger.SUBMIT_EXIT)
         self._orders[order_id] = OrderRecord(order_id, quantity, exit_kind)
-        self._totals.clear()
+        self._changed()
         return self.state
 
     def settle(self, package_value: float) -> PackageState:
@@ -334,9 +349,14 @@ class PackageLedger:
         old = self._orders[order_id]
         new = replace(old, executions=(Fill(order_id, order_id, held, package_value),))
         self._orders[order_id] = new
-        self._totals.clear()
+        self._changed()
         self._route(old, new)
         return self.state
+
+    def _changed(self) -> None:
+        """Every change of the orders comes through here: what was derived from them is derived again."""
+        self._totals.clear()
+        self._view = None
 
     def _check_new_order(self, order_id: str, quantity: int) -> None:
         if order_id in self._orders:
@@ -360,7 +380,7 @@ class PackageLedger:
         new = old.after(event)
         self._check_booking(old, new, event)
         self._orders[new.order_id] = new
-        self._totals.clear()
+        self._changed()
         if isinstance(event, Fill):
             self._executions[event.execution_id] = event
         if isinstance(event, Rejected) and old.working:

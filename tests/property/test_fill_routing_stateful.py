@@ -186,6 +186,14 @@ class FillRoutingMachine(RuleBasedStateMachine):
         assert (self.ledger.state is PackageState.PENDING_EXIT) is self.working(entry=False)
 
     @invariant()
+    def the_view_kept_between_changes_is_the_view_derived_afresh(self) -> None:
+        """The risk book reads ``view`` on every bar; the ledger keeps it until its orders change."""
+        for mark in (0.0, -125.0, -125.0):
+            kept = self.ledger.view(mark)
+            self.ledger._changed()  # forget everything derived: what the orders say now
+            assert self.ledger.view(mark) == kept
+
+    @invariant()
     def no_exit_closes_more_than_its_order_quantity(self) -> None:
         for order in self.ledger.orders:
             assert order.filled_qty <= order.quantity, order
