@@ -21,6 +21,8 @@ from odte_nautilus.risk.book import RiskBook
 if TYPE_CHECKING:
     from nautilus_trader.system.kernel import NautilusKernel
 
+    from odte_nautilus.strategies.chain import OptionChain
+
 
 class RuntimeMissing(RuntimeError):
     """A strategy started on a node that has no risk gate: it must not trade."""
@@ -41,6 +43,20 @@ class Runtime:
     # where the cache would lack them otherwise: in a backtest each such subscription made the message bus scan
     # every topic it had seen, and each subscribed quote called into the strategy (a quarter of its cost).
     cache_holds_every_quote: bool = False
+    _chains: dict[tuple[str, date], OptionChain] = field(default_factory=dict)  # see ``chain_of``
+
+    def chain_of(self, underlying: str, day: date, build: Callable[[], OptionChain]) -> OptionChain:
+        """Today's option chain of ``underlying``, built by the first strategy to ask and shared with the others.
+
+        Building it scans every option the cache holds (a backtest's cache keeps every day run so far); a chain
+        is only read once built. Earlier days' chains are dropped when a new day's is built.
+        """
+        key = (underlying, day)
+        chain = self._chains.get(key)
+        if chain is None:
+            self._chains = {k: v for k, v in self._chains.items() if k[1] == day}
+            chain = self._chains[key] = build()
+        return chain
 
 
 _RUNTIMES: dict[str, Runtime] = {}

@@ -283,3 +283,12 @@ def test_a_node_started_again_mid_day_never_reuses_a_package_id_of_the_day(days)
     day.run("10:01")
     entries = {d["intent"]["package"] for d in day.decisions() if d["intent"]["kind"] == "entry"}
     assert entries and all(p.startswith("ThetaHarvester-001-20240723-r") for p in entries)
+
+
+def test_both_strategies_trade_from_one_chain_built_once_a_day(days):
+    """Building today's chain scans every option in the cache: the first strategy builds it, the other reads it."""
+    th, gs = theta_harvester(max_entries_per_day=1), gamma_scalper(max_entries_per_day=1)
+    day = days(Market(), [th, gs]).run("10:01")
+    assert th.chain is not None and th.chain is gs.chain
+    traded = {d["strategy"] for d in day.decisions() if d["intent"]["kind"] == "entry" and d["decision"]["allowed"]}
+    assert len(th.chain.strikes) > 1 and th.id.value in traded
