@@ -248,11 +248,20 @@ def _run_day(
     """Add one session's options, load its quotes and index bars, run it, and clear the data (streaming).
 
     The quotes go in unsorted, then the bars sorted: one stable sort of the day by ``ts_init`` instead of two.
+
+    An option whose quotes are replayed goes to the venue too: it gets a matching engine, which fills its
+    orders and settles it at expiry. One beyond every strategy's reach (``data/feed.py``), never quoted and
+    never traded, goes to the cache only, where the chain and the GEX signal list it: Nautilus keeps every
+    matching engine for the rest of the run and iterates all of them whenever an order command is pending,
+    so each such engine cost every later order of the run a little more (a year's run about a tenth).
     """
     start, end = part.session.open_ns - MINUTE_NS, part.session.close_ns
     feed = session_feed(catalog, part, start, end, reach, definitions)
     for option in feed.options:
-        engine.add_instrument(option)
+        if option.id.value in feed.quoted:
+            engine.add_instrument(option)
+        else:
+            engine.cache.add_instrument(option)
     engine.add_data(feed.quotes, sort=False)
     engine.add_data(feed.bars)
     engine.run(end=pd.Timestamp(end + MINUTE_NS, tz="UTC"), streaming=True)

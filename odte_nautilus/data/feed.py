@@ -17,7 +17,8 @@ snapped to the listed strike nearest to spot +/- at most that), only the quotes 
 the last one at or below the day's index low minus the reach to the first one at or above its high plus
 the reach are read: every strike a strategy can pick, and the nearest either side of any spot the day saw
 (the at-the-money IV). About 60 % of a +-40-strike day's quotes are never read or replayed; every option's
-definition still is (the chain and the GEX signal list them all). ``reach=None`` reads every strike.
+definition still is (the chain and the GEX signal list them all), and ``quoted`` names the options whose quotes
+were read (the backtest gives only those a matching engine). ``reach=None`` reads every strike.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class SessionFeed:
     options: list[OptionContract]  # with their tick scheme named (instruments.decode_options)
     quotes: list[QuoteTick]  # instrument by instrument, each in time order
     bars: list[Bar]
+    quoted: frozenset[str]  # the ids of the options whose quotes were read (all of them without a reach)
 
 
 def session_feed(
@@ -67,7 +69,7 @@ def session_feed(
     if reach is not None and bars:
         ids = within_reach(ids, min(b.low.as_double() for b in bars), max(b.high.as_double() for b in bars), reach)
     quotes = [q for table in read_tables(root, QuoteTick, ids, start_ns, end_ns) for q in _quotes(table)]
-    return SessionFeed(options, quotes, bars)
+    return SessionFeed(options, quotes, bars, frozenset(ids))
 
 
 def _definitions(root: str | Path, part: CatalogSession, digest: str | None) -> pa.Table | None:

@@ -74,7 +74,8 @@ def test_a_reach_reads_only_the_quotes_of_the_strikes_in_it(catalog):
     near = session_feed(catalog, part, start, end, reach=5.0)
     low, high = min(b.low.as_double() for b in every.bars), max(b.high.as_double() for b in every.bars)
     wanted = set(within_reach(list(part.instrument_ids), low, high, 5.0))
-    assert {q.instrument_id.value for q in near.quotes} == wanted
+    assert {q.instrument_id.value for q in near.quotes} == wanted == near.quoted
+    assert every.quoted == set(part.instrument_ids)
     kept = [_quote_fields(q) for q in every.quotes if q.instrument_id.value in wanted]
     assert [_quote_fields(q) for q in near.quotes] == kept
     assert len(near.options) == len(every.options)  # every definition: the chain and GEX list them all

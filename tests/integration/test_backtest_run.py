@@ -12,9 +12,12 @@ from datetime import date
 
 import pandas as pd
 import pytest
+from nautilus_trader.model.instruments import OptionContract
 
+import odte_nautilus.backtest as backtest
 from odte_nautilus.backtest import DEFAULT_CONFIG, load_backtest_config, run_backtest
 from odte_nautilus.data.catalog_io import read_bars
+from odte_nautilus.data.feed import session_feed
 from odte_nautilus.data.sample import SampleConfig, build_sample
 from odte_nautilus.data.underlyings import underlying_spec
 from odte_nautilus.reports.fill_check import check_fills
@@ -222,3 +225,40 @@ def test_regression_a_backtest_rerun_into_its_folder_starts_from_a_fresh_state(t
     assert first.summary["strategies"][-1]["trades"] > 0
     assert second.summary == first.summary
     assert {name: (tmp_path / "run" / name).read_bytes() for name in written} == written
+
+
+def test_an_option_never_quoted_is_listed_in_the_cache_but_gets_no_matching_engine(tmp_path, monkeypatch):
+    """Nautilus keeps a venue's matching engines for the whole run and iterates all of them whenever an order
+    command is pending: only the options whose quotes are replayed (and so can trade) get one. The others
+    stay listed in the cache, where the chain and the GEX signal read them."""
+    build_sample(tmp_path / "catalog", SampleConfig(days=1, strikes_each_side=12))
+    at_venue: list[str] = []
+    feeds: list = []
+    listed: set[str] = set()
+
+    class RecordingEngine(backtest.BacktestEngine):
+        def add_instrument(self, instrument):
+            at_venue.append(instrument.id.value)
+            super().add_instrument(instrument)
+
+    def recording_feed(*args, **kwargs):
+        feeds.append(session_feed(*args, **kwargs))
+        return feeds[-1]
+
+    def recording_day(engine, *args):
+        quotes = run_day(engine, *args)
+        listed.update(i.id.value for i in engine.cache.instruments() if isinstance(i, OptionContract))
+        return quotes
+
+    run_day = backtest._run_day
+    monkeypatch.setattr(backtest, "BacktestEngine", RecordingEngine)
+    monkeypatch.setattr(backtest, "session_feed", recording_feed)
+    monkeypatch.setattr(backtest, "_run_day", recording_day)
+    result = run_backtest(load_backtest_config(DEFAULT_CONFIG, catalog=tmp_path / "catalog"), tmp_path / "run")
+    [feed] = feeds
+    every = {o.id.value for o in feed.options}
+    assert feed.quoted < every, "the strategies' reach should leave some strikes unquoted"
+    assert {i for i in at_venue if i in every} == feed.quoted
+    assert listed == every
+    positions = pd.read_csv(result.run_dir / "positions.csv")
+    assert len(positions) > 0 and result.summary["audit"]["ok"] is True  # it traded, and settled, as before
