@@ -59,13 +59,17 @@ def read_tags(tags: list[str] | None) -> tuple[str | None, ExitKind | None]:
     return package_id, exit_kind
 
 
+def option_right(option: OptionContract) -> OptionRight:
+    return OptionRight.CALL if option.option_kind == OptionKind.CALL else OptionRight.PUT
+
+
 def to_contract(instrument: Instrument) -> Contract:
     if not isinstance(instrument, OptionContract):
         raise UnknownInstrument(f"{instrument.id} is a {type(instrument).__name__}, not an option contract")
     return Contract(
         instrument_id=instrument.id.value,
         underlying=instrument.underlying,
-        right=OptionRight.CALL if instrument.option_kind == OptionKind.CALL else OptionRight.PUT,
+        right=option_right(instrument),
         strike=instrument.strike_price.as_double(),
         expiry_ns=instrument.expiration_ns,
         multiplier=int(instrument.multiplier),

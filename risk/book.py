@@ -90,7 +90,19 @@ class RiskBook:
         (strategy, package): the package a modify is re-checked for, which the modified order replaces.
         """
         day = self.calendar.trading_date(now_ns)
-        record = self.store.load_day(day)
+        return self._state(now_ns, day, self.store.load_day(day), holdings, strategy_holdings, working, without)
+
+    def _state(
+        self,
+        now_ns: int,
+        day: date,
+        record: DayRecord,
+        holdings: dict[str, Holding] | None = None,
+        strategy_holdings: dict[str, dict[str, Holding]] | None = None,
+        working: tuple[WorkingOrder, ...] = (),
+        without: tuple[str, str] | None = None,
+    ) -> RiskState:
+        """``state`` of a trading day whose record the caller has read already (``enforce`` compares it first)."""
         if record is not self._record:
             self._record, self._fields = record, record.risk_state_fields()
         if without is not None and without in self.packages:
@@ -167,17 +179,12 @@ class RiskBook:
         strategy enforces on every bar, and most bars change only one strategy's marks, or none.
         """
         day = self.calendar.trading_date(now_ns)
+        record = self.store.load_day(day)
         last = self._enforced
-        if (
-            last is not None
-            and last[0] == day
-            and last[1] is self.store.load_day(day)
-            and last[2] is self._views
-            and last[3] == self.nav
-        ):
+        if last is not None and last[1] is record and last[2] is self._views and last[0] == day and last[3] == self.nav:
             return []
-        state = self.state(now_ns, holdings={})  # P&L and flags only: the legs held are the kernel's business
-        self._enforced = (day, self._record, self._views, self.nav)
+        state = self._state(now_ns, day, record, holdings={})  # P&L and flags only: the legs are the kernel's
+        self._enforced = (day, record, self._views, self.nav)
         pnl = state.day_pnl()
         p = self.policy
         lock_reasons = []

@@ -32,7 +32,7 @@ from odte_nautilus.execution.events import BrokerEvent, Cancelled, Fill, Rejecte
 from odte_nautilus.execution.fills import LedgerError, PackageLedger
 from odte_nautilus.nautilus_internals import is_leg_fill, leg_parent
 from odte_nautilus.node_guard import sent_by_node_guard
-from odte_nautilus.orders import package_tags, to_contract
+from odte_nautilus.orders import option_right, package_tags, to_contract
 from odte_nautilus.packages import (
     AGGREGATED_SPREAD_QUOTES,
     CacheMids,
@@ -317,9 +317,8 @@ class OdteStrategy(Strategy):
                 continue
             if not day_starts_ns <= instrument.expiration_ns < self._day_ends_ns:
                 continue
-            contract = to_contract(instrument)
-            expiry_ns = contract.expiry_ns
-            links.append(ChainLink(contract.instrument_id, contract.right, contract.strike))
+            expiry_ns = instrument.expiration_ns
+            links.append(ChainLink(instrument.id.value, option_right(instrument), instrument.strike_price.as_double()))
         return OptionChain(symbol, expiry_ns, links)
 
     @staticmethod
