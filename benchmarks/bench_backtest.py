@@ -8,7 +8,7 @@ and one trading day of 1-minute quotes over +-40 strikes takes <= 2 s.
 Both sides go through the same ``odte_nautilus.backtest.run_backtest`` as ``odte backtest``: the same
 engine, venue, fee model, catalog loading (every option definition, and the quotes of the strikes within
 the strategies' reach: the do-nothing strategy reaches as far), risk book and engine gate; only the
-``strategies=`` list differs. The do-nothing strategy subscribes to the same index bars
+``strategies=`` builder differs. The do-nothing strategy subscribes to the same index bars
 and does nothing with them, so the ratio isolates what our strategies cost (signals, kernel checks,
 package quotes, stops, orders and fills, the journal).
 
@@ -137,7 +137,7 @@ def timed_run(config: BacktestConfig, make: Callable[[], list], run_dir: Path) -
     replay, loop = Stopwatch(), Stopwatch()
     with wrapped(replay.wrap, loop.wrap):
         start = time.perf_counter()
-        result = run_backtest(config, run_dir, strategies=make())
+        result = run_backtest(config, run_dir, strategies=make)
         wall = time.perf_counter() - start
     return Timing(replay.wall, replay.cpu, loop.wall, wall, result.quotes, result.days)
 
@@ -208,7 +208,7 @@ def profile(config: BacktestConfig, run_dir: Path, top: int = 30) -> str:
         return call
 
     with wrapped(profiled, lambda run_day: run_day):
-        run_backtest(config, run_dir, strategies=strategies_of(config)())
+        run_backtest(config, run_dir, strategies=strategies_of(config))
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     for key in ("tottime", "cumulative"):

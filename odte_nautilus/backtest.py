@@ -1,8 +1,9 @@
 """``odte backtest``: both strategies, governed by the kernel, over a catalog, into a run folder.
 
 Nautilus's own ``BacktestEngine`` runs the days one after another in streaming mode (one day's options,
-quotes and index bars read at a time by ``data.feed``, so memory stays flat and a progress bar can count
-days); the engine gate and the risk book are attached to its kernel before any strategy starts. Set-up and
+quotes and index bars read at a time by ``data.feed``, so a progress bar can count days), in a fresh engine
+every ``DAYS_PER_ENGINE`` days, so that a long run's days stay as fast as its first and its memory flat; the
+engine gate and the risk book are attached to each engine's kernel before any strategy starts. Set-up and
 reads cost the run's own sessions, never the whole catalog's: the sessions are listed, checked and read
 for the run's date range only (docs/decisions/0010). After the run the recorder
 writes ``fills.csv`` and ``positions.csv``, the book has written ``decisions.jsonl``, and the independent
@@ -48,11 +49,17 @@ log = logging.getLogger(__name__)
 STATE_FILE = "state.sqlite"
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "backtest.yaml"
+DAYS_PER_ENGINE = 20
+"""Days one ``BacktestEngine`` replays before the run goes on in a fresh one. Nautilus keeps every instrument,
+matching engine, bus topic and closed position of a run, and some of its work grows with them: each order
+command iterates every matching engine, each subscription matches every topic. A fresh engine every 20 days
+keeps a long run's days as fast as its first and its memory flat. What crosses the boundary: the risk book
+and its durable state, the run recorder, and each strategy's ``carry_over`` (docs/decisions/0013)."""
 QUOTES_KEPT = 1
 """Quotes the cache keeps per instrument. Every reader (strategies, gate, leg pricer) asks for the latest
 one; Nautilus's default of 10,000 kept every quote of every expired 0DTE option for the rest of the run,
-about 63k quotes a day: a one-run year grew 14 MB a day to 7.7 GB (2.4 MB a day with one kept; the rest
-is the simulated exchange's matching engine per option ever added, which Nautilus offers no way to drop)."""
+about 63k quotes a day: a one-run year grew 14 MB a day to 7.7 GB (2.4 MB a day with one kept, the
+simulated exchange's matching engines, until ``DAYS_PER_ENGINE``)."""
 
 FILL_ASSUMPTIONS = {
     "orders": "limit orders at the far touch of the package (crossing the spread), rounded to the tick grid",
@@ -159,15 +166,60 @@ def run_backtest(
     config: BacktestConfig,
     run_dir: str | Path,
     on_day: Callable[[date, int], None] | None = None,
-    strategies: list | None = None,
+    strategies: Callable[[], list] | None = None,
 ) -> RunResult:
-    """Run the config's strategies (or ``strategies``, already built) over the catalog into ``run_dir``."""
+    """Run the config's strategies (or those ``strategies`` builds) over the catalog into ``run_dir``.
+
+    ``strategies`` is called once per engine (``DAYS_PER_ENGINE``): Nautilus strategies belong to one engine.
+    """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     sessions = selected_sessions(config)
     definitions = validate_catalog(config.catalog, sessions).definitions
     policy = load_policy(config.risk_profile)
     fees = config.fees.resolve()
+    underlyings = read_underlyings(config.catalog)
+    build = strategies or (lambda: [StrategyFactory.create(c) for c in config.importable()])
+    book = RiskBook(policy, *_fresh_risk_files(run_dir), nav=config.starting_balance, durable=False, exclusive=True)
+    recorder = RunRecorder()
+    quotes = 0
+    earlier: list = []
+    try:
+        for start in range(0, len(sessions), DAYS_PER_ENGINE):
+            span = sessions[start : start + DAYS_PER_ENGINE]
+            engine = _engine(config, fees, [underlyings[u] for u in sorted({s.spec.underlying_id for s in span})])
+            attach(
+                engine.kernel,
+                book,
+                recorder,
+                open_interest=lambda d: load_open_interest(config.catalog, d),
+                cache_holds_every_quote=True,  # the engine caches every quote it replays
+            )
+            try:
+                LegFillPricer(engine.kernel).install()
+                earlier = _carried(build(), earlier)
+                for strategy in earlier:
+                    engine.add_strategy(strategy)
+                reach = strike_reach(earlier)
+                for part in span:
+                    quotes += _run_day(engine, config.catalog, part, reach, definitions.get(checked_key(part)))
+                    if on_day is not None:
+                        on_day(part.session.trading_date, quotes)
+                engine.end()
+            finally:
+                detach(engine.kernel)
+            engine.dispose()
+    finally:
+        book.close()
+    recorder.write(run_dir)
+    windows = [w for w in (book.calendar.session_window(s.session.trading_date) for s in sessions) if w is not None]
+    rules = AuditRules.from_policy(policy, windows)
+    summary, _ = write_run_outputs(run_dir, rules, fill_assumptions(fees), fees, catalog=config.catalog)
+    return RunResult(run_dir, summary, len(sessions), quotes)
+
+
+def _engine(config: BacktestConfig, fees: FeeSchedule, underlyings: list) -> BacktestEngine:
+    """A fresh engine with the run's venue, fee model and index instruments; options come day by day."""
     engine = BacktestEngine(
         BacktestEngineConfig(
             trader_id=TraderId("ODTE-BACKTEST"),
@@ -184,38 +236,19 @@ def run_backtest(
         starting_balances=[Money(config.starting_balance, USD)],
         fee_model=PerContractFeeModel(Money(fees.per_contract, USD)),
     )
-    underlyings = read_underlyings(config.catalog)
-    for underlying_id in sorted({s.spec.underlying_id for s in sessions}):
-        engine.add_instrument(underlyings[underlying_id])
-    book = RiskBook(policy, *_fresh_risk_files(run_dir), nav=config.starting_balance, durable=False, exclusive=True)
-    recorder = RunRecorder()
-    attach(
-        engine.kernel,
-        book,
-        recorder,
-        open_interest=lambda d: load_open_interest(config.catalog, d),
-        cache_holds_every_quote=True,  # the engine caches every quote it replays
-    )
-    LegFillPricer(engine.kernel).install()
-    for strategy in strategies if strategies is not None else [StrategyFactory.create(c) for c in config.importable()]:
-        engine.add_strategy(strategy)
-    reach = strike_reach(engine.trader.strategies())
-    quotes = 0
-    try:
-        for part in sessions:
-            quotes += _run_day(engine, config.catalog, part, reach, definitions.get(checked_key(part)))
-            if on_day is not None:
-                on_day(part.session.trading_date, quotes)
-        engine.end()
-    finally:
-        detach(engine.kernel)
-        book.close()
-    recorder.write(run_dir)
-    windows = [w for w in (book.calendar.session_window(s.session.trading_date) for s in sessions) if w is not None]
-    rules = AuditRules.from_policy(policy, windows)
-    summary, _ = write_run_outputs(run_dir, rules, fill_assumptions(fees), fees, catalog=config.catalog)
-    engine.dispose()
-    return RunResult(run_dir, summary, len(sessions), quotes)
+    for underlying in underlyings:
+        engine.add_instrument(underlying)
+    return engine
+
+
+def _carried(strategies: list, earlier: list) -> list:
+    """The new engine's strategies, each told what the one of the same id on the engine before knew."""
+    before = {strategy.id: strategy for strategy in earlier}
+    for strategy in strategies:
+        carry_over = getattr(strategy, "carry_over", None)
+        if carry_over is not None and strategy.id in before:
+            carry_over(before[strategy.id])
+    return strategies
 
 
 def _fresh_risk_files(run_dir: Path) -> tuple[Path, Path]:

@@ -176,6 +176,15 @@ class OdteStrategy(Strategy):
         """The package this strategy wants now, or None."""
         raise NotImplementedError
 
+    def carry_over(self, earlier: OdteStrategy) -> None:
+        """Take over what ``earlier``, this strategy on the run's previous engine, knew beyond its last day.
+
+        A backtest replays a long run on a fresh engine every ``backtest.DAYS_PER_ENGINE`` days; the risk book
+        carries the run's risk state. Every session resets what the base keeps, so it carries nothing; a
+        strategy that remembers days (the Theta Harvester's IV history) carries that here, or a long run would
+        forget it at each new engine (``tests/integration/test_backtest_run.py`` compares the two).
+        """
+
     def on_session_start(self, day: date) -> None:
         """A new trading day began (its chain and session are set)."""
 

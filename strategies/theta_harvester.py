@@ -42,6 +42,10 @@ class ThetaHarvester(OdteStrategy):
         self.sizing = SizeLadder(config.iv_thresholds, config.iv_sizes)
         self.iv_history = IvPercentile(window=config.iv_window_days, min_history=config.iv_min_history)
 
+    def carry_over(self, earlier: OdteStrategy) -> None:
+        if isinstance(earlier, ThetaHarvester):
+            self.iv_history = earlier.iv_history  # the percentile reads the window of days before today
+
     def strike_reach_points(self) -> float:
         return self.config.wing_points  # the fly's shorts at the money, its wings this far out
 

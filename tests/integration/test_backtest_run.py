@@ -262,3 +262,22 @@ def test_an_option_never_quoted_is_listed_in_the_cache_but_gets_no_matching_engi
     assert listed == every
     positions = pd.read_csv(result.run_dir / "positions.csv")
     assert len(positions) > 0 and result.summary["audit"]["ok"] is True  # it traded, and settled, as before
+
+
+def test_a_run_on_a_fresh_engine_every_day_writes_the_same_files_as_on_one_engine(tmp_path, monkeypatch):
+    """A long run goes on in a fresh engine every ``DAYS_PER_ENGINE`` days (Nautilus's work grows with what
+    an engine has held). Nothing a decision reads may be lost at the boundary: the risk book's state, the run
+    recorder and each strategy's ``carry_over`` (the harvester's IV history, which sizes its flies once it
+    holds 5 days) cross it. One engine per day must trade, journal and book exactly as one engine for all."""
+    build_sample(tmp_path / "catalog", SampleConfig(days=8, strikes_each_side=12))
+    config = load_backtest_config(DEFAULT_CONFIG, catalog=tmp_path / "catalog")
+    files = {}
+    for days_per_engine in (100, 1):
+        monkeypatch.setattr(backtest, "DAYS_PER_ENGINE", days_per_engine)
+        result = run_backtest(config, tmp_path / f"run-{days_per_engine}")
+        assert result.days == 8 and result.summary["audit"]["ok"] is True
+        files[days_per_engine] = {name: (result.run_dir / name).read_bytes() for name in RUN_FILES[1:4]}
+    assert files[1] == files[100]
+    positions = pd.read_csv(tmp_path / "run-1" / "positions.csv")
+    flies = positions[positions["strategy_id"] == "ThetaHarvester-001"]
+    assert (flies["quantity"] != 1).any(), "no fly was sized from its IV history: the carry is untested"
