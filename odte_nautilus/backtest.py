@@ -49,10 +49,10 @@ log = logging.getLogger(__name__)
 STATE_FILE = "state.sqlite"
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "backtest.yaml"
-DAYS_PER_ENGINE = 20
+DAYS_PER_ENGINE = 5
 """Days one ``BacktestEngine`` replays before the run goes on in a fresh one. Nautilus keeps every instrument,
 matching engine, bus topic and closed position of a run, and some of its work grows with them: each order
-command iterates every matching engine, each subscription matches every topic. A fresh engine every 20 days
+command iterates every matching engine, each subscription matches every topic. A fresh engine every 5 days
 keeps a long run's days as fast as its first and its memory flat. What crosses the boundary: the risk book
 and its durable state, the run recorder, and each strategy's ``carry_over`` (docs/decisions/0013)."""
 QUOTES_KEPT = 1
