@@ -285,8 +285,8 @@ def _run_day(
     An option whose quotes are replayed goes to the venue too: it gets a matching engine, which fills its
     orders and settles it at expiry. One beyond every strategy's reach (``data/feed.py``), never quoted and
     never traded, goes to the cache only, where the chain and the GEX signal list it: Nautilus keeps every
-    matching engine for the rest of the run and iterates all of them whenever an order command is pending,
-    so each such engine cost every later order of the run a little more (docs/decisions/0013).
+    matching engine as long as the engine runs and iterates all of them whenever an order command is pending,
+    so each such engine cost every later order a little more (docs/decisions/0013).
     """
     start, end = part.session.open_ns - MINUTE_NS, part.session.close_ns
     feed = session_feed(catalog, part, start, end, reach, definitions)
