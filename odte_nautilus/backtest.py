@@ -80,6 +80,10 @@ class BacktestConfigError(ValueError):
     """A backtest config that cannot be run; the message names the file and the key."""
 
 
+class LeftOpenError(RuntimeError):
+    """An engine's last day ended with a position or package still open: its successor would not know it."""
+
+
 class FeesConfig(BaseModel):
     """``fees: {schedule: ib-spxw, overrides: {commission: 0.5}}``: a named schedule, some items replaced."""
 
@@ -206,6 +210,8 @@ def run_backtest(
                     if on_day is not None:
                         on_day(part.session.trading_date, quotes)
                 engine.end()
+                if start + DAYS_PER_ENGINE < len(sessions):
+                    _require_flat(engine, book, span[-1])
             finally:
                 detach(engine.kernel)
             engine.dispose()
@@ -239,6 +245,18 @@ def _engine(config: BacktestConfig, fees: FeeSchedule, underlyings: list) -> Bac
     for underlying in underlyings:
         engine.add_instrument(underlying)
     return engine
+
+
+def _require_flat(engine: BacktestEngine, book: RiskBook, last: CatalogSession) -> None:
+    """An engine hands over to the next one only flat: a 0DTE position is closed by its expiry at the latest,
+    so one still open means a settlement went missing, and a fresh engine would silently forget it."""
+    held = [p.instrument_id.value for p in engine.cache.positions_open()]
+    packages = [package_id for _, package_id in book.packages]
+    if held or packages:
+        raise LeftOpenError(
+            f"{last.session.trading_date}: still open at the end of the day, where the run goes on in a fresh"
+            f" engine: positions {held or 'none'}, packages {packages or 'none'}"
+        )
 
 
 def _carried(strategies: list, earlier: list) -> list:

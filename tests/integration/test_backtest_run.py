@@ -24,6 +24,8 @@ from odte_nautilus.reports.fill_check import check_fills
 from odte_nautilus.reports.frames import prepare_positions
 from odte_nautilus.risk.journal import iso_utc
 from odte_nautilus.risk.session import TradingCalendar
+from odte_nautilus.runtime import runtime_for
+from tests.kit import fly_entry, package_view
 
 DECISIONS = "decisions.jsonl"
 RUN_FILES = ("summary.json", "fills.csv", "positions.csv", "decisions.jsonl", "report.html")
@@ -281,3 +283,21 @@ def test_a_run_on_a_fresh_engine_every_day_writes_the_same_files_as_on_one_engin
     positions = pd.read_csv(tmp_path / "run-1" / "positions.csv")
     flies = positions[positions["strategy_id"] == "ThetaHarvester-001"]
     assert (flies["quantity"] != 1).any(), "no fly was sized from its IV history: the carry is untested"
+
+
+def test_a_package_left_open_at_an_engines_last_day_stops_the_run_rather_than_being_forgotten(tmp_path, monkeypatch):
+    """A fresh engine knows nothing of what its predecessor held: a package still open at the hand-over (a
+    missing settlement; 0DTE closes by expiry) must fail the run, naming the day, never vanish from it."""
+    build_sample(tmp_path / "catalog", SampleConfig(days=2, strikes_each_side=12))
+    config = load_backtest_config(DEFAULT_CONFIG, catalog=tmp_path / "catalog")
+    run_day = backtest._run_day
+
+    def day_that_leaves_a_package(engine, *args):
+        quotes = run_day(engine, *args)
+        runtime_for(engine.kernel.trader_id.value).book.track([package_view(fly_entry(package="LEFT-OPEN"))])
+        return quotes
+
+    monkeypatch.setattr(backtest, "DAYS_PER_ENGINE", 1)
+    monkeypatch.setattr(backtest, "_run_day", day_that_leaves_a_package)
+    with pytest.raises(backtest.LeftOpenError, match="LEFT-OPEN"):
+        run_backtest(config, tmp_path / "run")
