@@ -183,6 +183,7 @@ def run_backtest(
     policy = load_policy(config.risk_profile)
     fees = config.fees.resolve()
     underlyings = read_underlyings(config.catalog)
+    indexes = [underlyings[u] for u in sorted({s.spec.underlying_id for s in sessions})]  # every engine has all
     build = strategies or (lambda: [StrategyFactory.create(c) for c in config.importable()])
     book = RiskBook(policy, *_fresh_risk_files(run_dir), nav=config.starting_balance, durable=False, exclusive=True)
     recorder = RunRecorder()
@@ -191,7 +192,7 @@ def run_backtest(
     try:
         for start in range(0, len(sessions), DAYS_PER_ENGINE):
             span = sessions[start : start + DAYS_PER_ENGINE]
-            engine = _engine(config, fees, [underlyings[u] for u in sorted({s.spec.underlying_id for s in span})])
+            engine = _engine(config, fees, indexes)
             attach(
                 engine.kernel,
                 book,
