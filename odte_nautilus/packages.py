@@ -94,13 +94,10 @@ def legs_quoted_since(legs: tuple[Leg, ...], cache: Cache, since_ns: int) -> boo
 
 def package_mid(legs: tuple[Leg, ...], cache: Cache) -> float | None:
     """The package's mid value per package (signed: debit structures > 0, credit structures < 0)."""
-    total: float = 0  # as sum() adds, from 0; a loop with no touches list (each package, every bar)
-    for leg in legs:
-        quote = cache.quote_tick(leg_instrument_id(leg.contract.instrument_id))
-        if quote is None:
-            return None
-        total += leg.ratio * (quote.bid_price.as_double() + quote.ask_price.as_double()) / 2
-    return total
+    touches = leg_touches(legs, cache)
+    if touches is None:
+        return None
+    return sum(r * (b + a) / 2 for r, b, a in touches)
 
 
 def far_touch(legs: tuple[Leg, ...], cache: Cache, buy: bool) -> float | None:

@@ -69,8 +69,8 @@ class RiskBook:
         self._record: DayRecord | None = None
         self._fields: RiskStateFields = {}
         self._index: StateIndex | None = None
-        # What the last ``enforce`` read: (trading date, record, views, NAV); see ``enforce``.
-        self._enforced: tuple[date, DayRecord | None, tuple[PackageView, ...] | None, float] | None = None
+        # What the last ``enforce`` read: (the day's record, views, NAV); see ``enforce``.
+        self._enforced: tuple[DayRecord | None, tuple[PackageView, ...] | None, float] | None = None
         self._kill_listeners: list[Callable[[int], None]] = []
 
     # -- asking ------------------------------------------------------------------------------------
@@ -90,19 +90,7 @@ class RiskBook:
         (strategy, package): the package a modify is re-checked for, which the modified order replaces.
         """
         day = self.calendar.trading_date(now_ns)
-        return self._state(now_ns, day, self.store.load_day(day), holdings, strategy_holdings, working, without)
-
-    def _state(
-        self,
-        now_ns: int,
-        day: date,
-        record: DayRecord,
-        holdings: dict[str, Holding] | None = None,
-        strategy_holdings: dict[str, dict[str, Holding]] | None = None,
-        working: tuple[WorkingOrder, ...] = (),
-        without: tuple[str, str] | None = None,
-    ) -> RiskState:
-        """``state`` of a trading day whose record the caller has read already (``enforce`` compares it first)."""
+        record = self.store.load_day(day)
         if record is not self._record:
             self._record, self._fields = record, record.risk_state_fields()
         if without is not None and without in self.packages:
@@ -173,18 +161,18 @@ class RiskBook:
         Called after every close and on every index bar a strategy sees, so an unrealized drawdown locks the day
         too. The kernel refuses on the same numbers even before this runs; this makes it stick.
 
-        What it reads is the day's record, the tracked views and the NAV, never the clock. While those are the
-        very objects the last call read (the store hands out a new record after any write, ours or another
-        connection's, and ``track`` drops the views), the answer cannot differ and it returns at once: each
-        strategy enforces on every bar, and most bars change only one strategy's marks, or none.
+        What it reads is the day's record, the tracked views and the NAV, never the clock. While those equal
+        what the last call read (mostly the very objects: the store hands out a new record for another day and
+        after any write, ours or another connection's, and ``track`` drops the views), the answer cannot differ
+        and it returns at once: each strategy enforces on every bar, and most bars change one strategy's marks,
+        or none.
         """
         day = self.calendar.trading_date(now_ns)
-        record = self.store.load_day(day)
         last = self._enforced
-        if last is not None and last[1] is record and last[2] is self._views and last[0] == day and last[3] == self.nav:
+        if last is not None and last == (self.store.load_day(day), self._views, self.nav):
             return []
-        state = self._state(now_ns, day, record, holdings={})  # P&L and flags only: the legs are the kernel's
-        self._enforced = (day, record, self._views, self.nav)
+        state = self.state(now_ns, holdings={})  # P&L and flags only: the legs held are the kernel's business
+        self._enforced = (self._record, self._views, self.nav)
         pnl = state.day_pnl()
         p = self.policy
         lock_reasons = []
